@@ -1,0 +1,132 @@
+package upstream
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/jhump/protoreflect/v2/grpcreflect"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/reflect/protoregistry"
+)
+
+// reflectionHint tells the user what to do when server reflection cannot
+// describe the upstream.
+const reflectionHint = "enable server reflection on the upstream (google.golang.org/grpc/reflection) or pass -descriptor-set"
+
+// skipped are the services the bridge never exposes: the upstream's own
+// plumbing.
+var skipped = map[protoreflect.FullName]bool{
+	"grpc.reflection.v1.ServerReflection":      true,
+	"grpc.reflection.v1alpha.ServerReflection": true,
+	"grpc.health.v1.Health":                    true,
+}
+
+type reflectionSource struct {
+	cc     grpc.ClientConnInterface
+	target string
+}
+
+// NewReflectionSource returns a Source asking the upstream behind cc for its
+// services with gRPC server reflection, v1 first and v1alpha when the
+// server lacks v1. Each Load opens one reflection stream and closes it
+// before returning.
+func NewReflectionSource(cc grpc.ClientConnInterface) Source {
+	s := &reflectionSource{cc: cc}
+	if t, ok := cc.(interface{ Target() string }); ok {
+		s.target = t.Target()
+	}
+	return s
+}
+
+func (s *reflectionSource) String() string {
+	if s.target == "" {
+		return "server reflection"
+	}
+	return "server reflection of " + s.target
+}
+
+func (s *reflectionSource) name() string {
+	if s.target == "" {
+		return "upstream"
+	}
+	return "upstream " + s.target
+}
+
+// fail wraps a failure of the reflection stream. The gRPC status stays
+// reachable with status.Code, so a server that is down still reads as
+// UNAVAILABLE.
+func (s *reflectionSource) fail(err error) error {
+	switch status.Code(err) {
+	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
+		// The server could not be asked; reflection is not the problem.
+		return fmt.Errorf("%s: server reflection: %w", s.name(), err)
+	}
+	return fmt.Errorf("%s: server reflection: %w: %s", s.name(), err, reflectionHint)
+}
+
+// Load lists the upstream's services and fetches the files declaring them
+// with their dependencies.
+func (s *reflectionSource) Load(ctx context.Context) (*Catalog, error) {
+	// Servers whose reflection leaves out files every binary knows (the
+	// well-known types) are completed from the global registry.
+	client := grpcreflect.NewClientAuto(ctx, s.cc,
+		grpcreflect.WithFallbackResolvers(protoregistry.GlobalFiles, protoregistry.GlobalTypes))
+	defer client.Reset()
+
+	names, err := client.ListServices()
+	if err != nil {
+		return nil, s.fail(err)
+	}
+	files := new(protoregistry.Files)
+	var services []protoreflect.ServiceDescriptor
+	for _, name := range names {
+		if skipped[name] {
+			continue
+		}
+		fd, err := client.FileContainingSymbol(name)
+		if err != nil {
+			return nil, s.fail(fmt.Errorf("service %s: %w", name, err))
+		}
+		sd := fd.Services().ByName(name.Name())
+		if sd == nil || sd.FullName() != name {
+			return nil, s.fail(fmt.Errorf("service %s: file %q does not declare it", name, fd.Path()))
+		}
+		if err := registerFile(files, fd); err != nil {
+			return nil, fmt.Errorf("%s: service %s: %w", s.name(), name, err)
+		}
+		services = append(services, sd)
+	}
+	if len(services) == 0 {
+		return nil, fmt.Errorf("%s: server reflection lists no services besides reflection and health", s.name())
+	}
+	c, err := NewCatalog(files, services)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", s.name(), err)
+	}
+	return c, nil
+}
+
+// registerFile registers fd and, first, its transitive imports in files,
+// each once.
+func registerFile(files *protoregistry.Files, fd protoreflect.FileDescriptor) error {
+	if _, err := files.FindFileByPath(fd.Path()); err == nil {
+		return nil
+	}
+	imports := fd.Imports()
+	for i := range imports.Len() {
+		imp := imports.Get(i)
+		if imp.IsPlaceholder() {
+			continue
+		}
+		if err := registerFile(files, imp.FileDescriptor); err != nil {
+			return err
+		}
+	}
+	if err := files.RegisterFile(fd); err != nil {
+		return fmt.Errorf("file %q: %w", fd.Path(), err)
+	}
+	return nil
+}
