@@ -1,0 +1,93 @@
+package transcode
+
+import (
+	"encoding/json"
+	"sync"
+	"testing"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
+)
+
+func BenchmarkRequest(b *testing.B) {
+	c := New(nil, DefaultOptions())
+	for _, bc := range []struct {
+		name string
+		args []string
+	}{
+		{"positional", []string{`20`, `"1s"`}},
+		{"object", []string{`{"count": 20, "interval": "1s"}`}},
+	} {
+		args := rawArgs(bc.args)
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Request(clockProc, clockDesc, args); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+	args := rawArgs([]string{`{"text": "t", "number": 7, "inner": {"name": "n", "values": [1, 2]}, "tags": ["a", "b"], "counts": {"x": 1}, "wait": "3s"}`})
+	b.Run("echo object", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := c.Request(echoProc, echoDesc, args); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+func BenchmarkAppendResponse(b *testing.B) {
+	c := New(nil, DefaultOptions())
+	req := &bridgetestv1.EchoRequest{Text: "t", Number: 7, Inner: &bridgetestv1.Inner{Name: "n", Values: []int32{1, 2}}, Tags: []string{"a", "b"}}
+	for _, bc := range []struct {
+		name string
+		msg  proto.Message
+	}{
+		{"known any", &bridgetestv1.EchoResponse{Request: req, Any: mustAny(&bridgetestv1.Inner{Name: "n"})}},
+		{"unknown any", &bridgetestv1.EchoResponse{Request: req, Any: unknownAny}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				var err error
+				if buf, err = c.AppendResponse(buf[:0], bc.msg); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// TestCodecConcurrent uses one Codec from many goroutines (run with -race).
+func TestCodecConcurrent(t *testing.T) {
+	t.Parallel()
+	c := New(testTypes, DefaultOptions())
+	resp := &bridgetestv1.EchoResponse{Any: unknownAny}
+	fail := status.New(codes.Aborted, "x")
+	fail, _ = fail.WithDetails(&anypb.Any{TypeUrl: "type.example.com/a.B"})
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for range 50 {
+				if _, err := c.Request(clockProc, clockDesc, []json.RawMessage{json.RawMessage(`{"count": 1}`)}); err != nil {
+					t.Error(err)
+				}
+				if _, err := c.AppendResponse(nil, resp); err != nil {
+					t.Error(err)
+				}
+				if f := c.Failure(fail.Err()); f == nil || f.Code != codes.Aborted {
+					t.Errorf("Failure = %+v", f)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
