@@ -1,0 +1,164 @@
+// Package invoke is the bridge's protocol-neutral core: it turns a procedure
+// name and JSON arguments into a gRPC call, and the call's responses into a
+// stream of JSON results followed by one final status.
+//
+// Front ends (the WAMP v1 session today, WAMP v2 later) resolve a procedure
+// with [Core.Resolve], run it with [Procedure.Call], and turn a failure into
+// the wire's error shape with [Core.Failure]. Nothing here knows about
+// WebSockets or frames; nothing in front ends knows about descriptors or
+// gRPC connections.
+package invoke
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
+	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
+)
+
+// Failure is the final status of a failed call in the shape every WAMP
+// version reports: code, error URI, message and the errorDetails object.
+type Failure = transcode.Failure
+
+// Core resolves procedures against the upstream's current catalog and runs
+// calls. It is safe for concurrent use.
+type Core struct {
+	up     *upstream.Upstream
+	opts   transcode.Options
+	logger *slog.Logger
+
+	// codec caches the transcoder of the catalog it was built for; a new
+	// catalog (a schema reload) gets a new codec on first use.
+	codec atomic.Pointer[catalogCodec]
+	// fallback renders failures that happen before any catalog is loaded.
+	fallback *transcode.Codec
+}
+
+type catalogCodec struct {
+	catalog *upstream.Catalog
+	codec   *transcode.Codec
+}
+
+// New returns a Core calling through up. JSON follows opts.
+func New(up *upstream.Upstream, opts transcode.Options, logger *slog.Logger) *Core {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Core{up: up, opts: opts, logger: logger, fallback: transcode.New(nil, opts)}
+}
+
+// Procedure is a resolved procedure, ready to be called any number of times.
+type Procedure struct {
+	name   string
+	method *upstream.Method
+	codec  *transcode.Codec
+	core   *Core
+}
+
+// Resolve finds the method a procedure name stands for. The error is a gRPC
+// status: UNAVAILABLE while the upstream is not ready, UNIMPLEMENTED for a
+// name no method answers to.
+func (c *Core) Resolve(procedure string) (*Procedure, error) {
+	if !c.up.Ready() {
+		return nil, status.Errorf(codes.Unavailable, "procedure %q: %s", procedure, c.up.NotReadyReason())
+	}
+	cat := c.up.Catalog()
+	m, ok := cat.Lookup(procedure)
+	if !ok {
+		return nil, status.Errorf(codes.Unimplemented,
+			"no such procedure %q: the upstream has no method by that name (use the protobuf full name pkg.Service.Method, the gRPC path /pkg.Service/Method or a URI from the method's bridge.v1.procedure option)",
+			procedure)
+	}
+	return &Procedure{name: procedure, method: m, codec: c.codecFor(cat), core: c}, nil
+}
+
+func (c *Core) codecFor(cat *upstream.Catalog) *transcode.Codec {
+	if cc := c.codec.Load(); cc != nil && cc.catalog == cat {
+		return cc.codec
+	}
+	cc := &catalogCodec{catalog: cat, codec: transcode.New(cat.Types(), c.opts)}
+	c.codec.Store(cc)
+	return cc.codec
+}
+
+// Name returns the procedure name as the caller wrote it (after CURIE
+// expansion).
+func (p *Procedure) Name() string { return p.name }
+
+// Method returns the gRPC method's full name, e.g. "demo.v1.ClockService.GetTime".
+func (p *Procedure) Method() string { return p.method.FullName }
+
+// Streaming reports whether the method streams its responses, so that a
+// front end delivers them as progressive results rather than one result.
+func (p *Procedure) Streaming() bool { return p.method.Kind.ServerStreams() }
+
+// Call runs the procedure: args become the request (see [transcode.Codec.Request]),
+// the request is sent and the request side closed, and emit receives each
+// response as JSON, in order, as soon as it arrives. A unary or
+// client-streaming method emits exactly once on success.
+//
+// emit may block: while it does, no further response is read, so a slow
+// consumer slows the upstream through gRPC flow control. The slice passed to
+// emit is owned by the receiver. If emit returns an error the call is
+// cancelled and Call returns that error.
+//
+// Call returns nil when the call ended with OK, else an error that
+// [Core.Failure] renders. A panic inside the call becomes INTERNAL.
+func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(json.RawMessage) error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			p.core.logger.Error("panic in call", "procedure", p.name, "method", p.method.FullName, "panic", r)
+			err = status.Errorf(codes.Internal, "procedure %q: internal error", p.name)
+		}
+	}()
+	req, err := p.codec.Request(p.name, p.method.Desc.Input(), args)
+	if err != nil {
+		return err
+	}
+	return upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(m proto.Message) error {
+		b, err := p.codec.AppendResponse(nil, m)
+		if err != nil {
+			return status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
+				p.name, m.ProtoReflect().Descriptor().FullName(), err)
+		}
+		return emit(b)
+	})
+}
+
+// Failure renders err as the wire's failure. It returns nil for nil. Errors
+// that are not gRPC statuses (nor context errors) are logged here and reach
+// the client only as INTERNAL "internal error".
+func (c *Core) Failure(err error) *Failure {
+	if err == nil {
+		return nil
+	}
+	if _, ok := status.FromError(err); !ok && !errors.Is(err, context.Canceled) && !errors.Is(err, context.DeadlineExceeded) {
+		c.logger.Error("call failed", "error", err)
+	}
+	codec := c.fallback
+	if cat := c.up.Catalog(); cat != nil {
+		codec = c.codecFor(cat)
+	}
+	if f := codec.Failure(err); f != nil {
+		return f
+	}
+	// A non-nil error that carries status OK is a bug somewhere upstream of
+	// here; the call still has to end with a failure.
+	c.logger.Error("call failed with status OK", "error", err)
+	return codec.Failure(status.Error(codes.Internal, "internal error"))
+}
+
+// Errorf returns a status error with the given code, for front ends that
+// refuse a call themselves (duplicate call id, too many calls in flight).
+func Errorf(code codes.Code, format string, a ...any) error {
+	return status.Error(code, fmt.Sprintf(format, a...))
+}

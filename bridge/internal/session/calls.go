@@ -1,0 +1,194 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
+	"github.com/wampbridge/grpcwamp/bridge/wampv1"
+)
+
+// call is an entry of the table of calls in flight.
+type call struct {
+	cancel   context.CancelFunc
+	canceled bool // CALL_CANCEL arrived; guarded by session.mu
+}
+
+// startCall registers a CALL and runs it on its own goroutine. The reader
+// never blocks here: a refused call is answered from a goroutine too.
+func (s *session) startCall(ctx context.Context, m *wampv1.Call) {
+	id := m.CallID
+	procedure := s.prefixes.Expand(m.ProcURI)
+	s.mu.Lock()
+	if _, dup := s.calls[id]; dup {
+		s.mu.Unlock()
+		s.refuse(id, invoke.Errorf(codes.InvalidArgument,
+			"call id %q is already in flight in this session: wait for its result or use a new call id", id))
+		return
+	}
+	if len(s.calls) >= s.cfg.MaxCallsInFlight {
+		s.mu.Unlock()
+		s.refuse(id, invoke.Errorf(codes.ResourceExhausted,
+			"procedure %q: too many calls in flight: this session already runs %d, the limit; wait for results before calling again",
+			procedure, s.cfg.MaxCallsInFlight))
+		return
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	c := &call{cancel: cancel}
+	s.calls[id] = c
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		defer cancel()
+		result, err := s.run(cctx, id, procedure, m.Args)
+		s.finish(id, c, result, err)
+	})
+}
+
+// refuse answers a call that was never started with CALLERROR. The
+// refusals being delivered are bounded: a client that keeps calling while
+// not reading its frames is disconnected.
+func (s *session) refuse(id string, err error) {
+	s.mu.Lock()
+	if s.refusing >= s.cfg.MaxCallsInFlight {
+		s.mu.Unlock()
+		s.closeWith(websocket.ClosePolicyViolation,
+			fmt.Sprintf("more than %d refused calls pending: the client is not reading its frames", s.cfg.MaxCallsInFlight))
+		return
+	}
+	s.refusing++
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		s.sendFinal(s.errorFrame(id, err))
+		s.mu.Lock()
+		s.refusing--
+		s.mu.Unlock()
+	})
+}
+
+// cancelCall handles CALL_CANCEL. An unknown or finished call id is ignored.
+func (s *session) cancelCall(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.calls[id]; ok {
+		c.canceled = true
+		c.cancel()
+	}
+}
+
+// run calls the procedure and delivers its messages in the session's mode.
+// It returns the result of the CALLRESULT (nil encodes null).
+func (s *session) run(ctx context.Context, id, procedure string, args []json.RawMessage) (json.RawMessage, error) {
+	p, err := s.core.Resolve(procedure)
+	if err != nil {
+		return nil, err
+	}
+	if !p.Streaming() {
+		var result json.RawMessage
+		err := p.Call(ctx, args, func(b json.RawMessage) error {
+			result = b
+			return nil
+		})
+		return result, err
+	}
+	switch s.cfg.Mode {
+	case Last:
+		// One message is held back: only the end of the stream tells
+		// whether it was the last.
+		var held json.RawMessage
+		err := p.Call(ctx, args, func(b json.RawMessage) error {
+			if held != nil {
+				if err := s.send(ctx, progressFrame(id, held)); err != nil {
+					return err
+				}
+			}
+			held = b
+			return nil
+		})
+		if err != nil && held != nil {
+			// The stream failed: the held message was not the result,
+			// but it was sent by the upstream, so it is delivered.
+			if sendErr := s.send(ctx, progressFrame(id, held)); sendErr != nil {
+				return nil, sendErr
+			}
+		}
+		return held, err
+	case Collect:
+		buf := []byte{'['}
+		n := 0
+		err := p.Call(ctx, args, func(b json.RawMessage) error {
+			if len(buf)+len(b)+2 > s.cfg.CollectLimit {
+				return status.Errorf(codes.ResourceExhausted,
+					"procedure %q: collected result exceeds the limit of %d bytes after %d messages: connect with ?stream=progress to receive messages one by one",
+					procedure, s.cfg.CollectLimit, n)
+			}
+			if n > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, b...)
+			n++
+			return nil
+		})
+		return append(buf, ']'), err
+	default:
+		err := p.Call(ctx, args, func(b json.RawMessage) error {
+			return s.send(ctx, progressFrame(id, b))
+		})
+		return nil, err
+	}
+}
+
+// finish ends a call: it leaves the table first, so that a client that
+// reuses the call id after the terminal frame is never refused, and then
+// queues exactly one terminal frame.
+func (s *session) finish(id string, c *call, result json.RawMessage, err error) {
+	s.mu.Lock()
+	delete(s.calls, id)
+	canceled := c.canceled
+	s.mu.Unlock()
+	if canceled {
+		err = status.Errorf(codes.Canceled, "call %q was cancelled by CALL_CANCEL", id)
+	}
+	if err != nil {
+		s.sendFinal(s.errorFrame(id, err))
+		return
+	}
+	s.sendFinal(wampv1.Encode(&wampv1.CallResult{CallID: id, Result: result}))
+}
+
+func (s *session) errorFrame(id string, err error) []byte {
+	f := s.core.Failure(err)
+	s.logger.Debug("call failed", "call", id, "code", f.Code, "error", f.Message)
+	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details})
+}
+
+func progressFrame(id string, result json.RawMessage) []byte {
+	return wampv1.Append(make([]byte, 0, len(result)+len(id)+16), &wampv1.CallProgressResult{CallID: id, Result: result})
+}
+
+// send queues a frame of a call in flight. It blocks while the queue is
+// full, which is how back-pressure reaches the upstream, and gives up when
+// the call is cancelled.
+func (s *session) send(ctx context.Context, frame []byte) error {
+	if err := ctx.Err(); err != nil {
+		return status.FromContextError(err).Err()
+	}
+	select {
+	case s.queue <- frame:
+		return nil
+	case <-ctx.Done():
+		return status.FromContextError(ctx.Err()).Err()
+	}
+}
+
+// sendFinal queues a terminal frame; only the end of the session stops it.
+func (s *session) sendFinal(frame []byte) {
+	select {
+	case s.queue <- frame:
+	case <-s.ctx.Done():
+	}
+}

@@ -1,0 +1,149 @@
+package session
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// countingConn counts the writes that reach the network.
+type countingConn struct {
+	net.Conn
+	writes atomic.Int64
+}
+
+func (c *countingConn) Write(p []byte) (int, error) {
+	c.writes.Add(1)
+	return c.Conn.Write(p)
+}
+
+// upgraded returns the server side of a WebSocket made by Upgrade, with its
+// network writes counted, and the client side.
+func upgraded(t *testing.T) (*Conn, *countingConn, *websocket.Conn) {
+	t.Helper()
+	conns := make(chan *Conn, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := Upgrade(&websocket.Upgrader{}, w, r, nil)
+		if err != nil {
+			t.Errorf("Upgrade: %v", err)
+			close(conns)
+			return
+		}
+		conns <- c
+	}))
+	t.Cleanup(srv.Close)
+	client, _, err := websocket.DefaultDialer.Dial("ws"+strings.TrimPrefix(srv.URL, "http"), nil)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	t.Cleanup(func() { client.Close() })
+	c, ok := <-conns
+	if !ok {
+		t.FailNow()
+	}
+	t.Cleanup(func() { c.ws.Close() })
+	counter := &countingConn{Conn: c.batch.Conn}
+	c.batch.Conn = counter
+	return c, counter, client
+}
+
+// TestWriteBatchFlushesOnce shows that the writer sends every queued frame
+// in one network write, and that each frame stays one WebSocket message.
+func TestWriteBatchFlushesOnce(t *testing.T) {
+	conn, counter, client := upgraded(t)
+	const n = 20
+	s := &session{cfg: withDefaults(Config{SendQueue: n}), conn: conn, queue: make(chan []byte, n)}
+	for i := 1; i < n; i++ {
+		s.queue <- fmt.Appendf(nil, `[1000,"c",%d]`, i)
+	}
+	if err := s.writeBatch([]byte(`[1000,"c",0]`)); err != nil {
+		t.Fatalf("writeBatch: %v", err)
+	}
+	if got := counter.writes.Load(); got != 1 {
+		t.Errorf("network writes for %d queued frames = %d, want 1", n, got)
+	}
+	for i := range n {
+		typ, data, err := client.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`[1000,"c",%d]`, i); typ != websocket.TextMessage || string(data) != want {
+			t.Fatalf("frame %d = %d %s, want text %s", i, typ, data, want)
+		}
+	}
+}
+
+// TestBatchConnWritesThroughOutsideBatch shows that writes outside a batch
+// (the handshake, pongs from the reader) are not held back.
+func TestBatchConnWritesThroughOutsideBatch(t *testing.T) {
+	conn, counter, client := upgraded(t)
+	if err := conn.ws.WriteMessage(websocket.TextMessage, []byte(`[0]`)); err != nil {
+		t.Fatal(err)
+	}
+	if got := counter.writes.Load(); got != 1 {
+		t.Errorf("network writes = %d, want 1", got)
+	}
+	if _, data, err := client.ReadMessage(); err != nil || string(data) != `[0]` {
+		t.Fatalf("read %q, %v", data, err)
+	}
+}
+
+// TestBatchConnBoundsBuffer shows that a batch larger than maxBatchBuffer
+// is written in pieces instead of growing the buffer.
+func TestBatchConnBoundsBuffer(t *testing.T) {
+	conn, _, client := upgraded(t)
+	big := []byte(`"` + strings.Repeat("x", maxBatchBuffer) + `"`)
+	done := make(chan error, 1)
+	go func() {
+		for range 3 {
+			if _, data, err := client.ReadMessage(); err != nil || len(data) != len(big) {
+				done <- fmt.Errorf("read %d bytes, %v", len(data), err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	conn.batch.begin()
+	for range 3 {
+		if err := conn.ws.WriteMessage(websocket.TextMessage, big); err != nil {
+			t.Fatal(err)
+		}
+		if got := cap(conn.batch.buf); got > maxBatchBuffer {
+			t.Fatalf("batch buffer capacity %d exceeds %d", got, maxBatchBuffer)
+		}
+	}
+	if err := conn.batch.end(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTruncateKeepsUTF8(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdef", 3, "abc"},
+		{"aé", 2, "a"}, // é is two bytes: not split
+		{"ééé", 5, "éé"},
+	} {
+		if got := truncate(tc.in, tc.n); got != tc.want {
+			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,50 @@
+// Package session serves one WAMP v1 connection over a WebSocket.
+//
+// # Goroutines
+//
+// [Serve] runs on the goroutine of the HTTP handler, which becomes the
+// connection's only reader: it decodes each frame and dispatches it, and it
+// never waits on anything but the socket. One writer goroutine makes every
+// data write: it drains a bounded queue of encoded frames, writes all that
+// are queued and then flushes them to the network in one write (see
+// [Upgrade]), and sends pings. Each CALL runs on a goroutine of its own with
+// its own context. Serve returns only when all of them have ended.
+//
+// # Calls
+//
+// Calls in flight sit in a table keyed by callId. The table guarantees one
+// terminal frame (CALLRESULT or CALLERROR) per call and nothing after it: the
+// call's goroutine writes all its frames in order, removes the call from the
+// table and only then queues the terminal frame. CALL_CANCEL marks the call
+// cancelled and cancels its context; a call so marked always ends with
+// CALLERROR CANCELLED, whatever the upstream answered meanwhile.
+//
+// # Back-pressure
+//
+// A call goroutine queues each frame with a blocking send that also watches
+// the call's context. While the queue is full it stops reading from the
+// upstream stream, so HTTP/2 flow control slows the upstream instead of the
+// bridge buffering frames in memory. Progressive results are never dropped.
+//
+// # Stream modes
+//
+// How a server stream is delivered is chosen per connection ([Mode]):
+// progress sends every message as CALL_PROGRESS_RESULT and ends with a null
+// CALLRESULT; last holds one message back so that the final message travels
+// in the CALLRESULT (the shape of the sgcWebSockets example, and what plain
+// WAMP v1 clients, which drop a call on an unknown frame 1000, can use);
+// collect sends one CALLRESULT with the array of every message, bounded by
+// a size limit. In last mode a stream that fails after some messages sends
+// the held-back message as progress before the CALLERROR, so no message the
+// upstream sent is lost. Unary and client-streaming methods always answer with
+// one CALLRESULT carrying the response.
+//
+// # Bad frames
+//
+// A frame that is not a JSON array (or not UTF-8) closes the connection with
+// 1007, a binary frame with 1003, a frame over the size limit with 1009, each
+// with a reason. A malformed CALL whose callId can be read gets a CALLERROR
+// instead. Unknown type ids, and frames only a server sends, are ignored and
+// counted. Publish and subscribe frames are not served yet: they are dropped
+// and counted, which WAMP v1 allows since they have no acknowledgement.
+package session

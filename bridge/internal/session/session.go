@@ -1,0 +1,275 @@
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/grpc/codes"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
+	"github.com/wampbridge/grpcwamp/bridge/wampv1"
+)
+
+// Mode is how a session delivers the messages of a server stream.
+type Mode int
+
+const (
+	// Progress sends each message as CALL_PROGRESS_RESULT, then CALLRESULT null.
+	Progress Mode = iota
+	// Last sends all messages but the last as progress, the last as CALLRESULT.
+	Last
+	// Collect sends one CALLRESULT with the JSON array of all messages.
+	Collect
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Progress:
+		return "progress"
+	case Last:
+		return "last"
+	case Collect:
+		return "collect"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// Config is the configuration of one session.
+type Config struct {
+	Mode             Mode
+	SendQueue        int           // frames queued for the writer
+	MaxMessageSize   int64         // largest frame read, in bytes
+	MaxCallsInFlight int           // calls running at once
+	MaxPrefixes      int           // PREFIX declarations kept
+	CollectLimit     int           // bytes of one collect-mode result
+	WriteTimeout     time.Duration // one batch write
+	PingInterval     time.Duration // between pings
+	PongTimeout      time.Duration // silence after which the peer is dead
+	CloseGrace       time.Duration // wait for the peer's close frame
+	ServerIdent      string
+	Logger           *slog.Logger
+	Stats            *Stats // shared by sessions; may be nil
+}
+
+// Stats counts what sessions drop or refuse. The fields are safe for
+// concurrent use.
+type Stats struct {
+	UnknownFrames  atomic.Int64 // unknown type ids and server-only frames, ignored
+	DroppedPubSub  atomic.Int64 // SUBSCRIBE/UNSUBSCRIBE/PUBLISH, not served yet
+	ClosedBadFrame atomic.Int64 // sessions closed for a bad frame
+}
+
+// closeError is the cause of a session's end that the writer reports to
+// the peer in a close frame.
+type closeError struct {
+	code   int
+	reason string
+}
+
+func (e *closeError) Error() string { return fmt.Sprintf("close %d: %s", e.code, e.reason) }
+
+// errPeerGone ends a session whose peer closed the socket or stopped
+// answering: there is nothing left to tell it.
+var errPeerGone = errors.New("session: peer closed the connection")
+
+type session struct {
+	cfg    Config
+	conn   *Conn
+	core   *invoke.Core
+	id     string
+	logger *slog.Logger
+	stats  *Stats
+
+	ctx    context.Context // the session's; ends when the session does
+	cancel context.CancelCauseFunc
+	queue  chan []byte
+	wg     sync.WaitGroup // call goroutines
+
+	prefixes wampv1.Prefixes // reader only
+
+	mu       sync.Mutex
+	calls    map[string]*call
+	refusing int // refusals being delivered
+}
+
+// Serve runs the session on conn until the peer leaves, a bad frame ends it,
+// or ctx ends (then the peer gets close 1001). It returns when every
+// goroutine it started has ended and the socket is closed. The returned
+// error says why the session ended.
+func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error {
+	cfg = withDefaults(cfg)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s := &session{
+		cfg:    cfg,
+		conn:   conn,
+		core:   core,
+		id:     newSessionID(),
+		stats:  cfg.Stats,
+		ctx:    ctx,
+		cancel: cancel,
+		queue:  make(chan []byte, cfg.SendQueue),
+		calls:  make(map[string]*call),
+	}
+	s.logger = cfg.Logger.With("session", s.id)
+	if s.stats == nil {
+		s.stats = new(Stats)
+	}
+
+	// WELCOME goes first: it is queued before the writer or any call runs.
+	s.queue <- wampv1.Encode(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		s.writeLoop(ctx)
+	}()
+
+	s.readLoop(ctx)
+	s.wg.Wait()
+	<-writerDone
+	err := context.Cause(ctx)
+	conn.ws.Close()
+	if errors.Is(err, errPeerGone) {
+		return nil
+	}
+	return err
+}
+
+func withDefaults(c Config) Config {
+	if c.SendQueue <= 0 {
+		c.SendQueue = 64
+	}
+	if c.MaxMessageSize <= 0 {
+		c.MaxMessageSize = 1 << 20
+	}
+	if c.MaxCallsInFlight <= 0 {
+		c.MaxCallsInFlight = 256
+	}
+	if c.MaxPrefixes <= 0 {
+		c.MaxPrefixes = 256
+	}
+	if c.CollectLimit <= 0 {
+		c.CollectLimit = 16 << 20
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 25 * time.Second
+	}
+	if c.PongTimeout <= 0 {
+		c.PongTimeout = 60 * time.Second
+	}
+	if c.CloseGrace <= 0 {
+		c.CloseGrace = 2 * time.Second
+	}
+	if c.ServerIdent == "" {
+		c.ServerIdent = "grpcwamp"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+// newSessionID returns 16 random characters (95 bits), unique across
+// bridge replicas for all practical purposes.
+func newSessionID() string {
+	b := make([]byte, 16)
+	rand.Read(b)
+	for i := range b {
+		b[i] = idAlphabet[int(b[i])%len(idAlphabet)]
+	}
+	return string(b)
+}
+
+// readLoop reads and dispatches frames until the socket fails or a frame
+// ends the session; then it keeps reading, discarding, until the peer
+// answers the close or the writer's grace deadline passes.
+func (s *session) readLoop(ctx context.Context) {
+	ws := s.conn.ws
+	ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
+	ws.SetPongHandler(func(string) error {
+		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
+	})
+	for {
+		typ, r, err := ws.NextReader()
+		if err != nil {
+			s.cancel(errPeerGone)
+			return
+		}
+		if ctx.Err() != nil {
+			continue // closing: discard until the peer's close arrives
+		}
+		if typ != websocket.TextMessage {
+			s.closeWith(websocket.CloseUnsupportedData,
+				"binary frames are not supported: send WAMP v1 frames as JSON text")
+			continue
+		}
+		data, err := io.ReadAll(io.LimitReader(r, s.cfg.MaxMessageSize+1))
+		if err != nil {
+			s.cancel(errPeerGone)
+			return
+		}
+		if int64(len(data)) > s.cfg.MaxMessageSize {
+			s.closeWith(websocket.CloseMessageTooBig,
+				fmt.Sprintf("frame exceeds the limit of %d bytes", s.cfg.MaxMessageSize))
+			continue
+		}
+		s.dispatch(ctx, data)
+	}
+}
+
+// closeWith ends the session with a close frame the writer sends.
+func (s *session) closeWith(code int, reason string) {
+	if code != websocket.CloseGoingAway {
+		s.stats.ClosedBadFrame.Add(1)
+	}
+	s.logger.Info("closing session", "code", code, "reason", reason)
+	s.cancel(&closeError{code: code, reason: reason})
+}
+
+func (s *session) dispatch(ctx context.Context, data []byte) {
+	msg, err := wampv1.Decode(data)
+	if err != nil {
+		var fe *wampv1.FrameError
+		switch {
+		case errors.Is(err, wampv1.ErrUnknownType):
+			s.stats.UnknownFrames.Add(1)
+		case errors.As(err, &fe) && fe.CallID != "":
+			s.refuse(fe.CallID, invoke.Errorf(codes.InvalidArgument, "%v", err))
+		default:
+			s.closeWith(websocket.CloseInvalidFramePayloadData, err.Error())
+		}
+		return
+	}
+	switch m := msg.(type) {
+	case *wampv1.Call:
+		s.startCall(ctx, m)
+	case *wampv1.CallCancel:
+		s.cancelCall(m.CallID)
+	case *wampv1.Prefix:
+		if s.prefixes.Len() >= s.cfg.MaxPrefixes {
+			s.closeWith(websocket.ClosePolicyViolation,
+				fmt.Sprintf("too many PREFIX declarations: the limit is %d per session", s.cfg.MaxPrefixes))
+			return
+		}
+		s.prefixes.Set(m.Prefix, m.URI)
+	case *wampv1.Subscribe, *wampv1.Unsubscribe, *wampv1.Publish:
+		s.stats.DroppedPubSub.Add(1)
+	default:
+		// WELCOME, CALLRESULT, CALLERROR, EVENT and CALL_PROGRESS_RESULT
+		// only travel from server to client.
+		s.stats.UnknownFrames.Add(1)
+	}
+}

@@ -1,0 +1,93 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gorilla/websocket"
+)
+
+// maxCloseReason is the longest close reason a close frame carries (RFC
+// 6455: 125 bytes of payload, 2 of them the code).
+const maxCloseReason = 123
+
+// writeLoop is the connection's only writer of data frames. It writes every
+// queued frame and then flushes once, pings the peer, and on the end of the
+// session sends the close frame.
+func (s *session) writeLoop(ctx context.Context) {
+	ws := s.conn.ws
+	ping := time.NewTicker(s.cfg.PingInterval)
+	defer ping.Stop()
+	for {
+		select {
+		case frame := <-s.queue:
+			if err := s.writeBatch(frame); err != nil {
+				s.logger.Debug("write failed", "error", err)
+				s.cancel(errPeerGone)
+				ws.SetReadDeadline(time.Now()) // unblock the reader
+				return
+			}
+		case <-ping.C:
+			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+				s.cancel(errPeerGone)
+				ws.SetReadDeadline(time.Now())
+				return
+			}
+		case <-ctx.Done():
+			s.writeClose(context.Cause(ctx))
+			return
+		}
+	}
+}
+
+// writeBatch writes frame and every frame queued behind it, then flushes.
+func (s *session) writeBatch(frame []byte) error {
+	ws := s.conn.ws
+	if err := ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
+		return err
+	}
+	s.conn.batch.begin()
+	for {
+		if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
+			s.conn.batch.end()
+			return err
+		}
+		select {
+		case frame = <-s.queue:
+			continue
+		default:
+		}
+		break
+	}
+	return s.conn.batch.end()
+}
+
+// writeClose tells the peer why the session ends, unless the peer left
+// first, and gives it CloseGrace to answer before the reader stops.
+func (s *session) writeClose(cause error) {
+	ws := s.conn.ws
+	code, reason := websocket.CloseGoingAway, "the bridge is shutting down"
+	var ce *closeError
+	switch {
+	case errors.Is(cause, errPeerGone):
+		return
+	case errors.As(cause, &ce):
+		code, reason = ce.code, ce.reason
+	}
+	reason = truncate(reason, maxCloseReason)
+	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(s.cfg.WriteTimeout))
+	ws.SetReadDeadline(time.Now().Add(s.cfg.CloseGrace))
+}
+
+// truncate shortens s to at most n bytes without splitting a character.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
