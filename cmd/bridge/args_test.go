@@ -1,0 +1,123 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestParseArg(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, arg, want string
+	}{
+		{"number", "3", `3`},
+		{"negative float", "-2.5e3", `-2.5e3`},
+		{"bare word", "hello", `"hello"`},
+		{"words", "hello world", `"hello world"`},
+		{"quoted number stays a string", `"3"`, `"3"`},
+		{"object is compacted", "{ \"count\": 3,\n \"interval\": \"0.2s\" }", `{"count":3,"interval":"0.2s"}`},
+		{"array", "[1, 2]", `[1,2]`},
+		{"true", "true", `true`},
+		{"null", "null", `null`},
+		{"empty", "", `""`},
+		{"broken object", `{"count":`, `"{\"count\":"`},
+		{"two numbers", "3 4", `"3 4"`},
+		{"duration", "0.2s", `"0.2s"`},
+		{"padded number", " 3 ", `3`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := string(parseArg(tc.arg)); got != tc.want {
+				t.Errorf("parseArg(%q) = %s, want %s", tc.arg, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestCallURL(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, url, mode, want, wantErr string
+	}{
+		{"plain", "ws://127.0.0.1:8080/", "", "ws://127.0.0.1:8080/", ""},
+		{"stream mode", "ws://127.0.0.1:8080/", "last", "ws://127.0.0.1:8080/?stream=last", ""},
+		{"stream mode case", "ws://h/wamp", "COLLECT", "ws://h/wamp?stream=collect", ""},
+		{"query kept", "wss://h/?token=x", "progress", "wss://h/?stream=progress&token=x", ""},
+		{"query replaced", "ws://h/?stream=last", "collect", "ws://h/?stream=collect", ""},
+		{"http", "http://h:1/", "", "ws://h:1/", ""},
+		{"https", "https://h/", "", "wss://h/", ""},
+		{"bad scheme", "ftp://h/", "", "", "want a ws:// or wss:// URL"},
+		{"no scheme", "127.0.0.1:8080", "", "", "URL"},
+		{"no host", "ws:///x", "", "", "no host"},
+		{"bad mode", "ws://h/", "fast", "", "flag -stream"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := callURL(tc.url, tc.mode)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("callURL(%q, %q) = %q, %v; want an error containing %q", tc.url, tc.mode, got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("callURL(%q, %q) = %q, %v; want %q", tc.url, tc.mode, got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestParseCallFlags(t *testing.T) {
+	t.Parallel()
+	var stderr strings.Builder
+	cfg, err := parseCallFlags([]string{"-stream", "last", "-timeout", "3s", "ws://h/", "GetProgressiveTime", "20", "x", `{"a": 1}`}, &stderr)
+	if err != nil {
+		t.Fatalf("parseCallFlags: %v (%s)", err, stderr.String())
+	}
+	if cfg.url != "ws://h/?stream=last" || cfg.procedure != "GetProgressiveTime" || cfg.timeout.String() != "3s" {
+		t.Errorf("parseCallFlags = %+v", cfg)
+	}
+	var args []string
+	for _, a := range cfg.args {
+		args = append(args, string(a))
+	}
+	if got, want := strings.Join(args, " "), `20 "x" {"a":1}`; got != want {
+		t.Errorf("args = %s, want %s", got, want)
+	}
+}
+
+func TestUsage(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		want       int
+		wantStderr string
+	}{
+		{"call without arguments", []string{"call"}, exitUsage, "want URL and PROCEDURE"},
+		{"call without procedure", []string{"call", "ws://h/"}, exitUsage, "want URL and PROCEDURE"},
+		{"call help", []string{"call", "-h"}, exitOK, "usage: bridge call"},
+		{"call bad stream", []string{"call", "-stream", "x", "ws://h/", "P"}, exitUsage, `unknown stream mode "x"`},
+		{"call negative timeout", []string{"call", "-timeout", "-1s", "ws://h/", "P"}, exitUsage, "flag -timeout"},
+		{"call unknown flag", []string{"call", "-x", "ws://h/", "P"}, exitUsage, "flag provided but not defined: -x"},
+		{"serve help", []string{"-h"}, exitOK, "usage: bridge [serve]"},
+		{"serve bad stream", []string{"serve", "-stream", "fast"}, exitUsage, `unknown stream mode "fast"`},
+		{"serve bad log level", []string{"-log-level", "loud"}, exitUsage, "-log-level"},
+		{"serve bad path", []string{"-path", "wamp"}, exitUsage, `flag -path: "wamp" must start with /`},
+		{"serve extra argument", []string{"serve", "now"}, exitUsage, `unexpected argument "now"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stdout, stderr strings.Builder
+			if got := run(t.Context(), tc.args, &stdout, &stderr); got != tc.want {
+				t.Errorf("run(%q) = %d, want %d; stderr:\n%s", tc.args, got, tc.want, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.wantStderr) {
+				t.Errorf("run(%q) stderr does not contain %q:\n%s", tc.args, tc.wantStderr, stderr.String())
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
+			}
+		})
+	}
+}

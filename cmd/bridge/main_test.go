@@ -1,0 +1,61 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"sync"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// lineWriter is an io.Writer safe for concurrent use that keeps what was
+// written and hands each completed line to Lines.
+type lineWriter struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	partial []byte
+	Lines   chan string // buffered; lines beyond its capacity are only kept in buf
+}
+
+func newLineWriter() *lineWriter {
+	return &lineWriter{Lines: make(chan string, 1000)}
+}
+
+func (w *lineWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf.Write(p)
+	w.partial = append(w.partial, p...)
+	for {
+		i := bytes.IndexByte(w.partial, '\n')
+		if i < 0 {
+			break
+		}
+		select {
+		case w.Lines <- string(w.partial[:i]):
+		default:
+		}
+		w.partial = w.partial[i+1:]
+	}
+	return len(p), nil
+}
+
+func (w *lineWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
+}
+
+// lines returns what was written, split into lines without the last newline.
+func (w *lineWriter) lines() []string {
+	s := strings.TrimSuffix(w.String(), "\n")
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}

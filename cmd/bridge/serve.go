@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+)
+
+const (
+	// readHeaderTimeout bounds how long a client may take to send the
+	// request head of the WebSocket handshake (or of /healthz).
+	readHeaderTimeout = 10 * time.Second
+	// shutdownGrace bounds the whole shutdown after SIGINT/SIGTERM.
+	shutdownGrace = 10 * time.Second
+)
+
+// serveConfig is the parsed command line of `bridge serve`.
+type serveConfig struct {
+	listen        string
+	upstream      string // empty: the built-in demo clock
+	descriptorSet string // empty: server reflection
+	stream        bridge.StreamMode
+	path          string
+	logLevel      slog.Level
+}
+
+// parseServeFlags parses the serve flags. It reports flag errors and usage
+// on stderr itself; it returns flag.ErrHelp for -h.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	cfg := serveConfig{stream: bridge.StreamProgress}
+	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: bridge [serve] [flags]
+       bridge call [-stream MODE] [-timeout D] URL PROCEDURE [ARG...]
+
+bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
+With no -upstream it serves a built-in demo clock (demo.v1.ClockService).
+
+flags of serve:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "`address` to serve WebSocket, /healthz and /readyz on")
+	fs.StringVar(&cfg.upstream, "upstream", "", "gRPC `target` to bridge, as grpc.NewClient takes it (localhost:50051, dns:///name:port);\nempty: the built-in demo clock")
+	fs.StringVar(&cfg.descriptorSet, "descriptor-set", "", "binary FileDescriptorSet `file` describing the upstream; empty: gRPC server reflection")
+	fs.Func("stream", "`mode` of server streams for connections without ?stream=: progress (the default), last or collect",
+		func(s string) error {
+			m, err := bridge.ParseStreamMode(s)
+			cfg.stream = m
+			return err
+		})
+	fs.StringVar(&cfg.path, "path", "/", "`path` of the WebSocket endpoint")
+	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	if !strings.HasPrefix(cfg.path, "/") {
+		err := fmt.Errorf("flag -path: %q must start with /", cfg.path)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// serveMain runs `bridge serve` and returns the exit status.
+func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
+	cfg, err := parseServeFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	if err := serve(ctx, cfg, stderr); err != nil {
+		// Not "bridge: %v": the errors of package bridge carry that prefix.
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve serves the bridge until ctx is cancelled, then shuts down: the HTTP
+// server stops accepting, the handler closes its sessions with 1001, the
+// upstream connection closes, and the demo clock, if any, stops. It returns
+// an error when it cannot start, when serving fails, or when the shutdown
+// does not finish within shutdownGrace.
+func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
+	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+
+	// Listen first, so that a busy port fails before anything starts and
+	// the banner shows the real address when the port is 0.
+	var lc net.ListenConfig
+	lis, err := lc.Listen(ctx, "tcp", cfg.listen)
+	if err != nil {
+		return fmt.Errorf("flag -listen: %w", err)
+	}
+	defer lis.Close() // Serve closes it too; this covers the early returns
+
+	target, upstreamDesc := cfg.upstream, cfg.upstream
+	if target == "" {
+		addr, stopDemo, err := bridge.StartDemo(ctx)
+		if err != nil {
+			return fmt.Errorf("start the demo clock: %w", err)
+		}
+		defer stopDemo()
+		target, upstreamDesc = addr, "built-in demo clock at "+addr
+	}
+	cc, err := newUpstreamConn(target, logger)
+	if err != nil {
+		return fmt.Errorf("flag -upstream: %w", err)
+	}
+	defer cc.Close()
+
+	opts := []bridge.Option{
+		bridge.WithStreamMode(cfg.stream),
+		bridge.WithPath(cfg.path),
+		bridge.WithLogger(logger),
+	}
+	if cfg.descriptorSet != "" {
+		opts = append(opts, bridge.WithDescriptorSetFile(cfg.descriptorSet))
+	}
+	h, err := bridge.NewHandler(cc, opts...)
+	if err != nil {
+		return err
+	}
+
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	url := "ws://" + lis.Addr().String() + cfg.path
+	banner := fmt.Sprintf("bridge: serving WAMP v1 on %s (upstream: %s)\n", url, upstreamDesc)
+	if cfg.upstream == "" {
+		banner += fmt.Sprintf("bridge: try: go run ./cmd/bridge call %s demo.v1.ClockService.GetProgressiveTime '{\"count\":3,\"interval\":\"0.2s\"}'\n", url)
+	}
+	_, _ = io.WriteString(stderr, banner) // one write: log lines do not come between
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(lis) }()
+	var serveErr error
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "grace", shutdownGrace)
+	case serveErr = <-served:
+		// Serve never returns nil, and ErrServerClosed only after Shutdown.
+		serveErr = fmt.Errorf("serve on %s: %w", lis.Addr(), serveErr)
+	}
+
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	defer cancel()
+	var errs []error
+	// http.Server.Shutdown stops accepting and waits for plain HTTP
+	// requests; it neither closes nor waits for the hijacked WebSockets,
+	// which the handler's Shutdown closes with 1001.
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("shut down the HTTP server: %w", err))
+		_ = srv.Close()
+	}
+	if err := h.Shutdown(sctx); err != nil {
+		errs = append(errs, err)
+	}
+	if serveErr == nil {
+		<-served // ErrServerClosed
+	}
+	return errors.Join(append([]error{serveErr}, errs...)...)
+}
+
+// newUpstreamConn returns the client connection to the upstream, with
+// insecure credentials and go-grpc-middleware logging of every call at debug
+// level, so that a normal run stays quiet. Failed calls reach the WAMP
+// client as CALLERROR; the bridge logs its own failures.
+func newUpstreamConn(target string, logger *slog.Logger) (*grpc.ClientConn, error) {
+	l := grpcLogger(logger.With("component", "upstream"))
+	lopts := []logging.Option{
+		logging.WithLogOnEvents(logging.StartCall, logging.FinishCall),
+		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
+	}
+	return grpc.NewClient(target,
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(l, lopts...)),
+		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
+	)
+}
+
+// grpcLogger adapts a slog.Logger to the logging interface of
+// go-grpc-middleware, whose levels are slog's numbers.
+func grpcLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
