@@ -67,7 +67,7 @@ func TestWriteBatchFlushesOnce(t *testing.T) {
 	for i := 1; i < n; i++ {
 		s.queue <- fmt.Appendf(nil, `[1000,"c",%d]`, i)
 	}
-	if err := s.writeBatch([]byte(`[1000,"c",0]`)); err != nil {
+	if err := s.writeBatch(t.Context(), []byte(`[1000,"c",0]`)); err != nil {
 		t.Fatalf("writeBatch: %v", err)
 	}
 	if got := counter.writes.Load(); got != 1 {

@@ -21,9 +21,17 @@ func (s *session) writeLoop(ctx context.Context) {
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
 	for {
+		// Once the session is closing nothing but the close frame goes
+		// out: frames queued by calls that the close cancelled would only
+		// report that cancellation, and select alone would pick between
+		// them and the close at random.
+		if ctx.Err() != nil {
+			s.writeClose(context.Cause(ctx))
+			return
+		}
 		select {
 		case frame := <-s.queue:
-			if err := s.writeBatch(frame); err != nil {
+			if err := s.writeBatch(ctx, frame); err != nil {
 				s.logger.Debug("write failed", "error", err)
 				s.cancel(errPeerGone)
 				ws.SetReadDeadline(time.Now()) // unblock the reader
@@ -43,13 +51,14 @@ func (s *session) writeLoop(ctx context.Context) {
 }
 
 // writeBatch writes frame and every frame queued behind it, then flushes.
-func (s *session) writeBatch(frame []byte) error {
+// It stops early when the session starts closing.
+func (s *session) writeBatch(ctx context.Context, frame []byte) error {
 	ws := s.conn.ws
 	if err := ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
 		return err
 	}
 	s.conn.batch.begin()
-	for {
+	for ctx.Err() == nil {
 		if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 			s.conn.batch.end()
 			return err
