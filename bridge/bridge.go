@@ -1,0 +1,209 @@
+// Package bridge serves gRPC methods to WAMP v1 clients over WebSocket.
+//
+// A [Handler] upgrades WebSocket requests at its path and serves each
+// connection as a WAMP v1 session: a CALL becomes a gRPC call of the method
+// the procedure names, found at run time by server reflection or from a
+// descriptor set, and each message of a server stream becomes a
+// CALL_PROGRESS_RESULT. The same handler serves /healthz and /readyz.
+//
+// The wire contract is described in the README of this repository.
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/grpc"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
+	"github.com/wampbridge/grpcwamp/bridge/internal/session"
+	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
+	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
+)
+
+// Subprotocol is the WebSocket subprotocol of WAMP v1.
+const Subprotocol = "wamp"
+
+// ServerIdent is the server identity sent in WELCOME.
+const ServerIdent = "grpcwamp/0.1"
+
+// Handler is an http.Handler serving the bridge. Create it with
+// [NewHandler] and stop it with [Handler.Shutdown].
+type Handler struct {
+	cfg      config
+	up       *upstream.Upstream
+	core     *invoke.Core
+	upgrader websocket.Upgrader
+	stats    *session.Stats
+
+	ctx     context.Context // sessions and the upstream loop; cancelled by Shutdown
+	cancel  context.CancelFunc
+	runDone chan struct{}
+
+	mu       sync.Mutex
+	closing  bool
+	sessions sync.WaitGroup
+}
+
+// NewHandler returns a handler bridging the upstream behind cc. It starts
+// resolving the upstream's methods at once, in the background: the handler
+// serves /healthz at once, and /readyz and calls once the methods are
+// known. A descriptor set that cannot be read is an error here.
+func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
+	cfg := defaultConfig()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" {
+		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz and /readyz", cfg.path)
+	}
+	var src upstream.Source
+	if cfg.descriptorSet != "" {
+		src = upstream.NewFileSource(cfg.descriptorSet)
+		if _, err := src.Load(context.Background()); err != nil {
+			return nil, fmt.Errorf("bridge: %w", err)
+		}
+	} else {
+		src = upstream.NewReflectionSource(cc)
+	}
+	up := upstream.New(cc, src, cfg.logger)
+	jo := transcode.Options{
+		UseProtoNames:   cfg.json.UseProtoNames,
+		EmitUnpopulated: cfg.json.EmitUnpopulated,
+		UseEnumNumbers:  cfg.json.UseEnumNumbers,
+		DiscardUnknown:  cfg.json.DiscardUnknown,
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &Handler{
+		cfg:  cfg,
+		up:   up,
+		core: invoke.New(up, jo, cfg.logger),
+		upgrader: websocket.Upgrader{
+			Subprotocols: []string{Subprotocol},
+			Error:        handshakeError,
+		},
+		stats:   new(session.Stats),
+		ctx:     ctx,
+		cancel:  cancel,
+		runDone: make(chan struct{}),
+	}
+	go func() {
+		defer close(h.runDone)
+		up.Run(ctx)
+	}()
+	return h, nil
+}
+
+// Ready reports whether the upstream is connected and its methods known.
+func (h *Handler) Ready() bool { return h.up.Ready() }
+
+// ServeHTTP serves the WebSocket endpoint, /healthz and /readyz.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	case "/readyz":
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		if !h.up.Ready() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintln(w, "not ready:", h.up.NotReadyReason())
+			return
+		}
+		fmt.Fprintln(w, "ready")
+	case h.cfg.path:
+		h.serveWebSocket(w, r)
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		w.Header().Set("Upgrade", "websocket")
+		http.Error(w, "this is a WAMP v1 WebSocket endpoint: connect with a WebSocket client offering the subprotocol \"wamp\"",
+			http.StatusUpgradeRequired)
+		return
+	}
+	if offered := websocket.Subprotocols(r); len(offered) > 0 && !slices.Contains(offered, Subprotocol) {
+		http.Error(w, fmt.Sprintf("unsupported WebSocket subprotocols %q: this endpoint speaks %q (WAMP v1); WAMP v2 is not served yet",
+			offered, Subprotocol), http.StatusBadRequest)
+		return
+	}
+	mode := h.cfg.streamMode
+	if q := r.URL.Query().Get("stream"); q != "" {
+		m, err := ParseStreamMode(q)
+		if err != nil {
+			http.Error(w, fmt.Sprintf("query parameter stream=%q: want progress, last or collect", q), http.StatusBadRequest)
+			return
+		}
+		mode = m
+	}
+	h.mu.Lock()
+	if h.closing {
+		h.mu.Unlock()
+		http.Error(w, "the bridge is shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	h.sessions.Add(1)
+	h.mu.Unlock()
+	defer h.sessions.Done()
+
+	conn, err := session.Upgrade(&h.upgrader, w, r, nil)
+	if err != nil {
+		return // the upgrader has answered the request
+	}
+	err = session.Serve(h.ctx, conn, h.core, session.Config{
+		Mode:             sessionModes[mode],
+		SendQueue:        h.cfg.sendQueue,
+		MaxMessageSize:   h.cfg.maxMessageSize,
+		MaxCallsInFlight: h.cfg.maxCallsInFlight,
+		CollectLimit:     h.cfg.collectLimit,
+		ServerIdent:      ServerIdent,
+		Logger:           h.cfg.logger,
+		Stats:            h.stats,
+	})
+	if err != nil && !errors.Is(err, context.Canceled) {
+		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)
+	}
+}
+
+// Shutdown closes every WebSocket session with 1001 "going away", cancels
+// their calls, stops resolving the upstream and waits until all of it has
+// ended or ctx is done. It does not close the gRPC connection, which the
+// caller owns. New WebSocket requests get 503 from then on.
+func (h *Handler) Shutdown(ctx context.Context) error {
+	h.mu.Lock()
+	h.closing = true
+	h.mu.Unlock()
+	h.cancel()
+	done := make(chan struct{})
+	go func() {
+		h.sessions.Wait()
+		<-h.runDone
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bridge: shutdown: %w", ctx.Err())
+	}
+}
+
+func handshakeError(w http.ResponseWriter, _ *http.Request, status int, reason error) {
+	http.Error(w, "WebSocket handshake failed: "+reason.Error(), status)
+}
+
+// sessionModes maps the public stream modes to the session's.
+var sessionModes = map[StreamMode]session.Mode{
+	StreamProgress: session.Progress,
+	StreamLast:     session.Last,
+	StreamCollect:  session.Collect,
+}

@@ -1,0 +1,240 @@
+package bridge_test
+
+// §3 errors: upstream statuses, unknown procedures, bad arguments, refused
+// calls.
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+)
+
+// TestE2EFail: §3. An upstream status becomes [4, id, errorURI, message,
+// {code, status, message, details}] with the URI of the table, the details
+// in the protobuf JSON mapping with "@type", and a detail of a type the
+// bridge cannot resolve still rendered with its "@type".
+func TestE2EFail(t *testing.T) {
+	t.Parallel()
+	type failCase struct {
+		name  string
+		args  string
+		frame string // with callId "c"
+	}
+	var cases []failCase
+	for code := 1; code <= 16; code++ {
+		msg := fmt.Sprintf("boom %d: %s", code, strings.ToLower(bridgetest.StatusNames[code]))
+		cases = append(cases, failCase{
+			name:  bridgetest.StatusNames[code],
+			args:  fmt.Sprintf(`{"code":%d,"message":%q}`, code, msg),
+			frame: callError("c", code, msg, bridgetest.ErrorInfoJSON),
+		})
+	}
+	cases = append(cases,
+		failCase{"unknown detail type", `{"code":5,"message":"gone","unknownDetail":true}`,
+			callError("c", 5, "gone", bridgetest.ErrorInfoJSON, bridgetest.UnknownDetailJSON)},
+		failCase{"positional", `7,"no",true`,
+			callError("c", 7, "no", bridgetest.ErrorInfoJSON, bridgetest.UnknownDetailJSON)},
+		failCase{"empty message", `{"code":2}`, callError("c", 2, "", bridgetest.ErrorInfoJSON)},
+		failCase{"unicode message", `{"code":3,"message":"ça « coince » 🚫"}`,
+			callError("c", 3, "ça « coince » 🚫", bridgetest.ErrorInfoJSON)},
+	)
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				c := e.connect(t, "")
+				c.Send(t, fmt.Sprintf(`[2,"c",%q,%s]`, failProc, tc.args))
+				c.ExpectFrame(t, tc.frame)
+				c.Sync(t)
+			})
+		}
+	})
+}
+
+// TestE2EUnknownProcedure: §3. An unknown procedure gets UNIMPLEMENTED
+// (wamp.error.no_such_procedure) naming the procedure.
+func TestE2EUnknownProcedure(t *testing.T) {
+	t.Parallel()
+	procs := []string{
+		"bridgetest.v1.TestService.Nope",
+		"/bridgetest.v1.TestService/Nope",
+		"test.Nope",
+		"Echo",                           // a bare method name is not a name of the method
+		"bridgetest.v1.TestService",      // a service is not a procedure
+		"bridgetest.v1.testservice.echo", // names are case-sensitive
+		"bridgetest.v1.TestService/Echo",
+		"http://example.com/test#nope",
+		"nowhere.v1.Service.Method",
+		"t:Echo", // an undeclared CURIE is not expanded
+		"grpc.reflection.v1.ServerReflection.ServerReflectionInfo",
+	}
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d)
+		for _, proc := range procs {
+			t.Run(proc, func(t *testing.T) {
+				t.Parallel()
+				c := e.connect(t, "")
+				c.Send(t, fmt.Sprintf(`[2,"c",%q,{}]`, proc))
+				ce := c.ExpectCallError(t, "c", 12)
+				if !strings.Contains(ce.Desc, proc) {
+					t.Errorf("errorDesc %q does not name the procedure %q", ce.Desc, proc)
+				}
+				c.Sync(t)
+			})
+		}
+	})
+}
+
+// TestE2EBadArguments: §3. Arguments that do not fit the request get
+// INVALID_ARGUMENT with a message naming the field (or the problem, when
+// no field is at fault).
+func TestE2EBadArguments(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, proc, args string
+		mention          string // the errorDesc names this; "" only asks for an errorDesc
+	}{
+		{"unknown field", echoProc, `{"nope":1}`, "nope"},
+		{"wrong type", echoProc, `{"number":"abc"}`, "number"},
+		{"wrong type proto name", echoProc, `{"any_kind":5}`, "any_kind"},
+		{"out of range", echoProc, `{"number":4294967296}`, "number"},
+		{"fraction for an integer", echoProc, `{"number":1.5}`, "number"},
+		{"unknown enum name", echoProc, `{"color":"COLOR_BLUE"}`, "color"},
+		{"bad duration", echoProc, `{"wait":"forever"}`, "wait"},
+		{"nested wrong type", echoProc, `{"inner":{"values":["x"]}}`, "values"},
+		{"positional wrong type", echoProc, `"hi","abc"`, "number"},
+		{"positional object for a string", echoProc, `{"text":"a"},"b"`, "text"},
+		{"positional wrong type in list", sumProc, `["x"]`, "numbers"},
+		{"too many positional", failProc, `1,"m",false,"extra"`, ""},
+		{"too many positional for one field", sumProc, `[1],[2]`, ""},
+		{"stream count wrong type", streamProc, `{"count":"many"}`, "count"},
+	}
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				c := e.connect(t, "")
+				c.Send(t, fmt.Sprintf(`[2,"c",%q,%s]`, tc.proc, tc.args))
+				ce := c.ExpectCallError(t, "c", 3)
+				if ce.Desc == "" || !strings.Contains(ce.Desc, tc.mention) {
+					t.Errorf("errorDesc %q does not mention %q", ce.Desc, tc.mention)
+				}
+				c.Sync(t)
+			})
+		}
+	})
+}
+
+// TestE2EMalformedCall: a CALL frame of the wrong shape whose callId can be
+// read gets CALLERROR INVALID_ARGUMENT for that callId (session package
+// contract); the session goes on.
+func TestE2EMalformedCall(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ name, frame string }{
+		{"procURI a number", `[2,"c",42]`},
+		{"procURI missing", `[2,"c"]`},
+		{"procURI null", `[2,"c",null,1]`},
+	}
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d)
+		for _, tc := range cases {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				c := e.connect(t, "")
+				c.Send(t, tc.frame)
+				c.ExpectCallError(t, "c", 3)
+				c.Sync(t)
+			})
+		}
+	})
+}
+
+// TestE2EDuplicateCallID: §3. A CALL whose callId is in flight in the same
+// session is refused with INVALID_ARGUMENT and leaves the first call alone;
+// another session may use the same callId; once a call has ended its
+// callId may be used again.
+func TestE2EDuplicateCallID(t *testing.T) {
+	t.Parallel()
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d)
+		t.Run("in flight", func(t *testing.T) {
+			t.Parallel()
+			tag := t.Name()
+			c := e.connect(t, "?stream=progress")
+			c.Send(t, fmt.Sprintf(`[2,"dup",%q,{"count":1,"block":true,"tag":%q}]`, streamProc, tag))
+			c.ExpectFrame(t, fmt.Sprintf(`[1000,"dup",{"index":1,"tag":%q}]`, tag))
+			if err := e.svc.WaitBlocked(t.Context(), tag); err != nil {
+				t.Fatal(err)
+			}
+			c.Send(t, fmt.Sprintf(`[2,"dup",%q,"second"]`, echoProc))
+			ce := c.ExpectCallError(t, "dup", 3)
+			if !strings.Contains(ce.Desc, "dup") {
+				t.Errorf("errorDesc %q does not name the callId", ce.Desc)
+			}
+
+			// Another session is not concerned by this session's callIds.
+			other := e.connect(t, "")
+			other.Send(t, fmt.Sprintf(`[2,"dup",%q,"other"]`, echoProc))
+			other.ExpectFrame(t, echoResult(t, "dup", `{"text":"other"}`, ""))
+
+			// The first call was neither cancelled nor ended: released, it
+			// ends OK.
+			if e.svc.Canceled(tag) {
+				t.Fatal("the refused duplicate cancelled the call in flight")
+			}
+			e.svc.Release(tag)
+			c.ExpectFrame(t, `[3,"dup",null]`)
+			c.Sync(t)
+
+			// Its callId is free again.
+			c.Send(t, fmt.Sprintf(`[2,"dup",%q,"again"]`, echoProc))
+			c.ExpectFrame(t, echoResult(t, "dup", `{"text":"again"}`, ""))
+		})
+		t.Run("reuse after the end", func(t *testing.T) {
+			t.Parallel()
+			c := e.connect(t, "")
+			for i := range 3 {
+				text := fmt.Sprint(i)
+				c.Send(t, fmt.Sprintf(`[2,"same",%q,%q]`, echoProc, text))
+				c.ExpectFrame(t, echoResult(t, "same", fmt.Sprintf(`{"text":%q}`, text), ""))
+			}
+		})
+	})
+}
+
+// TestE2ETooManyCallsInFlight: §3. Calls beyond the in-flight limit are
+// refused with RESOURCE_EXHAUSTED; the running ones go on, and once one
+// ends a new call is accepted.
+func TestE2ETooManyCallsInFlight(t *testing.T) {
+	t.Parallel()
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		e := start(t, d, bridge.WithMaxCallsInFlight(2))
+		c := e.connect(t, "?stream=collect")
+		tags := []string{t.Name() + "/a", t.Name() + "/b"}
+		for i, tag := range tags {
+			c.Send(t, fmt.Sprintf(`[2,"b%d",%q,{"block":true,"tag":%q}]`, i, streamProc, tag))
+		}
+		for _, tag := range tags {
+			if err := e.svc.WaitBlocked(t.Context(), tag); err != nil {
+				t.Fatal(err)
+			}
+		}
+		c.Send(t, fmt.Sprintf(`[2,"third",%q,"x"]`, echoProc))
+		ce := c.ExpectCallError(t, "third", 8)
+		if !strings.Contains(ce.Desc, "2") {
+			t.Errorf("errorDesc %q does not name the limit of 2", ce.Desc)
+		}
+		e.svc.Release(tags[0])
+		c.ExpectFrame(t, `[3,"b0",[]]`)
+		c.Send(t, fmt.Sprintf(`[2,"fourth",%q,"x"]`, echoProc))
+		c.ExpectFrame(t, echoResult(t, "fourth", `{"text":"x"}`, ""))
+		e.svc.Release(tags[1])
+		c.ExpectFrame(t, `[3,"b1",[]]`)
+		c.Sync(t)
+	})
+}

@@ -1,0 +1,269 @@
+package bridgetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	spb "google.golang.org/genproto/googleapis/rpc/status"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/anypb"
+
+	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
+)
+
+// UnknownTypeURL is the type URL of the Any that Echo (any_kind "unknown")
+// and Fail (unknown_detail) send: no descriptor for it exists anywhere.
+const UnknownTypeURL = "type.googleapis.com/nowhere.v1.Unknown"
+
+// UnknownValue is the raw value of that Any; UnknownValueBase64 is how the
+// protobuf JSON mapping renders it.
+var UnknownValue = []byte{0x08, 0x01, 0x12, 0x02, 'h', 'i'}
+
+// UnknownValueBase64 is base64 of [UnknownValue].
+const UnknownValueBase64 = "CAESAmhp"
+
+// ErrorInfo is the detail every failure of [Service] carries, first in the
+// list: Fail, and Stream with fail_code.
+func ErrorInfo() *errdetails.ErrorInfo {
+	return &errdetails.ErrorInfo{
+		Reason:   "TEST",
+		Domain:   "bridgetest",
+		Metadata: map[string]string{"k": "v"},
+	}
+}
+
+// ErrorInfoJSON is [ErrorInfo] in the protobuf JSON mapping, as the bridge
+// renders it in errorDetails.details.
+const ErrorInfoJSON = `{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"TEST","domain":"bridgetest","metadata":{"k":"v"}}`
+
+// UnknownDetailJSON is the detail of an unresolvable type in the protobuf
+// JSON mapping, as the bridge renders it.
+const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + UnknownValueBase64 + `"}`
+
+// Service implements bridgetest.v1.TestService:
+//
+//   - Echo returns the request, and an Any as any_kind asks: "known" packs
+//     Inner{name: "packed"}, "unknown" an Any of [UnknownTypeURL].
+//   - Fail ends with the requested code and message, with details
+//     [ErrorInfo] and, if unknown_detail, an Any of [UnknownTypeURL]; code 0
+//     returns an empty response.
+//   - Stream sends count messages {index: 1..count, tag}; then ends with
+//     fail_code (with an [ErrorInfo] detail) if set, else, if block, waits
+//     until the call's context ends (reported by [Service.WaitCanceled]) or
+//     [Service.Release] is called for its tag (then it ends OK), else ends OK.
+//   - Sum adds every number of every request and counts the requests.
+//   - Chat answers each request with repeat messages {text, index: 1..repeat}.
+//
+// Its zero value is not usable; use [NewService]. It is safe for concurrent
+// use.
+type Service struct {
+	bridgetestv1.UnimplementedTestServiceServer
+
+	mu   sync.Mutex
+	tags map[string]*tagEvents
+}
+
+// NewService returns a [Service].
+func NewService() *Service {
+	return &Service{tags: make(map[string]*tagEvents)}
+}
+
+var _ bridgetestv1.TestServiceServer = (*Service)(nil)
+
+// tagEvents are the events of the Stream calls with one tag. Each channel
+// is closed once.
+type tagEvents struct {
+	blocked, canceled, release         chan struct{}
+	blockedOnce, canceledOnce, relOnce sync.Once
+}
+
+func (s *Service) events(tag string) *tagEvents {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.tags[tag]
+	if !ok {
+		e = &tagEvents{
+			blocked:  make(chan struct{}),
+			canceled: make(chan struct{}),
+			release:  make(chan struct{}),
+		}
+		s.tags[tag] = e
+	}
+	return e
+}
+
+// WaitBlocked returns when a Stream call with tag has sent its messages and
+// waits (block: true), or with an error naming the tag when ctx ends or
+// [Timeout] passes first.
+func (s *Service) WaitBlocked(ctx context.Context, tag string) error {
+	return wait(ctx, s.events(tag).blocked, "stream %q to block", tag)
+}
+
+// WaitCanceled returns when the context of a Stream call with tag has been
+// cancelled (while it sent its messages or while it blocked), or with an
+// error naming the tag when ctx ends or [Timeout] passes first. It is how a
+// test observes that the bridge cancelled the upstream call.
+func (s *Service) WaitCanceled(ctx context.Context, tag string) error {
+	return wait(ctx, s.events(tag).canceled, "cancellation of stream %q", tag)
+}
+
+// Canceled reports, without waiting, whether a Stream call with tag has seen
+// its context cancelled.
+func (s *Service) Canceled(tag string) bool {
+	select {
+	case <-s.events(tag).canceled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Release ends the blocking Stream calls with tag with OK status.
+func (s *Service) Release(tag string) {
+	e := s.events(tag)
+	e.relOnce.Do(func() { close(e.release) })
+}
+
+// wait waits for ch to close, at most until ctx ends or [Timeout] passes,
+// so that a call the bridge never cancels fails the test instead of
+// hanging it.
+func wait(ctx context.Context, ch <-chan struct{}, format, tag string) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, Timeout, fmt.Errorf("not within %v", Timeout))
+	defer cancel()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("bridgetest: waiting for "+format+": %w", tag, context.Cause(ctx))
+	}
+}
+
+// Echo returns the request and the Any that any_kind asks for.
+func (s *Service) Echo(_ context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	resp := &bridgetestv1.EchoResponse{Request: req}
+	switch req.GetAnyKind() {
+	case "":
+	case "known":
+		a, err := anypb.New(&bridgetestv1.Inner{Name: "packed"})
+		if err != nil {
+			return nil, status.Errorf(codes.Internal, "bridgetest: pack Inner: %v", err)
+		}
+		resp.Any = a
+	case "unknown":
+		resp.Any = &anypb.Any{TypeUrl: UnknownTypeURL, Value: UnknownValue}
+	default:
+		return nil, status.Errorf(codes.InvalidArgument, "field \"any_kind\": want \"known\" or \"unknown\", got %q", req.GetAnyKind())
+	}
+	return resp, nil
+}
+
+// Fail ends with the status the request asks for.
+func (s *Service) Fail(_ context.Context, req *bridgetestv1.FailRequest) (*bridgetestv1.FailResponse, error) {
+	if req.GetCode() == 0 {
+		return &bridgetestv1.FailResponse{}, nil
+	}
+	return nil, failure(codes.Code(req.GetCode()), req.GetMessage(), req.GetUnknownDetail())
+}
+
+// failure builds a status error with the [ErrorInfo] detail and, if
+// unknown, an Any of an unresolvable type. The Status proto is built by
+// hand: status.WithDetails would wrap an Any in another Any.
+func failure(code codes.Code, msg string, unknown bool) error {
+	info, err := anypb.New(ErrorInfo())
+	if err != nil {
+		return status.Errorf(codes.Internal, "bridgetest: pack ErrorInfo: %v", err)
+	}
+	p := &spb.Status{Code: int32(code), Message: msg, Details: []*anypb.Any{info}}
+	if unknown {
+		p.Details = append(p.Details, &anypb.Any{TypeUrl: UnknownTypeURL, Value: UnknownValue})
+	}
+	return status.FromProto(p).Err()
+}
+
+// Stream sends the stream the request describes.
+func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStreamingServer[bridgetestv1.StreamResponse]) error {
+	ctx := stream.Context()
+	tag := req.GetTag()
+	e := s.events(tag)
+	canceled := func() error {
+		e.canceledOnce.Do(func() { close(e.canceled) })
+		return status.FromContextError(ctx.Err()).Err()
+	}
+	var interval time.Duration
+	if iv := req.GetInterval(); iv != nil {
+		interval = iv.AsDuration()
+	}
+	for i := int32(1); i <= req.GetCount(); i++ {
+		if i > 1 && interval > 0 {
+			t := time.NewTimer(interval)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return canceled()
+			case <-t.C:
+			}
+		}
+		if err := stream.Send(&bridgetestv1.StreamResponse{Index: i, Tag: tag}); err != nil {
+			if ctx.Err() != nil {
+				return canceled()
+			}
+			return err
+		}
+	}
+	if code := req.GetFailCode(); code != 0 {
+		return failure(codes.Code(code), fmt.Sprintf("stream %q failed after %d messages", tag, req.GetCount()), false)
+	}
+	if !req.GetBlock() {
+		return nil
+	}
+	e.blockedOnce.Do(func() { close(e.blocked) })
+	select {
+	case <-ctx.Done():
+		return canceled()
+	case <-e.release:
+		return nil
+	}
+}
+
+// Sum adds every number of every request.
+func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest, bridgetestv1.SumResponse]) error {
+	var resp bridgetestv1.SumResponse
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return stream.SendAndClose(&resp)
+		}
+		if err != nil {
+			return err
+		}
+		resp.Requests++
+		for _, n := range req.GetNumbers() {
+			resp.Total += n
+		}
+	}
+}
+
+// Chat answers each request with repeat messages.
+func (s *Service) Chat(stream grpc.BidiStreamingServer[bridgetestv1.ChatRequest, bridgetestv1.ChatResponse]) error {
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for i := int32(1); i <= req.GetRepeat(); i++ {
+			if err := stream.Send(&bridgetestv1.ChatResponse{Text: req.GetText(), Index: i}); err != nil {
+				return err
+			}
+		}
+	}
+}

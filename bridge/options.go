@@ -1,0 +1,143 @@
+package bridge
+
+import (
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// StreamMode is how the messages of a server-streaming method reach a WAMP
+// v1 client. A client picks one per connection with the URL query
+// ?stream=progress|last|collect; WithStreamMode sets the default.
+type StreamMode int
+
+const (
+	// StreamProgress sends every message as CALL_PROGRESS_RESULT (frame
+	// 1000, an sgcWebSockets extension) as soon as it arrives, then
+	// CALLRESULT null.
+	StreamProgress StreamMode = iota
+	// StreamLast sends every message but the last as progress and the last
+	// one as the CALLRESULT, as the sgcWebSockets example does.
+	StreamLast
+	// StreamCollect sends no progress frames and one CALLRESULT with the
+	// array of every message: for plain WAMP v1 clients, such as
+	// Autobahn|JS 0.8, that know nothing of frame 1000.
+	StreamCollect
+)
+
+// String returns the mode's name as ?stream= and -stream spell it.
+func (m StreamMode) String() string {
+	switch m {
+	case StreamProgress:
+		return "progress"
+	case StreamLast:
+		return "last"
+	case StreamCollect:
+		return "collect"
+	}
+	return fmt.Sprintf("StreamMode(%d)", int(m))
+}
+
+// ParseStreamMode parses "progress", "last" or "collect".
+func ParseStreamMode(s string) (StreamMode, error) {
+	switch strings.ToLower(s) {
+	case "progress":
+		return StreamProgress, nil
+	case "last":
+		return StreamLast, nil
+	case "collect":
+		return StreamCollect, nil
+	}
+	return 0, fmt.Errorf("bridge: unknown stream mode %q: want progress, last or collect", s)
+}
+
+// JSONOptions are the protobuf JSON mapping options of results and
+// arguments.
+type JSONOptions struct {
+	UseProtoNames   bool // field names as in the .proto instead of lowerCamelCase
+	EmitUnpopulated bool // emit fields that hold their default value
+	UseEnumNumbers  bool // enums as numbers instead of names
+	DiscardUnknown  bool // ignore unknown fields in arguments instead of refusing them
+}
+
+// An Option configures a Handler.
+type Option func(*config)
+
+type config struct {
+	descriptorSet    string
+	streamMode       StreamMode
+	path             string
+	sendQueue        int
+	maxMessageSize   int64
+	maxCallsInFlight int
+	collectLimit     int
+	logger           *slog.Logger
+	json             JSONOptions
+}
+
+func defaultConfig() config {
+	return config{
+		streamMode:       StreamProgress,
+		path:             "/",
+		sendQueue:        64,
+		maxMessageSize:   1 << 20,
+		maxCallsInFlight: 256,
+		collectLimit:     16 << 20,
+		logger:           slog.New(slog.DiscardHandler),
+		json:             JSONOptions{EmitUnpopulated: true},
+	}
+}
+
+// WithDescriptorSetFile resolves the upstream's methods from a binary
+// FileDescriptorSet (as `buf build -o x.binpb` or `protoc --include_imports
+// -o x.pb` write) instead of gRPC server reflection, the default.
+func WithDescriptorSetFile(path string) Option {
+	return func(c *config) { c.descriptorSet = path }
+}
+
+// WithStreamMode sets the stream mode of connections that do not choose
+// one with ?stream=. The default is StreamProgress.
+func WithStreamMode(m StreamMode) Option {
+	return func(c *config) { c.streamMode = m }
+}
+
+// WithPath sets the path of the WebSocket endpoint. The default is "/".
+func WithPath(path string) Option {
+	return func(c *config) { c.path = path }
+}
+
+// WithSendQueue sets how many frames wait for a slow WebSocket before the
+// calls of its session stop reading from the upstream. The default is 64.
+func WithSendQueue(frames int) Option {
+	return func(c *config) { c.sendQueue = frames }
+}
+
+// WithMaxMessageSize sets the largest frame a client may send; a larger
+// one closes its session with 1009. The default is 1 MiB.
+func WithMaxMessageSize(bytes int64) Option {
+	return func(c *config) { c.maxMessageSize = bytes }
+}
+
+// WithMaxCallsInFlight sets how many calls one session may run at once;
+// more are refused with RESOURCE_EXHAUSTED. The default is 256.
+func WithMaxCallsInFlight(n int) Option {
+	return func(c *config) { c.maxCallsInFlight = n }
+}
+
+// WithCollectLimit bounds the CALLRESULT of a stream in StreamCollect mode;
+// a larger result fails the call with RESOURCE_EXHAUSTED. The default is
+// 16 MiB.
+func WithCollectLimit(bytes int) Option {
+	return func(c *config) { c.collectLimit = bytes }
+}
+
+// WithLogger sets the logger. The default discards.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) { c.logger = l }
+}
+
+// WithJSONOptions sets the protobuf JSON mapping options. The default
+// emits unpopulated fields and nothing else.
+func WithJSONOptions(o JSONOptions) Option {
+	return func(c *config) { c.json = o }
+}
