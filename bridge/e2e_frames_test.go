@@ -185,3 +185,18 @@ func TestE2EIgnoredFrames(t *testing.T) {
 		}
 	})
 }
+
+// TestE2EIgnoredFramesCounted shows that ignored frames are counted, on a
+// bridge of its own so that no other test's frames add to the count.
+func TestE2EIgnoredFramesCounted(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection)
+	c := e.connect(t, "")
+	for _, f := range []string{`[99,"x"]`, `[1002]`, `[0,"s",1,"client"]`, `[3,"c",null]`} {
+		c.Send(t, f)
+	}
+	c.Sync(t) // the reader has dispatched every frame before the CALL it answers
+	if got := bridge.UnknownFrames(e.b.Handler); got != 4 {
+		t.Errorf("ignored frames counted = %d, want 4", got)
+	}
+}
