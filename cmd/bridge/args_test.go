@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"strings"
 	"testing"
 )
@@ -119,5 +120,21 @@ func TestUsage(t *testing.T) {
 				t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
 			}
 		})
+	}
+}
+
+func TestDialAddr(t *testing.T) {
+	for _, tc := range []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, "127.0.0.1:8080"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8080}, "localhost:8080"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 9}, "localhost:9"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 8080}, "[::1]:8080"},
+	} {
+		if got := dialAddr(tc.addr); got != tc.want {
+			t.Errorf("dialAddr(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -151,7 +152,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	url := "ws://" + lis.Addr().String() + cfg.path
+	url := "ws://" + dialAddr(lis.Addr()) + cfg.path
 	banner := fmt.Sprintf("bridge: serving WAMP v1 on %s (upstream: %s)\n", url, upstreamDesc)
 	if cfg.upstream == "" {
 		banner += fmt.Sprintf("bridge: try: go run ./cmd/bridge call %s demo.v1.ClockService.GetProgressiveTime '{\"count\":3,\"interval\":\"0.2s\"}'\n", url)
@@ -211,4 +212,14 @@ func grpcLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
+}
+
+// dialAddr returns an address a client on this machine can dial to reach
+// the listener: a wildcard host (":8080", "[::]:8080") becomes localhost.
+func dialAddr(a net.Addr) string {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || !tcp.IP.IsUnspecified() {
+		return a.String()
+	}
+	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
 }
