@@ -246,7 +246,9 @@ func (s *session) dispatch(ctx context.Context, data []byte) {
 		switch {
 		case errors.Is(err, wampv1.ErrUnknownType):
 			s.stats.UnknownFrames.Add(1)
-		case errors.As(err, &fe) && fe.CallID != "":
+		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.CallID != "":
+			// A CALL can be answered; a malformed CALL_CANCEL cannot
+			// (answering it would end the call it names a second time).
 			s.refuse(fe.CallID, invoke.Errorf(codes.InvalidArgument, "%v", err))
 		default:
 			s.closeWith(websocket.CloseInvalidFramePayloadData, err.Error())
