@@ -21,6 +21,8 @@ import (
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
 
+	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
+	"github.com/wampbridge/grpcwamp/bridge/internal/feed"
 	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
 	"github.com/wampbridge/grpcwamp/bridge/internal/session"
 	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
@@ -41,6 +43,9 @@ type Handler struct {
 	core     *invoke.Core
 	upgrader websocket.Upgrader
 	stats    *session.Stats
+	broker   *broker.Broker
+	feeds    *feed.Manager
+	bstats   *broker.Stats
 
 	ctx     context.Context // sessions and the upstream loop; cancelled by Shutdown
 	cancel  context.CancelFunc
@@ -79,11 +84,20 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 		UseEnumNumbers:  cfg.json.UseEnumNumbers,
 		DiscardUnknown:  cfg.json.DiscardUnknown,
 	}
+	core := invoke.New(up, jo, cfg.logger)
+	bstats := new(broker.Stats)
+	b, feeds, err := newBroker(cfg, feed.CoreCaller(core), bstats)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
-		cfg:  cfg,
-		up:   up,
-		core: invoke.New(up, jo, cfg.logger),
+		cfg:    cfg,
+		up:     up,
+		core:   core,
+		broker: b,
+		feeds:  feeds,
+		bstats: bstats,
 		upgrader: websocket.Upgrader{
 			Subprotocols: []string{Subprotocol},
 			Error:        handshakeError,
@@ -168,6 +182,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		ServerIdent:      ServerIdent,
 		Logger:           h.cfg.logger,
 		Stats:            h.stats,
+		EventQueue:       h.cfg.eventQueue,
+		Broker:           h.broker,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)
@@ -186,6 +202,8 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() {
 		h.sessions.Wait()
+		h.feeds.Close()
+		h.broker.Close()
 		<-h.runDone
 		close(done)
 	}()

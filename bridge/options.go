@@ -73,6 +73,13 @@ type config struct {
 	collectLimit     int
 	logger           *slog.Logger
 	json             JSONOptions
+
+	publisherReceives bool
+	maxSubscriptions  int
+	maxEventSize      int
+	eventQueue        int
+	natsURL           string
+	feeds             []Feed
 }
 
 func defaultConfig() config {
@@ -85,6 +92,11 @@ func defaultConfig() config {
 		collectLimit:     16 << 20,
 		logger:           slog.New(slog.DiscardHandler),
 		json:             JSONOptions{EmitUnpopulated: true},
+
+		publisherReceives: true,
+		maxSubscriptions:  256,
+		maxEventSize:      64 << 10,
+		eventQueue:        256,
 	}
 }
 

@@ -37,12 +37,16 @@ type serveConfig struct {
 	stream        bridge.StreamMode
 	path          string
 	logLevel      slog.Level
+
+	feeds             []bridge.Feed
+	nats              string // empty: in-process publish/subscribe
+	publisherReceives bool
 }
 
 // parseServeFlags parses the serve flags. It reports flag errors and usage
 // on stderr itself; it returns flag.ErrHelp for -h.
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
-	cfg := serveConfig{stream: bridge.StreamProgress}
+	cfg := serveConfig{stream: bridge.StreamProgress, publisherReceives: true}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -66,6 +70,14 @@ flags of serve:
 			return err
 		})
 	fs.StringVar(&cfg.path, "path", "/", "`path` of the WebSocket endpoint")
+	fs.Func("feed", "gRPC-fed `topic`, as 'TOPIC PROCEDURE [JSON]': while a client is subscribed to TOPIC, every message\nof the server stream PROCEDURE(JSON) is published to it; TOPIC may hold one {field} placeholder; repeatable",
+		func(s string) error {
+			f, err := bridge.ParseFeed(s)
+			cfg.feeds = append(cfg.feeds, f)
+			return err
+		})
+	fs.StringVar(&cfg.nats, "nats", "", "NATS server `URL` (nats://host:4222) that fans PUBLISH out across bridge replicas;\nempty: in-process")
+	fs.BoolVar(&cfg.publisherReceives, "publisher-receives", true, "whether a bare PUBLISH reaches its own publisher when subscribed (excludeMe overrides it)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -138,9 +150,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithStreamMode(cfg.stream),
 		bridge.WithPath(cfg.path),
 		bridge.WithLogger(logger),
+		bridge.WithFeeds(cfg.feeds...),
+		bridge.WithPublisherReceives(cfg.publisherReceives),
 	}
 	if cfg.descriptorSet != "" {
 		opts = append(opts, bridge.WithDescriptorSetFile(cfg.descriptorSet))
+	}
+	if cfg.nats != "" {
+		opts = append(opts, bridge.WithNATS(cfg.nats))
 	}
 	h, err := bridge.NewHandler(cc, opts...)
 	if err != nil {

@@ -45,6 +45,15 @@
 // 1007, a binary frame with 1003, a frame over the size limit with 1009, each
 // with a reason. A malformed CALL whose callId can be read gets a CALLERROR
 // instead. Unknown type ids, and frames only a server sends, are ignored and
-// counted. Publish and subscribe frames are not served yet: they are dropped
-// and counted, which WAMP v1 allows since they have no acknowledgement.
+// counted.
+//
+// # Publish and subscribe
+//
+// The session is a subscriber of the broker (see package broker). EVENT
+// frames have a bounded queue of their own, apart from the calls' queue:
+// the broker never blocks on a session, so a session whose event queue is
+// full is closed with 1008 as too slow, while a session busy with a
+// back-pressured stream is not. SUBSCRIBE and PUBLISH have no
+// acknowledgement in WAMP v1: a refused one is dropped and counted. Topics
+// are CURIE-expanded like procedures. A session's subscriptions end with it.
 package session

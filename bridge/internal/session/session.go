@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
 
+	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
 	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
 	"github.com/wampbridge/grpcwamp/bridge/wampv1"
 )
@@ -54,16 +55,18 @@ type Config struct {
 	PingInterval     time.Duration // between pings
 	PongTimeout      time.Duration // silence after which the peer is dead
 	CloseGrace       time.Duration // wait for the peer's close frame
+	EventQueue       int           // EVENT frames queued for the writer
 	ServerIdent      string
 	Logger           *slog.Logger
-	Stats            *Stats // shared by sessions; may be nil
+	Stats            *Stats         // shared by sessions; may be nil
+	Broker           *broker.Broker // nil: publish and subscribe are dropped and counted
 }
 
 // Stats counts what sessions drop or refuse. The fields are safe for
 // concurrent use.
 type Stats struct {
 	UnknownFrames  atomic.Int64 // unknown type ids and server-only frames, ignored
-	DroppedPubSub  atomic.Int64 // SUBSCRIBE/UNSUBSCRIBE/PUBLISH, not served yet
+	DroppedPubSub  atomic.Int64 // SUBSCRIBE/PUBLISH refused or not served
 	ClosedBadFrame atomic.Int64 // sessions closed for a bad frame
 }
 
@@ -90,7 +93,8 @@ type session struct {
 
 	ctx    context.Context // the session's; ends when the session does
 	cancel context.CancelCauseFunc
-	queue  chan []byte
+	queue  chan []byte    // frames of calls; senders block (back-pressure)
+	events chan []byte    // EVENT frames; the broker never blocks on it
 	wg     sync.WaitGroup // call goroutines
 
 	prefixes wampv1.Prefixes // reader only
@@ -117,6 +121,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		ctx:    ctx,
 		cancel: cancel,
 		queue:  make(chan []byte, cfg.SendQueue),
+		events: make(chan []byte, cfg.EventQueue),
 		calls:  make(map[string]*call),
 	}
 	s.logger = cfg.Logger.With("session", s.id)
@@ -133,6 +138,9 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	}()
 
 	s.readLoop(ctx)
+	if cfg.Broker != nil {
+		cfg.Broker.Leave(s)
+	}
 	s.wg.Wait()
 	<-writerDone
 	err := context.Cause(ctx)
@@ -155,6 +163,9 @@ func withDefaults(c Config) Config {
 	}
 	if c.MaxPrefixes <= 0 {
 		c.MaxPrefixes = 256
+	}
+	if c.EventQueue <= 0 {
+		c.EventQueue = 256
 	}
 	if c.CollectLimit <= 0 {
 		c.CollectLimit = 16 << 20
@@ -267,8 +278,14 @@ func (s *session) dispatch(ctx context.Context, data []byte) {
 			return
 		}
 		s.prefixes.Set(m.Prefix, m.URI)
-	case *wampv1.Subscribe, *wampv1.Unsubscribe, *wampv1.Publish:
-		s.stats.DroppedPubSub.Add(1)
+	case *wampv1.Subscribe:
+		s.subscribe(m)
+	case *wampv1.Unsubscribe:
+		if s.cfg.Broker != nil {
+			s.cfg.Broker.Unsubscribe(s, s.prefixes.Expand(m.TopicURI))
+		}
+	case *wampv1.Publish:
+		s.publish(m)
 	default:
 		// WELCOME, CALLRESULT, CALLERROR, EVENT and CALL_PROGRESS_RESULT
 		// only travel from server to client.

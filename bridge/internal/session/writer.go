@@ -32,15 +32,17 @@ func (s *session) writeLoop(ctx context.Context) {
 		select {
 		case frame := <-s.queue:
 			if err := s.writeBatch(ctx, frame); err != nil {
-				s.logger.Debug("write failed", "error", err)
-				s.cancel(errPeerGone)
-				ws.SetReadDeadline(time.Now()) // unblock the reader
+				s.writeFailed(err)
+				return
+			}
+		case frame := <-s.events:
+			if err := s.writeBatch(ctx, frame); err != nil {
+				s.writeFailed(err)
 				return
 			}
 		case <-ping.C:
 			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-				s.cancel(errPeerGone)
-				ws.SetReadDeadline(time.Now())
+				s.writeFailed(err)
 				return
 			}
 		case <-ctx.Done():
@@ -48,6 +50,14 @@ func (s *session) writeLoop(ctx context.Context) {
 			return
 		}
 	}
+}
+
+// writeFailed ends the session after a failed write: the peer is gone or
+// stopped reading for longer than WriteTimeout.
+func (s *session) writeFailed(err error) {
+	s.logger.Debug("write failed", "error", err)
+	s.cancel(errPeerGone)
+	s.conn.ws.SetReadDeadline(time.Now()) // unblock the reader
 }
 
 // writeBatch writes frame and every frame queued behind it, then flushes.
@@ -65,6 +75,8 @@ func (s *session) writeBatch(ctx context.Context, frame []byte) error {
 		}
 		select {
 		case frame = <-s.queue:
+			continue
+		case frame = <-s.events:
 			continue
 		default:
 		}
