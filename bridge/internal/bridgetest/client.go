@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"net/http"
 	"reflect"
 	"slices"
@@ -354,6 +355,37 @@ func ParseCallError(data []byte, callID string, code int) (CallError, error) {
 		return fail("errorDetails.details is not an array")
 	}
 	return e, nil
+}
+
+// Next returns the next message. Unlike the other readers it reports
+// failure instead of failing the test, so a goroutine of the test may use
+// it.
+func (c *Client) Next() ([]byte, error) {
+	_, data, err := c.read()
+	return data, err
+}
+
+// Drain reads data frames until the connection ends and returns how many
+// arrived, with the close code and reason (1006 and "" when the connection
+// ended without a close frame).
+func (c *Client) Drain(t testing.TB) (frames, code int, reason string) {
+	t.Helper()
+	for {
+		_, _, err := c.read()
+		if err == nil {
+			frames++
+			continue
+		}
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			return frames, ce.Code, ce.Text
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("bridgetest: no close within %v after %d frames", Timeout, frames)
+		}
+		return frames, websocket.CloseAbnormalClosure, ""
+	}
 }
 
 // ExpectClose reads until the server closes the connection and checks that

@@ -82,6 +82,23 @@ var _ bridgetestv1.TestServiceServer = (*Service)(nil)
 type tagEvents struct {
 	blocked, canceled, release         chan struct{}
 	blockedOnce, canceledOnce, relOnce sync.Once
+	calls, running                     int // guarded by Service.mu
+}
+
+// Calls returns how many Stream calls with tag have started.
+func (s *Service) Calls(tag string) int {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.calls
+}
+
+// Running returns how many Stream calls with tag are running now.
+func (s *Service) Running(tag string) int {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.running
 }
 
 func (s *Service) events(tag string) *tagEvents {
@@ -192,6 +209,15 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 	ctx := stream.Context()
 	tag := req.GetTag()
 	e := s.events(tag)
+	s.mu.Lock()
+	e.calls++
+	e.running++
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		e.running--
+		s.mu.Unlock()
+	}()
 	canceled := func() error {
 		e.canceledOnce.Do(func() { close(e.canceled) })
 		return status.FromContextError(ctx.Err()).Err()
