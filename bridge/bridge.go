@@ -65,8 +65,8 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" {
-		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz and /readyz", cfg.path)
+	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath {
+		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz, /readyz and /procedures", cfg.path)
 	}
 	var src upstream.Source
 	if cfg.descriptorSet != "" {
@@ -90,6 +90,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
+	watchSchema(up, cfg, b)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
 		cfg:    cfg,
@@ -117,7 +118,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 // Ready reports whether the upstream is connected and its methods known.
 func (h *Handler) Ready() bool { return h.up.Ready() }
 
-// ServeHTTP serves the WebSocket endpoint, /healthz and /readyz.
+// ServeHTTP serves the WebSocket endpoint, /healthz, /readyz and /procedures.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz":
@@ -131,6 +132,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		fmt.Fprintln(w, "ready")
+	case proceduresPath:
+		h.serveProcedures(w, r)
 	case h.cfg.path:
 		h.serveWebSocket(w, r)
 	default:

@@ -80,6 +80,8 @@ type config struct {
 	eventQueue        int
 	natsURL           string
 	feeds             []Feed
+
+	schemaRefresh refreshSetting // see schema.go
 }
 
 func defaultConfig() config {

@@ -9,8 +9,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -41,6 +44,8 @@ type serveConfig struct {
 	feeds             []bridge.Feed
 	nats              string // empty: in-process publish/subscribe
 	publisherReceives bool
+
+	schemaRefresh time.Duration // 0: reload only on SIGHUP and UNIMPLEMENTED
 }
 
 // parseServeFlags parses the serve flags. It reports flag errors and usage
@@ -78,6 +83,8 @@ flags of serve:
 		})
 	fs.StringVar(&cfg.nats, "nats", "", "NATS server `URL` (nats://host:4222) that fans PUBLISH out across bridge replicas;\nempty: in-process")
 	fs.BoolVar(&cfg.publisherReceives, "publisher-receives", true, "whether a bare PUBLISH reaches its own publisher when subscribed (excludeMe overrides it)")
+	fs.DurationVar(&cfg.schemaRefresh, "schema-refresh", bridge.DefaultSchemaRefresh,
+		"`period` of reloading the upstream's schema (reflection, or the -descriptor-set file when it changed);\n0: only on SIGHUP and when a method answers UNIMPLEMENTED")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -152,6 +159,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithLogger(logger),
 		bridge.WithFeeds(cfg.feeds...),
 		bridge.WithPublisherReceives(cfg.publisherReceives),
+		bridge.WithSchemaRefresh(cfg.schemaRefresh),
 	}
 	if cfg.descriptorSet != "" {
 		opts = append(opts, bridge.WithDescriptorSetFile(cfg.descriptorSet))
@@ -178,13 +186,24 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
+	// SIGHUP reloads the upstream's schema, e.g. after redeploying it.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	var serveErr error
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down", "grace", shutdownGrace)
-	case serveErr = <-served:
-		// Serve never returns nil, and ErrServerClosed only after Shutdown.
-		serveErr = fmt.Errorf("serve on %s: %w", lis.Addr(), serveErr)
+	for running := true; running; {
+		select {
+		case <-hup:
+			logger.Info("SIGHUP: reloading the upstream schema")
+			h.RefreshSchema()
+		case <-ctx.Done():
+			logger.Info("shutting down", "grace", shutdownGrace)
+			running = false
+		case serveErr = <-served:
+			// Serve never returns nil, and ErrServerClosed only after Shutdown.
+			serveErr = fmt.Errorf("serve on %s: %w", lis.Addr(), serveErr)
+			running = false
+		}
 	}
 
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)

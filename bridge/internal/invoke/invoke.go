@@ -62,16 +62,22 @@ type Procedure struct {
 	method *upstream.Method
 	codec  *transcode.Codec
 	core   *Core
+	// local, when set, runs a built-in procedure in place of a gRPC call.
+	local func(args []json.RawMessage) (json.RawMessage, error)
 }
 
 // Resolve finds the method a procedure name stands for. The error is a gRPC
 // status: UNAVAILABLE while the upstream is not ready, UNIMPLEMENTED for a
-// name no method answers to.
+// name no method answers to. The built-in procedures ([ProcedureList],
+// [ProcedureDescribe]) come first and shadow any method claiming their names.
 func (c *Core) Resolve(procedure string) (*Procedure, error) {
 	if !c.up.Ready() {
 		return nil, status.Errorf(codes.Unavailable, "procedure %q: %s", procedure, c.up.NotReadyReason())
 	}
 	cat := c.up.Catalog()
+	if p, ok := c.builtin(procedure, cat); ok {
+		return p, nil
+	}
 	m, ok := cat.Lookup(procedure)
 	if !ok {
 		return nil, status.Errorf(codes.Unimplemented,
@@ -114,6 +120,9 @@ func (p *Procedure) Streaming() bool { return p.method.Kind.ServerStreams() }
 // Call returns nil when the call ended with OK, else an error that
 // [Core.Failure] renders. A panic inside the call becomes INTERNAL.
 func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(json.RawMessage) error) (err error) {
+	if p.local != nil {
+		return p.callLocal(args, emit)
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			p.core.logger.Error("panic in call", "procedure", p.name, "method", p.method.FullName, "panic", r)
@@ -124,14 +133,24 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if err != nil {
 		return err
 	}
-	return upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(m proto.Message) error {
+	var recvErr error // an error of ours, which Call returns as is
+	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(m proto.Message) error {
 		b, err := p.codec.AppendResponse(nil, m)
 		if err != nil {
-			return status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
+			recvErr = status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
 				p.name, m.ProtoReflect().Descriptor().FullName(), err)
+			return recvErr
 		}
-		return emit(b)
+		recvErr = emit(b)
+		return recvErr
 	})
+	if err != nil && err != recvErr && status.Code(err) == codes.Unimplemented {
+		// The upstream no longer has a method its schema listed: it was
+		// probably redeployed. Load the schema again (in the background,
+		// coalesced with other triggers).
+		p.core.up.Refresh()
+	}
+	return err
 }
 
 // Failure renders err as the wire's failure. It returns nil for nil. Errors

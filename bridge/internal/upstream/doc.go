@@ -47,6 +47,16 @@
 // been READY at least once and it is neither in TRANSIENT_FAILURE nor shut
 // down; [Upstream.NotReadyReason] says why not in one sentence.
 //
-// The catalog is held in an atomic pointer: a later periodic re-resolve can
-// swap in a new one without disturbing calls that hold the old one.
+// # Reloads
+//
+// After the first load, Run loads the schema again every
+// [Upstream.SetRefreshInterval] period (a descriptor set file only when its
+// size or modification time changed) and at once on [Upstream.Refresh],
+// whose triggers coalesce. The new catalog replaces the old one, in an
+// atomic pointer, only when its fingerprint differs: SHA-256 over the
+// methods' full names, kinds and URIs and over the deterministic encoding
+// of the FileDescriptorProtos of their files and imports, sorted by path.
+// Calls that hold a Method of the old catalog are not disturbed; a failed
+// reload keeps the old catalog. [Upstream.SetOnChange] hears of each swap
+// with the methods added and removed.
 package upstream

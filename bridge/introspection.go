@@ -1,0 +1,35 @@
+package bridge
+
+import (
+	"net/http"
+
+	"google.golang.org/grpc/codes"
+)
+
+// proceduresPath is where the handler serves the list of procedures over
+// plain HTTP: the same JSON as the WAMP procedure
+// wamp.reflection.procedure.list.
+const proceduresPath = "/procedures"
+
+// serveProcedures answers GET /procedures with the procedure list, or 503
+// with the errorDetails object of UNAVAILABLE while the upstream is not
+// ready.
+func (h *Handler) serveProcedures(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method "+r.Method+" not allowed on "+proceduresPath+": use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	body, err := h.core.ProcedureList()
+	if err != nil {
+		f := h.core.Failure(err)
+		code := http.StatusInternalServerError
+		if f.Code == codes.Unavailable {
+			code = http.StatusServiceUnavailable
+		}
+		w.WriteHeader(code)
+		body = f.Details
+	}
+	_, _ = w.Write(append(body, '\n'))
+}
