@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
@@ -47,6 +48,8 @@ type Handler struct {
 	feeds    *feed.Manager
 	bstats   *broker.Stats
 
+	fatal chan error // fatal schema errors; see Err
+
 	ctx     context.Context // sessions and the upstream loop; cancelled by Shutdown
 	cancel  context.CancelFunc
 	runDone chan struct{}
@@ -68,15 +71,21 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath {
 		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz, /readyz and /procedures", cfg.path)
 	}
+	naming := upstream.Naming{Aliases: cfg.aliases, Expose: cfg.expose}
+	if err := naming.Validate(); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	fatal := make(chan error, 1)
 	var src upstream.Source
 	if cfg.descriptorSet != "" {
-		src = upstream.NewFileSource(cfg.descriptorSet)
+		src = upstream.WithNaming(upstream.NewFileSource(cfg.descriptorSet), naming)
 		if _, err := src.Load(context.Background()); err != nil {
 			return nil, fmt.Errorf("bridge: %w", err)
 		}
 	} else {
-		src = upstream.NewReflectionSource(cc)
+		src = upstream.WithNaming(upstream.NewReflectionSource(cc), naming)
 	}
+	src = &fatalSource{Source: src, fatal: fatal}
 	up := upstream.New(cc, src, cfg.logger)
 	jo := transcode.Options{
 		UseProtoNames:   cfg.json.UseProtoNames,
@@ -107,6 +116,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 		ctx:     ctx,
 		cancel:  cancel,
 		runDone: make(chan struct{}),
+		fatal:   fatal,
 	}
 	go func() {
 		defer close(h.runDone)
@@ -227,4 +237,38 @@ var sessionModes = map[StreamMode]session.Mode{
 	StreamProgress: session.Progress,
 	StreamLast:     session.Last,
 	StreamCollect:  session.Collect,
+}
+
+// Err returns a channel delivering the first fatal schema error: a naming
+// conflict (two methods, or an alias and a method, claiming one procedure
+// URI, or an alias naming no method) found when the schema loads. With a
+// descriptor set, [NewHandler] reports these itself; with reflection the
+// upstream may be down at start, so they surface at the first successful
+// load (later reloads that conflict keep the previous schema). The bridge
+// keeps retrying and stays not ready, but the caller should stop: cmd/bridge
+// exits non-zero printing the error. The channel is never closed.
+func (h *Handler) Err() <-chan error { return h.fatal }
+
+// fatalSource reports a naming conflict on fatal, once, as well as
+// returning it, until the first successful load: a conflict appearing in a
+// later reload only keeps the previous schema (the reload's own error
+// path), rather than stopping a running bridge.
+type fatalSource struct {
+	upstream.Source
+	fatal  chan error
+	loaded atomic.Bool
+}
+
+func (s *fatalSource) Load(ctx context.Context) (*upstream.Catalog, error) {
+	c, err := s.Source.Load(ctx)
+	if err == nil {
+		s.loaded.Store(true)
+	}
+	if err != nil && !s.loaded.Load() && errors.Is(err, upstream.ErrConflict) {
+		select {
+		case s.fatal <- fmt.Errorf("bridge: %w", err):
+		default:
+		}
+	}
+	return c, err
 }

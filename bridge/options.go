@@ -82,6 +82,9 @@ type config struct {
 	feeds             []Feed
 
 	schemaRefresh refreshSetting // see schema.go
+
+	aliases map[string]string // procedure URI -> method full name or gRPC path
+	expose  []string          // glob patterns on method full names; empty: all
 }
 
 func defaultConfig() config {
@@ -154,4 +157,28 @@ func WithLogger(l *slog.Logger) Option {
 // emits unpopulated fields and nothing else.
 func WithJSONOptions(o JSONOptions) Option {
 	return func(c *config) { c.json = o }
+}
+
+// WithAliases adds extra procedure URIs: each key is a URI answering to the
+// method its value names, by full name ("pkg.Service.Method") or gRPC path
+// ("/pkg.Service/Method"). Repeated options add up. An alias naming no
+// (exposed) method, or claiming a URI another method answers to, is a fatal
+// schema error: see [Handler.Err].
+func WithAliases(aliases map[string]string) Option {
+	return func(c *config) {
+		if c.aliases == nil {
+			c.aliases = make(map[string]string, len(aliases))
+		}
+		for uri, m := range aliases {
+			c.aliases[uri] = m
+		}
+	}
+}
+
+// WithExpose exposes only the methods whose protobuf full name matches one
+// of patterns: a path.Match glob ("demo.v1.ClockService.*", "*.Get*") or a
+// service full name, meaning all its methods. Other methods are unknown
+// procedures. Repeated options add up; none exposes every method.
+func WithExpose(patterns ...string) Option {
+	return func(c *config) { c.expose = append(c.expose, patterns...) }
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,6 +47,9 @@ type serveConfig struct {
 	publisherReceives bool
 
 	schemaRefresh time.Duration // 0: reload only on SIGHUP and UNIMPLEMENTED
+
+	aliases map[string]string // -alias URI=METHOD
+	expose  []string          // -expose PATTERN
 }
 
 // parseServeFlags parses the serve flags. It reports flag errors and usage
@@ -85,6 +89,29 @@ flags of serve:
 	fs.BoolVar(&cfg.publisherReceives, "publisher-receives", true, "whether a bare PUBLISH reaches its own publisher when subscribed (excludeMe overrides it)")
 	fs.DurationVar(&cfg.schemaRefresh, "schema-refresh", bridge.DefaultSchemaRefresh,
 		"`period` of reloading the upstream's schema (reflection, or the -descriptor-set file when it changed);\n0: only on SIGHUP and when a method answers UNIMPLEMENTED")
+	fs.Func("alias", "extra procedure `URI=METHOD` for a method given by full name (pkg.Service.Method) or gRPC path; repeatable",
+		func(v string) error {
+			uri, m, ok := strings.Cut(v, "=")
+			if !ok || uri == "" || m == "" {
+				return fmt.Errorf("want URI=METHOD, got %q", v)
+			}
+			if cfg.aliases == nil {
+				cfg.aliases = make(map[string]string)
+			}
+			if old, dup := cfg.aliases[uri]; dup && old != m {
+				return fmt.Errorf("alias %q given twice: %s and %s", uri, old, m)
+			}
+			cfg.aliases[uri] = m
+			return nil
+		})
+	fs.Func("expose", "expose only methods whose full name matches `pattern` (glob such as demo.v1.ClockService.* or *.Get*,\nor a service full name); repeatable; default: all",
+		func(v string) error {
+			if _, err := path.Match(v, ""); err != nil {
+				return fmt.Errorf("pattern %q: %w", v, err)
+			}
+			cfg.expose = append(cfg.expose, v)
+			return nil
+		})
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -160,6 +187,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithFeeds(cfg.feeds...),
 		bridge.WithPublisherReceives(cfg.publisherReceives),
 		bridge.WithSchemaRefresh(cfg.schemaRefresh),
+		bridge.WithAliases(cfg.aliases),
+		bridge.WithExpose(cfg.expose...),
 	}
 	if cfg.descriptorSet != "" {
 		opts = append(opts, bridge.WithDescriptorSetFile(cfg.descriptorSet))
@@ -198,6 +227,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			h.RefreshSchema()
 		case <-ctx.Done():
 			logger.Info("shutting down", "grace", shutdownGrace)
+			running = false
+		case serveErr = <-h.Err():
 			running = false
 		case serveErr = <-served:
 			// Serve never returns nil, and ErrServerClosed only after Shutdown.

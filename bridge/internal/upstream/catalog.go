@@ -135,8 +135,8 @@ func NewCatalog(files *protoregistry.Files, services []protoreflect.ServiceDescr
 	for _, m := range c.methods {
 		for _, u := range m.URIs {
 			if other, ok := c.byURI[u]; ok {
-				return nil, fmt.Errorf("procedure URI %q is claimed by both %s and %s: change the bridge.v1.procedure or bridge.v1.prefix option of one of them",
-					u, other.FullName, m.FullName)
+				return nil, fmt.Errorf("%w: procedure URI %q is claimed by both %s and %s: change the bridge.v1.procedure or bridge.v1.prefix option of one of them",
+					ErrConflict, u, other.FullName, m.FullName)
 			}
 			c.byURI[u] = m
 		}
