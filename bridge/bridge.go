@@ -47,16 +47,22 @@ type Handler struct {
 	broker   *broker.Broker
 	feeds    *feed.Manager
 	bstats   *broker.Stats
+	sec      *security
 
 	fatal chan error // fatal schema errors; see Err
 
-	ctx     context.Context // sessions and the upstream loop; cancelled by Shutdown
+	ctx     context.Context // the upstream loop; cancelled by Shutdown once the sessions have ended
 	cancel  context.CancelFunc
 	runDone chan struct{}
 
 	mu       sync.Mutex
 	closing  bool
 	sessions sync.WaitGroup
+	// Shutdown's signals to the sessions, made by shutdownSignals.
+	drain    chan struct{}      // closed by Shutdown: drain
+	force    context.Context    // cancelled when Shutdown's ctx ends
+	forceEnd context.CancelFunc // cancels force
+	shutDone chan struct{}      // closed when everything has ended
 }
 
 // NewHandler returns a handler bridging the upstream behind cc. It starts
@@ -74,6 +80,10 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	naming := upstream.Naming{Aliases: cfg.aliases, Expose: cfg.expose}
 	if err := naming.Validate(); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	sec, err := newSecurity(cfg)
+	if err != nil {
+		return nil, err
 	}
 	fatal := make(chan error, 1)
 	var src upstream.Source
@@ -111,7 +121,9 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 		upgrader: websocket.Upgrader{
 			Subprotocols: []string{Subprotocol},
 			Error:        handshakeError,
+			CheckOrigin:  sec.checkOrigin, // admit has answered a refusal already
 		},
+		sec:     sec,
 		stats:   new(session.Stats),
 		ctx:     ctx,
 		cancel:  cancel,
@@ -172,6 +184,10 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		}
 		mode = m
 	}
+	md, ok := h.admit(w, r)
+	if !ok {
+		return
+	}
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
@@ -179,6 +195,8 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.sessions.Add(1)
+	h.shutdownSignals()
+	drain, force := h.drain, h.force
 	h.mu.Unlock()
 	defer h.sessions.Done()
 
@@ -186,7 +204,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader has answered the request
 	}
-	err = session.Serve(h.ctx, conn, h.core, session.Config{
+	err = session.Serve(force, conn, h.core, session.Config{
 		Mode:             sessionModes[mode],
 		SendQueue:        h.cfg.sendQueue,
 		MaxMessageSize:   h.cfg.maxMessageSize,
@@ -197,34 +215,64 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Stats:            h.stats,
 		EventQueue:       h.cfg.eventQueue,
 		Broker:           h.broker,
+		Drain:            drain,
+		Metadata:         md,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)
 	}
 }
 
-// Shutdown closes every WebSocket session with 1001 "going away", cancels
-// their calls, stops resolving the upstream and waits until all of it has
-// ended or ctx is done. It does not close the gRPC connection, which the
-// caller owns. New WebSocket requests get 503 from then on.
+// Shutdown shuts the handler down gracefully. New WebSocket requests get
+// 503 from then on. Every session drains: a new CALL is refused at once with
+// CALLERROR UNAVAILABLE, calls in flight go on, and a session whose calls
+// have all ended is closed with 1001 "going away" (its subscriptions last
+// until then). When ctx ends (the grace period), every call still in flight
+// is cancelled and answered with one CALLERROR UNAVAILABLE, written before
+// the close frame, and every session is closed with 1001. Shutdown returns
+// when all sessions have ended and the upstream loop has stopped; the error
+// wraps ctx.Err() when the grace ran out. It does not close the gRPC
+// connection, which the caller owns. Calling it again waits for the same
+// shutdown.
 func (h *Handler) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
-	h.closing = true
+	h.shutdownSignals()
+	if !h.closing {
+		h.closing = true
+		close(h.drain)
+		go func() {
+			h.sessions.Wait()
+			h.forceEnd()
+			h.cancel()
+			h.feeds.Close()
+			h.broker.Close()
+			<-h.runDone
+			close(h.shutDone)
+		}()
+	}
 	h.mu.Unlock()
-	h.cancel()
-	done := make(chan struct{})
-	go func() {
-		h.sessions.Wait()
-		h.feeds.Close()
-		h.broker.Close()
-		<-h.runDone
-		close(done)
-	}()
 	select {
-	case <-done:
+	case <-h.shutDone:
+		return nil
+	default:
+	}
+	select {
+	case <-h.shutDone:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("bridge: shutdown: %w", ctx.Err())
+	}
+	h.forceEnd()
+	<-h.shutDone
+	return fmt.Errorf("bridge: shutdown: %w", ctx.Err())
+}
+
+// shutdownSignals makes the channels Shutdown signals the sessions with;
+// h.mu is held.
+func (h *Handler) shutdownSignals() {
+	if h.drain == nil {
+		h.drain = make(chan struct{})
+		h.force, h.forceEnd = context.WithCancel(h.ctx)
+		h.shutDone = make(chan struct{})
 	}
 }
 

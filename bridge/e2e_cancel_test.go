@@ -1,13 +1,11 @@
 package bridge_test
 
-// §3 cancellation: CALL_CANCEL, closing the socket, shutting the bridge
-// down. The upstream service reports when a call's context is cancelled, so
+// §3 cancellation: CALL_CANCEL, closing the socket (shutting the bridge
+// down is in e2e_shutdown_test.go). The upstream service reports when a call's context is cancelled, so
 // the tests observe the cancellation itself, not a timing.
 
 import (
-	"context"
 	"fmt"
-	"net/http"
 	"testing"
 
 	"github.com/wampbridge/grpcwamp/bridge"
@@ -174,36 +172,6 @@ func TestE2ECloseCancelsCalls(t *testing.T) {
 					c2.Sync(t)
 				})
 			}
-		}
-	})
-}
-
-// TestE2EShutdown: Handler.Shutdown closes every session with 1001 and a
-// reason, cancels their calls, returns once they have ended, and refuses
-// new WebSocket connections.
-func TestE2EShutdown(t *testing.T) {
-	t.Parallel()
-	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
-		e := start(t, d)
-		tag := t.Name()
-		c := e.connect(t, "")
-		c.Send(t, fmt.Sprintf(`[2,"s",%q,{"block":true,"tag":%q}]`, streamProc, tag))
-		if err := e.svc.WaitBlocked(t.Context(), tag); err != nil {
-			t.Fatal(err)
-		}
-		ctx, cancel := context.WithTimeout(t.Context(), bridgetest.Timeout)
-		defer cancel()
-		done := make(chan error, 1)
-		go func() { done <- e.b.Handler.Shutdown(ctx) }()
-		c.ExpectClose(t, 1001)
-		if err := <-done; err != nil {
-			t.Fatalf("Shutdown: %v", err)
-		}
-		if err := e.svc.WaitCanceled(t.Context(), tag); err != nil {
-			t.Fatal(err)
-		}
-		if code, _ := bridgetest.DialRefused(t, e.b.URL, "wamp"); code != http.StatusServiceUnavailable {
-			t.Errorf("dial after Shutdown: refused with %d, want 503", code)
 		}
 	})
 }

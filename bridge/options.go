@@ -85,6 +85,10 @@ type config struct {
 
 	aliases map[string]string // procedure URI -> method full name or gRPC path
 	expose  []string          // glob patterns on method full names; empty: all
+
+	allowedOrigins []string // see security.go
+	bearerTokens   []string
+	forwardHeaders []string
 }
 
 func defaultConfig() config {
@@ -102,6 +106,8 @@ func defaultConfig() config {
 		maxSubscriptions:  256,
 		maxEventSize:      64 << 10,
 		eventQueue:        256,
+
+		forwardHeaders: []string{"authorization"},
 	}
 }
 

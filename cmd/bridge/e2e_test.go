@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -231,17 +232,18 @@ func TestCallDemoInterrupt(t *testing.T) {
 	}
 }
 
-// TestCallDemoShutdown shuts the bridge down during a call: the client
-// reports the close (1001) or the CALLERROR that precedes it, and exits 1.
+// TestCallDemoShutdown shuts the bridge down during a call with no grace
+// left: the client reports the CALLERROR UNAVAILABLE (or the 1001 close
+// that follows it), and exits 1.
 func TestCallDemoShutdown(t *testing.T) {
 	t.Parallel()
 	url, h := startBridge(t)
 	stdout, stderr := newLineWriter(), newLineWriter()
 	code := startCall(t, t.Context(), []string{url, "GetProgressiveTime", `{"count":10,"interval":"3600s"}`}, stdout, stderr)
-	ctx, cancel := context.WithTimeout(t.Context(), readyTimeout)
-	defer cancel()
-	if err := h.Shutdown(ctx); err != nil {
-		t.Fatalf("Shutdown: %v", err)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel() // the grace is over at once: the call is cancelled
+	if err := h.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Shutdown: %v, want an error wrapping context.Canceled", err)
 	}
 	if got := <-code; got != exitFailure {
 		t.Errorf("exit status %d, want %d; stderr:\n%s", got, exitFailure, stderr)

@@ -29,8 +29,9 @@ const (
 	// readHeaderTimeout bounds how long a client may take to send the
 	// request head of the WebSocket handshake (or of /healthz).
 	readHeaderTimeout = 10 * time.Second
-	// shutdownGrace bounds the whole shutdown after SIGINT/SIGTERM.
-	shutdownGrace = 10 * time.Second
+	// defaultShutdownGrace is the default of -shutdown-grace: how long
+	// calls in flight may go on after SIGINT/SIGTERM.
+	defaultShutdownGrace = 10 * time.Second
 )
 
 // serveConfig is the parsed command line of `bridge serve`.
@@ -47,9 +48,29 @@ type serveConfig struct {
 	publisherReceives bool
 
 	schemaRefresh time.Duration // 0: reload only on SIGHUP and UNIMPLEMENTED
+	shutdownGrace time.Duration // calls in flight may end within it on SIGINT/SIGTERM
 
 	aliases map[string]string // -alias URI=METHOD
 	expose  []string          // -expose PATTERN
+
+	allowOrigins   []string // -allow-origin; empty: same host only
+	bearerTokens   []string // -bearer-token, else $BRIDGE_BEARER_TOKENS; empty: none required
+	forwardHeaders []string // -forward-header; nil: the default (authorization)
+}
+
+// bearerTokensEnv holds the bearer tokens, comma-separated, when no
+// -bearer-token flag is given: unlike flags, it does not show in ps.
+const bearerTokensEnv = "BRIDGE_BEARER_TOKENS"
+
+// splitTokens splits the value of BRIDGE_BEARER_TOKENS.
+func splitTokens(v string) []string {
+	var tokens []string
+	for t := range strings.SplitSeq(v, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	return tokens
 }
 
 // parseServeFlags parses the serve flags. It reports flag errors and usage
@@ -89,6 +110,8 @@ flags of serve:
 	fs.BoolVar(&cfg.publisherReceives, "publisher-receives", true, "whether a bare PUBLISH reaches its own publisher when subscribed (excludeMe overrides it)")
 	fs.DurationVar(&cfg.schemaRefresh, "schema-refresh", bridge.DefaultSchemaRefresh,
 		"`period` of reloading the upstream's schema (reflection, or the -descriptor-set file when it changed);\n0: only on SIGHUP and when a method answers UNIMPLEMENTED")
+	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", defaultShutdownGrace,
+		"on SIGINT/SIGTERM, how long calls in flight may go on (new calls are refused);\nthen they end with CALLERROR UNAVAILABLE and every connection closes with 1001")
 	fs.Func("alias", "extra procedure `URI=METHOD` for a method given by full name (pkg.Service.Method) or gRPC path; repeatable",
 		func(v string) error {
 			uri, m, ok := strings.Cut(v, "=")
@@ -112,6 +135,29 @@ flags of serve:
 			cfg.expose = append(cfg.expose, v)
 			return nil
 		})
+	fs.Func("allow-origin", "web `origin` (scheme://host[:port]) whose pages may connect, or * for any; repeatable;\ndefault: pages of the bridge's own host only",
+		func(v string) error {
+			cfg.allowOrigins = append(cfg.allowOrigins, v)
+			return nil
+		})
+	fs.Func("bearer-token", "require `token` as Authorization: Bearer or ?access_token= on the handshake; repeatable;\ndefault: $"+bearerTokensEnv+" (comma-separated), else no token required",
+		func(v string) error {
+			if v == "" {
+				return errors.New("empty token")
+			}
+			cfg.bearerTokens = append(cfg.bearerTokens, v)
+			return nil
+		})
+	fs.Func("forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization",
+		func(v string) error {
+			if cfg.forwardHeaders == nil {
+				cfg.forwardHeaders = []string{}
+			}
+			if v != "" {
+				cfg.forwardHeaders = append(cfg.forwardHeaders, v)
+			}
+			return nil
+		})
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -128,6 +174,12 @@ flags of serve:
 		fs.Usage()
 		return cfg, err
 	}
+	if cfg.shutdownGrace < 0 {
+		err := fmt.Errorf("flag -shutdown-grace: %v is negative; 0 cancels the calls in flight at once", cfg.shutdownGrace)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
 	return cfg, nil
 }
 
@@ -140,6 +192,9 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return exitUsage
 	}
+	if len(cfg.bearerTokens) == 0 {
+		cfg.bearerTokens = splitTokens(os.Getenv(bearerTokensEnv))
+	}
 	if err := serve(ctx, cfg, stderr); err != nil {
 		// Not "bridge: %v": the errors of package bridge carry that prefix.
 		fmt.Fprintf(stderr, "error: %v\n", err)
@@ -149,10 +204,11 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
 }
 
 // serve serves the bridge until ctx is cancelled, then shuts down: the HTTP
-// server stops accepting, the handler closes its sessions with 1001, the
-// upstream connection closes, and the demo clock, if any, stops. It returns
-// an error when it cannot start, when serving fails, or when the shutdown
-// does not finish within shutdownGrace.
+// server stops accepting, the handler drains its sessions for
+// cfg.shutdownGrace (see bridge.Handler.Shutdown) and closes them with 1001,
+// the upstream connection closes, and the demo clock, if any, stops. It
+// returns an error when it cannot start, when serving fails, or when the
+// shutdown fails; the grace running out is not an error.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
 
@@ -189,6 +245,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithSchemaRefresh(cfg.schemaRefresh),
 		bridge.WithAliases(cfg.aliases),
 		bridge.WithExpose(cfg.expose...),
+		bridge.WithAllowedOrigins(cfg.allowOrigins...),
+		bridge.WithBearerTokens(cfg.bearerTokens...),
+	}
+	if cfg.forwardHeaders != nil {
+		opts = append(opts, bridge.WithForwardHeaders(cfg.forwardHeaders...))
 	}
 	if cfg.descriptorSet != "" {
 		opts = append(opts, bridge.WithDescriptorSetFile(cfg.descriptorSet))
@@ -226,7 +287,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			logger.Info("SIGHUP: reloading the upstream schema")
 			h.RefreshSchema()
 		case <-ctx.Done():
-			logger.Info("shutting down", "grace", shutdownGrace)
+			logger.Info("shutting down", "grace", cfg.shutdownGrace)
 			running = false
 		case serveErr = <-h.Err():
 			running = false
@@ -237,7 +298,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		}
 	}
 
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.shutdownGrace)
 	defer cancel()
 	var errs []error
 	// http.Server.Shutdown stops accepting and waits for plain HTTP
@@ -247,7 +308,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		errs = append(errs, fmt.Errorf("shut down the HTTP server: %w", err))
 		_ = srv.Close()
 	}
-	if err := h.Shutdown(sctx); err != nil {
+	// The end of the grace is no failure: the calls still in flight get
+	// CALLERROR UNAVAILABLE and their sessions close with 1001.
+	if err := h.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+		logger.Info("shutdown grace ended: cancelled the calls still in flight", "grace", cfg.shutdownGrace)
+	} else if err != nil {
 		errs = append(errs, err)
 	}
 	if serveErr == nil {

@@ -44,7 +44,14 @@ var syncIDs atomic.Int64
 // the connection when the test ends. It does not read the WELCOME.
 func Dial(t testing.TB, url string, subprotocols ...string) *Client {
 	t.Helper()
-	ws, resp, err := dial(t, url, subprotocols)
+	return DialHeader(t, url, nil, subprotocols...)
+}
+
+// DialHeader is [Dial] with extra handshake headers (Origin, Authorization
+// and the like).
+func DialHeader(t testing.TB, url string, header http.Header, subprotocols ...string) *Client {
+	t.Helper()
+	ws, resp, err := dial(t, url, header, subprotocols)
 	if err != nil {
 		t.Fatalf("bridgetest: dial %s offering %q: %v (%s)", url, subprotocols, err, describe(resp))
 	}
@@ -57,7 +64,15 @@ func Dial(t testing.TB, url string, subprotocols ...string) *Client {
 // be refused; it returns the HTTP status code and body of the refusal.
 func DialRefused(t testing.TB, url string, subprotocols ...string) (int, string) {
 	t.Helper()
-	ws, resp, err := dial(t, url, subprotocols)
+	status, body, _ := DialHeaderRefused(t, url, nil, subprotocols...)
+	return status, body
+}
+
+// DialHeaderRefused is [DialRefused] with extra handshake headers; it also
+// returns the headers of the refusal.
+func DialHeaderRefused(t testing.TB, url string, header http.Header, subprotocols ...string) (int, string, http.Header) {
+	t.Helper()
+	ws, resp, err := dial(t, url, header, subprotocols)
 	if err == nil {
 		ws.Close()
 		t.Fatalf("bridgetest: dial %s offering %q: handshake accepted (subprotocol %q), want it refused",
@@ -68,14 +83,14 @@ func DialRefused(t testing.TB, url string, subprotocols ...string) (int, string)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	return resp.StatusCode, string(body)
+	return resp.StatusCode, string(body), resp.Header
 }
 
-func dial(t testing.TB, url string, subprotocols []string) (*websocket.Conn, *http.Response, error) {
+func dial(t testing.TB, url string, header http.Header, subprotocols []string) (*websocket.Conn, *http.Response, error) {
 	ctx, cancel := context.WithTimeout(t.Context(), Timeout)
 	defer cancel()
 	d := websocket.Dialer{Subprotocols: subprotocols, HandshakeTimeout: Timeout}
-	return d.DialContext(ctx, url, nil)
+	return d.DialContext(ctx, url, header)
 }
 
 func describe(resp *http.Response) string {

@@ -12,6 +12,7 @@ import (
 	spb "google.golang.org/genproto/googleapis/rpc/status"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/anypb"
 
@@ -66,13 +67,23 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 type Service struct {
 	bridgetestv1.UnimplementedTestServiceServer
 
-	mu   sync.Mutex
-	tags map[string]*tagEvents
+	mu       sync.Mutex
+	tags     map[string]*tagEvents
+	metadata map[string]metadata.MD // incoming metadata of Echo calls by text
 }
 
 // NewService returns a [Service].
 func NewService() *Service {
-	return &Service{tags: make(map[string]*tagEvents)}
+	return &Service{tags: make(map[string]*tagEvents), metadata: make(map[string]metadata.MD)}
+}
+
+// EchoMetadata returns the incoming gRPC metadata of the last Echo call
+// with text, and whether there was one.
+func (s *Service) EchoMetadata(text string) (metadata.MD, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	md, ok := s.metadata[text]
+	return md.Copy(), ok
 }
 
 var _ bridgetestv1.TestServiceServer = (*Service)(nil)
@@ -163,7 +174,11 @@ func wait(ctx context.Context, ch <-chan struct{}, format, tag string) error {
 }
 
 // Echo returns the request and the Any that any_kind asks for.
-func (s *Service) Echo(_ context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	s.metadata[req.GetText()] = md.Copy()
+	s.mu.Unlock()
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {
 	case "":

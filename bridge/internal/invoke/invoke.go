@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -180,4 +181,10 @@ func (c *Core) Failure(err error) *Failure {
 // refuse a call themselves (duplicate call id, too many calls in flight).
 func Errorf(code codes.Code, format string, a ...any) error {
 	return status.Error(code, fmt.Sprintf(format, a...))
+}
+
+// WithMetadata returns ctx carrying md as the outgoing gRPC metadata of the
+// calls made with it, replacing any it carried. Keys must be lower case.
+func WithMetadata(ctx context.Context, md map[string][]string) context.Context {
+	return metadata.NewOutgoingContext(ctx, metadata.MD(md))
 }

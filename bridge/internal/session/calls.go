@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/gorilla/websocket"
@@ -25,6 +26,12 @@ func (s *session) startCall(ctx context.Context, m *wampv1.Call) {
 	id := m.CallID
 	procedure := s.prefixes.Expand(m.ProcURI)
 	s.mu.Lock()
+	if s.drainingLocked() {
+		s.mu.Unlock()
+		s.refuse(id, invoke.Errorf(codes.Unavailable,
+			"procedure %q: the bridge is shutting down: call refused; reconnect to another replica", procedure))
+		return
+	}
 	if _, dup := s.calls[id]; dup {
 		s.mu.Unlock()
 		s.refuse(id, invoke.Errorf(codes.InvalidArgument,
@@ -38,14 +45,23 @@ func (s *session) startCall(ctx context.Context, m *wampv1.Call) {
 			procedure, s.cfg.MaxCallsInFlight))
 		return
 	}
-	cctx, cancel := context.WithCancel(ctx)
+	cctx, cancel := context.WithCancel(s.callsCtx)
 	c := &call{cancel: cancel}
 	s.calls[id] = c
+	s.running++
 	s.mu.Unlock()
 	s.wg.Go(func() {
 		defer cancel()
 		result, err := s.run(cctx, id, procedure, m.Args)
+		if err != nil && errors.Is(context.Cause(cctx), errShutdown) && !c.isCanceled(s) {
+			err = status.Errorf(codes.Unavailable,
+				"procedure %q: the bridge shut down before the call ended: retry on another replica", procedure)
+		}
 		s.finish(id, c, result, err)
+		s.mu.Lock()
+		s.running--
+		s.mu.Unlock()
+		s.closeIfDrained()
 	})
 }
 
@@ -67,7 +83,29 @@ func (s *session) refuse(id string, err error) {
 		s.mu.Lock()
 		s.refusing--
 		s.mu.Unlock()
+		s.closeIfDrained()
 	})
+}
+
+// drainingLocked reports whether the session drains; s.mu is held. It
+// looks at the drain channel too, so that a CALL read after the drain began
+// is refused even before watchShutdown has seen it.
+func (s *session) drainingLocked() bool {
+	if !s.draining {
+		select {
+		case <-s.cfg.Drain:
+			s.draining = true
+		default:
+		}
+	}
+	return s.draining
+}
+
+// isCanceled reports whether CALL_CANCEL arrived for c.
+func (c *call) isCanceled(s *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return c.canceled
 }
 
 // cancelCall handles CALL_CANCEL. An unknown or finished call id is ignored.

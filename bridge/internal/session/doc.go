@@ -19,6 +19,19 @@
 // cancelled and cancels its context; a call so marked always ends with
 // CALLERROR CANCELLED, whatever the upstream answered meanwhile.
 //
+// # Shutdown
+//
+// Closing [Config].Drain drains the session: a CALL is refused at once
+// with CALLERROR UNAVAILABLE, calls in flight go on, and when the last of
+// them has queued its terminal frame the session queues a close marker;
+// the writer sends 1001 when it reaches it, after every frame before it.
+// The end of the ctx given to [Serve] ends the grace: the calls' contexts
+// (children of a context of their own, so that the session outlives them)
+// are cancelled with a cause that makes each call end with CALLERROR
+// UNAVAILABLE, and the close marker follows their terminal frames. Any
+// other end of the session (peer gone, bad frame) still sends nothing but
+// the close frame.
+//
 // # Back-pressure
 //
 // A call goroutine queues each frame with a blocking send that also watches

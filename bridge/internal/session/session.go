@@ -60,6 +60,13 @@ type Config struct {
 	Logger           *slog.Logger
 	Stats            *Stats         // shared by sessions; may be nil
 	Broker           *broker.Broker // nil: publish and subscribe are dropped and counted
+	// Drain, when closed, starts a graceful shutdown of the session: new
+	// calls are refused with UNAVAILABLE, calls in flight go on, and the
+	// session closes with 1001 once they have all ended. Nil: never.
+	Drain <-chan struct{}
+	// Metadata goes with every upstream call of the session (the bridge
+	// builds it from the handshake); the session adds wamp-session-id.
+	Metadata map[string][]string
 }
 
 // Stats counts what sessions drop or refuse. The fields are safe for
@@ -83,6 +90,13 @@ func (e *closeError) Error() string { return fmt.Sprintf("close %d: %s", e.code,
 // answering: there is nothing left to tell it.
 var errPeerGone = errors.New("session: peer closed the connection")
 
+// errShutdown is the cause with which a shutdown whose grace ran out
+// cancels the calls still in flight; finish answers them with UNAVAILABLE.
+var errShutdown = errors.New("session: the bridge shut down")
+
+// errDrained ends a drained session once its last call has ended.
+var errDrained = &closeError{code: 1001, reason: "the bridge is shutting down"}
+
 type session struct {
 	cfg    Config
 	conn   *Conn
@@ -93,36 +107,53 @@ type session struct {
 
 	ctx    context.Context // the session's; ends when the session does
 	cancel context.CancelCauseFunc
-	queue  chan []byte    // frames of calls; senders block (back-pressure)
-	events chan []byte    // EVENT frames; the broker never blocks on it
-	wg     sync.WaitGroup // call goroutines
+	// callsCtx is the parent of the calls' contexts. It ends with ctx, or
+	// earlier, with errShutdown, when a shutdown's grace runs out: then the
+	// calls' terminal frames still go out before the close frame.
+	callsCtx    context.Context
+	cancelCalls context.CancelCauseFunc
+	queue       chan []byte    // frames of calls; senders block (back-pressure)
+	events      chan []byte    // EVENT frames; the broker never blocks on it
+	wg          sync.WaitGroup // call goroutines
 
 	prefixes wampv1.Prefixes // reader only
 
 	mu       sync.Mutex
 	calls    map[string]*call
 	refusing int // refusals being delivered
+	running  int // calls whose terminal frame is not queued yet
+	draining bool
+	closing  bool // the close marker is queued
 }
 
 // Serve runs the session on conn until the peer leaves, a bad frame ends it,
-// or ctx ends (then the peer gets close 1001). It returns when every
-// goroutine it started has ended and the socket is closed. The returned
-// error says why the session ended.
+// or it is shut down. cfg.Drain starts a graceful shutdown (see [Config]);
+// the end of ctx is the end of the grace: every call still in flight is
+// cancelled and answered with CALLERROR UNAVAILABLE, and then the peer gets
+// close 1001. It returns when every goroutine it started has ended and the
+// socket is closed. The returned error says why the session ended.
 func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error {
 	cfg = withDefaults(cfg)
-	ctx, cancel := context.WithCancelCause(ctx)
+	id := newSessionID()
+	ctx = invoke.WithMetadata(ctx, sessionMetadata(cfg.Metadata, id))
+	force := ctx.Done()
+	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer cancel(nil)
+	callsCtx, cancelCalls := context.WithCancelCause(ctx)
+	defer cancelCalls(nil)
 	s := &session{
-		cfg:    cfg,
-		conn:   conn,
-		core:   core,
-		id:     newSessionID(),
-		stats:  cfg.Stats,
-		ctx:    ctx,
-		cancel: cancel,
-		queue:  make(chan []byte, cfg.SendQueue),
-		events: make(chan []byte, cfg.EventQueue),
-		calls:  make(map[string]*call),
+		cfg:         cfg,
+		conn:        conn,
+		core:        core,
+		id:          id,
+		stats:       cfg.Stats,
+		ctx:         ctx,
+		cancel:      cancel,
+		callsCtx:    callsCtx,
+		cancelCalls: cancelCalls,
+		queue:       make(chan []byte, cfg.SendQueue),
+		events:      make(chan []byte, cfg.EventQueue),
+		calls:       make(map[string]*call),
 	}
 	s.logger = cfg.Logger.With("session", s.id)
 	if s.stats == nil {
@@ -137,6 +168,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		s.writeLoop(ctx)
 	}()
 
+	s.wg.Go(func() { s.watchShutdown(cfg.Drain, force) })
 	s.readLoop(ctx)
 	if cfg.Broker != nil {
 		cfg.Broker.Leave(s)
@@ -191,6 +223,16 @@ func withDefaults(c Config) Config {
 	return c
 }
 
+// sessionMetadata returns md with wamp-session-id set to id.
+func sessionMetadata(md map[string][]string, id string) map[string][]string {
+	out := make(map[string][]string, len(md)+1)
+	for k, v := range md {
+		out[k] = v
+	}
+	out["wamp-session-id"] = []string{id}
+	return out
+}
+
 const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 
 // newSessionID returns 16 random characters (95 bits), unique across
@@ -239,6 +281,51 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		s.dispatch(ctx, data)
 	}
+}
+
+// watchShutdown drains the session when drain is closed and forces its
+// end when force is, until the session ends.
+func (s *session) watchShutdown(drain, force <-chan struct{}) {
+	select {
+	case <-drain:
+		s.drain()
+	case <-force:
+	case <-s.ctx.Done():
+		return
+	}
+	select {
+	case <-force:
+		s.mu.Lock()
+		s.draining = true
+		s.mu.Unlock()
+		s.cancelCalls(errShutdown)
+		s.closeIfDrained()
+	case <-s.ctx.Done():
+	}
+}
+
+// drain refuses new calls from now on and closes the session with 1001
+// once the calls in flight have ended.
+func (s *session) drain() {
+	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.logger.Debug("draining session")
+	s.closeIfDrained()
+}
+
+// closeIfDrained queues the close marker (a nil frame) once a draining
+// session has no call left to answer. The writer sends 1001 when it reaches
+// the marker, so every terminal frame queued before it goes out first.
+func (s *session) closeIfDrained() {
+	s.mu.Lock()
+	if !s.draining || s.closing || s.running > 0 || s.refusing > 0 {
+		s.mu.Unlock()
+		return
+	}
+	s.closing = true
+	s.mu.Unlock()
+	s.sendFinal(nil)
 }
 
 // closeWith ends the session with a close frame the writer sends.

@@ -24,7 +24,9 @@ func (s *session) writeLoop(ctx context.Context) {
 		// Once the session is closing nothing but the close frame goes
 		// out: frames queued by calls that the close cancelled would only
 		// report that cancellation, and select alone would pick between
-		// them and the close at random.
+		// them and the close at random. A shutdown instead queues a close
+		// marker (a nil frame) behind the calls' terminal frames, so that
+		// they go out before the close (see closeIfDrained).
 		if ctx.Err() != nil {
 			s.writeClose(context.Cause(ctx))
 			return
@@ -69,6 +71,10 @@ func (s *session) writeBatch(ctx context.Context, frame []byte) error {
 	}
 	s.conn.batch.begin()
 	for ctx.Err() == nil {
+		if frame == nil {
+			s.cancel(errDrained) // the loop then sends the close frame
+			break
+		}
 		if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 			s.conn.batch.end()
 			return err

@@ -1,0 +1,227 @@
+package bridge
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"google.golang.org/grpc/metadata"
+)
+
+// Metadata keys the bridge sets on every upstream call of a session, besides
+// the handshake headers of [WithForwardHeaders].
+const (
+	// MetadataForwardedFor is the client's address appended to the
+	// handshake's X-Forwarded-For, as proxies do.
+	MetadataForwardedFor = "x-forwarded-for"
+	// MetadataSessionID is the WAMP session id of the WELCOME.
+	MetadataSessionID = "wamp-session-id"
+)
+
+// AccessTokenParam is the URL query parameter that may carry the bearer
+// token instead of the Authorization header, for browsers, which cannot set
+// headers on a WebSocket handshake.
+const AccessTokenParam = "access_token"
+
+// WithAllowedOrigins sets the web origins (scheme://host[:port], compared
+// case-insensitively) whose pages may open sessions; "*" allows every
+// origin. Repeated options add up. By default only pages served from the
+// bridge's own host may, as the Origin equals the request's Host. A
+// handshake without Origin (not from a browser) is always allowed: use
+// [WithBearerTokens] to keep such clients out. A refused origin gets 403.
+func WithAllowedOrigins(origins ...string) Option {
+	return func(c *config) { c.allowedOrigins = append(c.allowedOrigins, origins...) }
+}
+
+// WithBearerTokens requires every handshake to carry one of tokens, as
+// "Authorization: Bearer <token>" or, where the client cannot set headers
+// (browsers), as the URL query parameter access_token (which may then show
+// in access logs of proxies). Others get 401. Repeated options add up; none
+// (the default) requires no token.
+func WithBearerTokens(tokens ...string) Option {
+	return func(c *config) { c.bearerTokens = append(c.bearerTokens, tokens...) }
+}
+
+// WithForwardHeaders sets the handshake headers (case-insensitive names)
+// forwarded as gRPC metadata on every upstream call of the session,
+// replacing the default, "authorization". A bearer token given as
+// access_token is forwarded as "authorization: Bearer <token>" when
+// "authorization" is listed. No other header reaches the upstream; the
+// bridge adds x-forwarded-for and wamp-session-id itself.
+// WithForwardHeaders() forwards no header.
+func WithForwardHeaders(names ...string) Option {
+	return func(c *config) { c.forwardHeaders = append([]string{}, names...) }
+}
+
+// security is the handshake policy built from the options.
+type security struct {
+	anyOrigin bool
+	origins   []string // lower case scheme://host[:port]
+	tokens    [][sha256.Size]byte
+	forward   []string // lower case header names
+}
+
+// notForwardable are headers of the WebSocket handshake or of HTTP/2 and
+// gRPC themselves, and the keys the bridge sets.
+var notForwardable = map[string]bool{
+	"host": true, "connection": true, "upgrade": true, "te": true, "transfer-encoding": true,
+	"keep-alive": true, "proxy-connection": true, "content-type": true, "content-length": true,
+	"user-agent": true, MetadataForwardedFor: true, MetadataSessionID: true,
+}
+
+func newSecurity(c config) (*security, error) {
+	s := &security{}
+	for _, o := range c.allowedOrigins {
+		if o == "*" {
+			s.anyOrigin = true
+			continue
+		}
+		u, err := url.Parse(o)
+		if err != nil || u.Scheme == "" || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.User != nil {
+			return nil, fmt.Errorf("bridge: allowed origin %q: want scheme://host[:port] or *", o)
+		}
+		s.origins = append(s.origins, strings.ToLower(u.Scheme+"://"+u.Host))
+	}
+	for i, t := range c.bearerTokens {
+		if t == "" || strings.ContainsAny(t, " \t\r\n") {
+			return nil, fmt.Errorf("bridge: bearer token %d: must be non-empty and without white space", i+1)
+		}
+		s.tokens = append(s.tokens, sha256.Sum256([]byte(t)))
+	}
+	for _, n := range c.forwardHeaders {
+		k := strings.ToLower(strings.TrimSpace(n))
+		if k == "" || strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, "sec-websocket-") || notForwardable[k] ||
+			!validToken(k) {
+			return nil, fmt.Errorf("bridge: forwarded header %q: not a header name the bridge may forward", n)
+		}
+		s.forward = append(s.forward, k)
+	}
+	return s, nil
+}
+
+// validToken reports whether k is an HTTP header name gRPC metadata accepts.
+func validToken(k string) bool {
+	for _, r := range k {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkOrigin reports whether r's Origin is allowed.
+func (s *security) checkOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" || s.anyOrigin {
+		return true
+	}
+	if len(s.origins) == 0 {
+		u, err := url.Parse(origin)
+		return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	}
+	o := strings.ToLower(strings.TrimSuffix(origin, "/"))
+	for _, a := range s.origins {
+		if o == a {
+			return true
+		}
+	}
+	return false
+}
+
+// credential returns the Authorization header, or "Bearer <access_token>"
+// when the header is absent and the query has the parameter, or "".
+func credential(r *http.Request) string {
+	if v := r.Header.Get("Authorization"); v != "" {
+		return v
+	}
+	if t := r.URL.Query().Get(AccessTokenParam); t != "" {
+		return "Bearer " + t
+	}
+	return ""
+}
+
+// checkToken reports whether cred carries a configured bearer token, in
+// time independent of which token matched or how much of it.
+func (s *security) checkToken(cred string) bool {
+	scheme, tok, ok := strings.Cut(cred, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return false
+	}
+	sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))
+	match := 0
+	for _, t := range s.tokens {
+		match |= subtle.ConstantTimeCompare(sum[:], t[:])
+	}
+	return match == 1
+}
+
+// admit checks the handshake's origin and token. On refusal it answers the
+// request and returns false; else it returns the metadata for the upstream
+// calls of the session (the session adds wamp-session-id).
+func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bool) {
+	s := h.sec
+	if !s.checkOrigin(r) {
+		h.cfg.logger.Debug("handshake refused: origin not allowed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
+		http.Error(w, fmt.Sprintf("origin %q is not allowed to open WAMP sessions: allow it with -allow-origin (bridge.WithAllowedOrigins)",
+			r.Header.Get("Origin")), http.StatusForbidden)
+		return nil, false
+	}
+	cred := credential(r)
+	if len(s.tokens) > 0 {
+		if cred == "" {
+			h.cfg.logger.Debug("handshake refused: no bearer token", "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp"`)
+			http.Error(w, "a bearer token is required: send Authorization: Bearer <token> or the query parameter "+AccessTokenParam,
+				http.StatusUnauthorized)
+			return nil, false
+		}
+		if !s.checkToken(cred) {
+			h.cfg.logger.Debug("handshake refused: invalid bearer token", "remote", r.RemoteAddr)
+			w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp", error="invalid_token"`)
+			http.Error(w, "the bearer token is not valid", http.StatusUnauthorized)
+			return nil, false
+		}
+	}
+	md := metadata.MD{}
+	for _, k := range s.forward {
+		var vs []string
+		if k == "authorization" {
+			if cred != "" {
+				vs = []string{cred}
+			}
+		} else {
+			vs = r.Header.Values(k)
+		}
+		for _, v := range vs {
+			if printable(v) {
+				md.Append(k, v)
+			}
+		}
+	}
+	client := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(client); err == nil {
+		client = host
+	}
+	xff := client
+	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); strings.TrimSpace(prior) != "" && printable(prior) {
+		xff = prior + ", " + client
+	}
+	md.Set(MetadataForwardedFor, xff)
+	return md, true
+}
+
+// printable reports whether v is a value gRPC accepts in (non-binary)
+// metadata: printable ASCII. Other values are dropped rather than failing
+// every call of the session.
+func printable(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}

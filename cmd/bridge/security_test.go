@@ -1,0 +1,109 @@
+package main
+
+import (
+	"context"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestParseSecurityFlags(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                     string
+		args                     []string
+		origins, tokens, forward []string
+	}{
+		{"defaults", nil, nil, nil, nil},
+		{"repeated", []string{
+			"-allow-origin", "https://a.example", "-allow-origin", "*",
+			"-bearer-token", "t1", "-bearer-token", "t2",
+			"-forward-header", "authorization", "-forward-header", "x-user",
+		}, []string{"https://a.example", "*"}, []string{"t1", "t2"}, []string{"authorization", "x-user"}},
+		{"forward none", []string{"-forward-header="}, nil, nil, []string{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stderr strings.Builder
+			cfg, err := parseServeFlags(tc.args, &stderr)
+			if err != nil {
+				t.Fatalf("parseServeFlags(%q): %v (%s)", tc.args, err, stderr.String())
+			}
+			if !slices.Equal(cfg.allowOrigins, tc.origins) || !slices.Equal(cfg.bearerTokens, tc.tokens) ||
+				!slices.Equal(cfg.forwardHeaders, tc.forward) || (cfg.forwardHeaders == nil) != (tc.forward == nil) {
+				t.Errorf("parseServeFlags(%q): origins %q, tokens %q, forward %#v; want %q, %q, %#v",
+					tc.args, cfg.allowOrigins, cfg.bearerTokens, cfg.forwardHeaders, tc.origins, tc.tokens, tc.forward)
+			}
+		})
+	}
+	var stderr strings.Builder
+	if _, err := parseServeFlags([]string{"-bearer-token", ""}, &stderr); err == nil {
+		t.Error("-bearer-token '': no error")
+	}
+}
+
+func TestSplitTokens(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string][]string{
+		"":            nil,
+		"a":           {"a"},
+		" a , b,,c ,": {"a", "b", "c"},
+	} {
+		if got := splitTokens(in); !slices.Equal(got, want) {
+			t.Errorf("splitTokens(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestServeBearerToken runs `bridge serve -bearer-token`: `bridge call`
+// without the token is refused, with it in the query it works, and the
+// token shows nowhere in the server's log.
+func TestServeBearerToken(t *testing.T) {
+	t.Parallel()
+	const token = "cmd-s3cret-token"
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	stderr := newLineWriter()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-listen", "127.0.0.1:0", "-log-level", "debug", "-bearer-token", token}, nil, stderr)
+	}()
+	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on (ws://127\.0\.0\.1:\d+/) `)
+	var url string
+	for url == "" {
+		select {
+		case l := <-stderr.Lines:
+			if m := bannerRE.FindStringSubmatch(l); m != nil {
+				url = m[1]
+			}
+		case c := <-code:
+			t.Fatalf("serve ended with %d before its banner; stderr:\n%s", c, stderr)
+		}
+	}
+	out, callErr := newLineWriter(), newLineWriter()
+	if got := run(t.Context(), []string{"call", url, "GetProgressiveTime", "1"}, out, callErr); got == exitOK {
+		t.Errorf("call without the token: exit status 0, want a failure")
+	} else if !strings.Contains(callErr.String(), "401") {
+		t.Errorf("call without the token: stderr does not mention 401:\n%s", callErr)
+	}
+	waitFor(t, "a successful call with the token", func() bool { // the upstream may not be ready yet
+		out, callErr = newLineWriter(), newLineWriter()
+		return run(t.Context(), []string{"call", url + "?access_token=" + token, "GetProgressiveTime", "1"}, out, callErr) == exitOK
+	})
+	if lines := out.lines(); len(lines) == 0 {
+		t.Errorf("call with the token printed nothing")
+	} else {
+		checkTicks(t, lines[:1]) // then the CALLRESULT null of progress mode
+	}
+	interrupt()
+	if got := <-code; got != exitOK {
+		t.Errorf("serve exit status %d, want 0; stderr:\n%s", got, stderr)
+	}
+	if !strings.Contains(stderr.String(), "handshake refused") {
+		t.Errorf("the server did not log the refusal:\n%s", stderr)
+	}
+	if strings.Contains(stderr.String(), token) {
+		t.Errorf("the server's log shows the token:\n%s", stderr)
+	}
+}
