@@ -4,7 +4,8 @@
 // connection as a WAMP v1 session: a CALL becomes a gRPC call of the method
 // the procedure names, found at run time by server reflection or from a
 // descriptor set, and each message of a server stream becomes a
-// CALL_PROGRESS_RESULT. The same handler serves /healthz and /readyz.
+// CALL_PROGRESS_RESULT. The same handler serves /healthz, /readyz and
+// /metrics (Prometheus).
 //
 // The wire contract is described in the README of this repository.
 package bridge
@@ -48,6 +49,7 @@ type Handler struct {
 	feeds    *feed.Manager
 	bstats   *broker.Stats
 	sec      *security
+	metrics  *metrics
 
 	fatal chan error // fatal schema errors; see Err
 
@@ -58,6 +60,7 @@ type Handler struct {
 	mu       sync.Mutex
 	closing  bool
 	sessions sync.WaitGroup
+	active   int // WebSocket sessions admitted and not yet ended; see WithMaxSessions
 	// Shutdown's signals to the sessions, made by shutdownSignals.
 	drain    chan struct{}      // closed by Shutdown: drain
 	force    context.Context    // cancelled when Shutdown's ctx ends
@@ -74,8 +77,8 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath {
-		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz, /readyz and /procedures", cfg.path)
+	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath || cfg.path == metricsPath {
+		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz, /readyz, /procedures and /metrics", cfg.path)
 	}
 	naming := upstream.Naming{Aliases: cfg.aliases, Expose: cfg.expose}
 	if err := naming.Validate(); err != nil {
@@ -105,6 +108,11 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	}
 	core := invoke.New(up, jo, cfg.logger)
 	bstats := new(broker.Stats)
+	stats := new(session.Stats)
+	met, err := newMetrics(cfg.metricsRegistry, stats, bstats)
+	if err != nil {
+		return nil, err
+	}
 	b, feeds, err := newBroker(cfg, feed.CoreCaller(core), bstats)
 	if err != nil {
 		return nil, err
@@ -124,7 +132,8 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 			CheckOrigin:  sec.checkOrigin, // admit has answered a refusal already
 		},
 		sec:     sec,
-		stats:   new(session.Stats),
+		stats:   stats,
+		metrics: met,
 		ctx:     ctx,
 		cancel:  cancel,
 		runDone: make(chan struct{}),
@@ -140,7 +149,8 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 // Ready reports whether the upstream is connected and its methods known.
 func (h *Handler) Ready() bool { return h.up.Ready() }
 
-// ServeHTTP serves the WebSocket endpoint, /healthz, /readyz and /procedures.
+// ServeHTTP serves the WebSocket endpoint, /healthz, /readyz, /procedures
+// and /metrics (Prometheus).
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/healthz":
@@ -156,6 +166,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ready")
 	case proceduresPath:
 		h.serveProcedures(w, r)
+	case metricsPath:
+		h.metrics.ServeHTTP(w, r)
 	case h.cfg.path:
 		h.serveWebSocket(w, r)
 	default:
@@ -194,11 +206,23 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "the bridge is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	if limit := h.cfg.maxSessions; limit > 0 && h.active >= limit {
+		h.mu.Unlock()
+		http.Error(w, fmt.Sprintf("too many WebSocket sessions: this bridge serves at most %d at once (max sessions); try again later", limit),
+			http.StatusServiceUnavailable)
+		return
+	}
+	h.active++
 	h.sessions.Add(1)
 	h.shutdownSignals()
 	drain, force := h.drain, h.force
 	h.mu.Unlock()
-	defer h.sessions.Done()
+	defer func() {
+		h.mu.Lock()
+		h.active--
+		h.mu.Unlock()
+		h.sessions.Done()
+	}()
 
 	conn, err := session.Upgrade(&h.upgrader, w, r, nil)
 	if err != nil {
@@ -217,6 +241,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Broker:           h.broker,
 		Drain:            drain,
 		Metadata:         md,
+		Metrics:          h.metrics.hooks,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)

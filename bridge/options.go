@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // StreamMode is how the messages of a server-streaming method reach a WAMP
@@ -70,6 +72,7 @@ type config struct {
 	sendQueue        int
 	maxMessageSize   int64
 	maxCallsInFlight int
+	maxSessions      int // 0: unlimited
 	collectLimit     int
 	logger           *slog.Logger
 	json             JSONOptions
@@ -89,6 +92,8 @@ type config struct {
 	allowedOrigins []string // see security.go
 	bearerTokens   []string
 	forwardHeaders []string
+
+	metricsRegistry *prometheus.Registry // see metrics.go; nil: a new one
 }
 
 func defaultConfig() config {
@@ -98,6 +103,7 @@ func defaultConfig() config {
 		sendQueue:        64,
 		maxMessageSize:   1 << 20,
 		maxCallsInFlight: 256,
+		maxSessions:      DefaultMaxSessions,
 		collectLimit:     16 << 20,
 		logger:           slog.New(slog.DiscardHandler),
 		json:             JSONOptions{EmitUnpopulated: true},
@@ -145,6 +151,17 @@ func WithMaxMessageSize(bytes int64) Option {
 // more are refused with RESOURCE_EXHAUSTED. The default is 256.
 func WithMaxCallsInFlight(n int) Option {
 	return func(c *config) { c.maxCallsInFlight = n }
+}
+
+// DefaultMaxSessions is the default of [WithMaxSessions].
+const DefaultMaxSessions = 10000
+
+// WithMaxSessions sets how many WebSocket sessions the handler serves at
+// once; a handshake beyond it is refused, before upgrading, with HTTP 503
+// and a message naming the limit. 0 means no limit. The default is
+// [DefaultMaxSessions].
+func WithMaxSessions(n int) Option {
+	return func(c *config) { c.maxSessions = n }
 }
 
 // WithCollectLimit bounds the CALLRESULT of a stream in StreamCollect mode;

@@ -17,10 +17,14 @@ import (
 	"syscall"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	grpckeepalive "google.golang.org/grpc/keepalive"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 )
@@ -32,6 +36,9 @@ const (
 	// defaultShutdownGrace is the default of -shutdown-grace: how long
 	// calls in flight may go on after SIGINT/SIGTERM.
 	defaultShutdownGrace = 10 * time.Second
+	// upstreamKeepaliveTimeout is how long a keep-alive ping to the
+	// upstream may go unanswered before the transport is closed.
+	upstreamKeepaliveTimeout = 10 * time.Second
 )
 
 // serveConfig is the parsed command line of `bridge serve`.
@@ -56,6 +63,9 @@ type serveConfig struct {
 	allowOrigins   []string // -allow-origin; empty: same host only
 	bearerTokens   []string // -bearer-token, else $BRIDGE_BEARER_TOKENS; empty: none required
 	forwardHeaders []string // -forward-header; nil: the default (authorization)
+
+	maxSessions       int           // -max-sessions; 0: unlimited
+	upstreamKeepalive time.Duration // -upstream-keepalive; 0: no keep-alive pings
 }
 
 // bearerTokensEnv holds the bearer tokens, comma-separated, when no
@@ -76,7 +86,7 @@ func splitTokens(v string) []string {
 // parseServeFlags parses the serve flags. It reports flag errors and usage
 // on stderr itself; it returns flag.ErrHelp for -h.
 func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
-	cfg := serveConfig{stream: bridge.StreamProgress, publisherReceives: true}
+	cfg := serveConfig{stream: bridge.StreamProgress, publisherReceives: true, maxSessions: bridge.DefaultMaxSessions}
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -158,6 +168,10 @@ flags of serve:
 			}
 			return nil
 		})
+	fs.IntVar(&cfg.maxSessions, "max-sessions", bridge.DefaultMaxSessions,
+		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
+	fs.DurationVar(&cfg.upstreamKeepalive, "upstream-keepalive", 0,
+		"`period` of gRPC keep-alive pings to the upstream while calls are active (at least 10s);\n0: none; the upstream must allow it (grpc-go servers refuse pings more often than every 5m by default)")
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -176,6 +190,18 @@ flags of serve:
 	}
 	if cfg.shutdownGrace < 0 {
 		err := fmt.Errorf("flag -shutdown-grace: %v is negative; 0 cancels the calls in flight at once", cfg.shutdownGrace)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	if cfg.maxSessions < 0 {
+		err := fmt.Errorf("flag -max-sessions: %d is negative; 0 means unlimited", cfg.maxSessions)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	if cfg.upstreamKeepalive < 0 {
+		err := fmt.Errorf("flag -upstream-keepalive: %v is negative; 0 turns keep-alive pings off", cfg.upstreamKeepalive)
 		fmt.Fprintf(stderr, "%v\n", err)
 		fs.Usage()
 		return cfg, err
@@ -230,7 +256,15 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		defer stopDemo()
 		target, upstreamDesc = addr, "built-in demo clock at "+addr
 	}
-	cc, err := newUpstreamConn(target, logger)
+	// One registry for GET /metrics: the bridge's metrics, the upstream
+	// client's gRPC metrics, and the Go and process collectors.
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
+	reg.MustRegister(clientMetrics)
+	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger,
+		grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor()),
+		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()))
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
 	}
@@ -247,6 +281,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithExpose(cfg.expose...),
 		bridge.WithAllowedOrigins(cfg.allowOrigins...),
 		bridge.WithBearerTokens(cfg.bearerTokens...),
+		bridge.WithMaxSessions(cfg.maxSessions),
+		bridge.WithMetricsRegistry(reg),
 	}
 	if cfg.forwardHeaders != nil {
 		opts = append(opts, bridge.WithForwardHeaders(cfg.forwardHeaders...))
@@ -325,17 +361,39 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 // insecure credentials and go-grpc-middleware logging of every call at debug
 // level, so that a normal run stays quiet. Failed calls reach the WAMP
 // client as CALLERROR; the bridge logs its own failures.
-func newUpstreamConn(target string, logger *slog.Logger) (*grpc.ClientConn, error) {
+//
+// Its load balancer is round_robin ([bridge.RoundRobinServiceConfig]): a
+// target resolving to several addresses, such as dns:///name:port over
+// the replicas of a headless service, gets a subchannel to each and calls
+// spread over the ready ones. When keepalive is positive, the connection
+// pings the upstream after keepalive without traffic, while calls are
+// active only (PermitWithoutStream false), and drops a transport whose
+// ping goes unanswered for upstreamKeepaliveTimeout. It is off by default:
+// a grpc-go server's default enforcement policy (MinTime 5m) answers pings
+// more frequent than that with GOAWAY "too_many_pings".
+//
+// extra are further dial options; interceptors among them (serve adds the
+// go-grpc-middleware Prometheus client metrics) run after the logging ones.
+func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	l := grpcLogger(logger.With("component", "upstream"))
 	lopts := []logging.Option{
 		logging.WithLogOnEvents(logging.StartCall, logging.FinishCall),
 		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
 	}
-	return grpc.NewClient(target,
+	dopts := []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultServiceConfig(bridge.RoundRobinServiceConfig),
 		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(l, lopts...)),
 		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
-	)
+	}
+	if keepalive > 0 {
+		dopts = append(dopts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{
+			Time:                keepalive,
+			Timeout:             upstreamKeepaliveTimeout,
+			PermitWithoutStream: false,
+		}))
+	}
+	return grpc.NewClient(target, append(dopts, extra...)...)
 }
 
 // grpcLogger adapts a slog.Logger to the logging interface of

@@ -70,6 +70,7 @@ type Service struct {
 	mu       sync.Mutex
 	tags     map[string]*tagEvents
 	metadata map[string]metadata.MD // incoming metadata of Echo calls by text
+	echos    int                    // Echo calls served
 }
 
 // NewService returns a [Service].
@@ -84,6 +85,14 @@ func (s *Service) EchoMetadata(text string) (metadata.MD, bool) {
 	defer s.mu.Unlock()
 	md, ok := s.metadata[text]
 	return md.Copy(), ok
+}
+
+// EchoCalls returns how many Echo calls the service has served: a test of
+// load balancing counts them per upstream.
+func (s *Service) EchoCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.echos
 }
 
 var _ bridgetestv1.TestServiceServer = (*Service)(nil)
@@ -178,6 +187,7 @@ func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bri
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.metadata[req.GetText()] = md.Copy()
+	s.echos++
 	s.mu.Unlock()
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {

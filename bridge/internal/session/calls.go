@@ -50,14 +50,21 @@ func (s *session) startCall(ctx context.Context, m *wampv1.Call) {
 	s.calls[id] = c
 	s.running++
 	s.mu.Unlock()
+	s.metrics.callStarted()
 	s.wg.Go(func() {
 		defer cancel()
-		result, err := s.run(cctx, id, procedure, m.Args)
+		var method string
+		var result json.RawMessage
+		p, err := s.core.Resolve(procedure)
+		if err == nil {
+			method = p.Method()
+			result, err = s.run(cctx, id, procedure, p, m.Args)
+		}
 		if err != nil && errors.Is(context.Cause(cctx), errShutdown) && !c.isCanceled(s) {
 			err = status.Errorf(codes.Unavailable,
 				"procedure %q: the bridge shut down before the call ended: retry on another replica", procedure)
 		}
-		s.finish(id, c, result, err)
+		s.finish(id, c, method, result, err)
 		s.mu.Lock()
 		s.running--
 		s.mu.Unlock()
@@ -79,7 +86,9 @@ func (s *session) refuse(id string, err error) {
 	s.refusing++
 	s.mu.Unlock()
 	s.wg.Go(func() {
-		s.sendFinal(s.errorFrame(id, err))
+		frame, code := s.errorFrame(id, err)
+		s.metrics.callEnded("", code, false)
+		s.sendFinal(frame)
 		s.mu.Lock()
 		s.refusing--
 		s.mu.Unlock()
@@ -118,13 +127,9 @@ func (s *session) cancelCall(id string) {
 	}
 }
 
-// run calls the procedure and delivers its messages in the session's mode.
-// It returns the result of the CALLRESULT (nil encodes null).
-func (s *session) run(ctx context.Context, id, procedure string, args []json.RawMessage) (json.RawMessage, error) {
-	p, err := s.core.Resolve(procedure)
-	if err != nil {
-		return nil, err
-	}
+// run calls the resolved procedure p and delivers its messages in the
+// session's mode. It returns the result of the CALLRESULT (nil encodes null).
+func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Procedure, args []json.RawMessage) (json.RawMessage, error) {
 	if !p.Streaming() {
 		var result json.RawMessage
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
@@ -182,8 +187,9 @@ func (s *session) run(ctx context.Context, id, procedure string, args []json.Raw
 
 // finish ends a call: it leaves the table first, so that a client that
 // reuses the call id after the terminal frame is never refused, and then
-// queues exactly one terminal frame.
-func (s *session) finish(id string, c *call, result json.RawMessage, err error) {
+// queues exactly one terminal frame. method is the resolved method's full
+// name, "" when the procedure did not resolve.
+func (s *session) finish(id string, c *call, method string, result json.RawMessage, err error) {
 	s.mu.Lock()
 	delete(s.calls, id)
 	canceled := c.canceled
@@ -192,16 +198,20 @@ func (s *session) finish(id string, c *call, result json.RawMessage, err error) 
 		err = status.Errorf(codes.Canceled, "call %q was cancelled by CALL_CANCEL", id)
 	}
 	if err != nil {
-		s.sendFinal(s.errorFrame(id, err))
+		frame, code := s.errorFrame(id, err)
+		s.metrics.callEnded(method, code, true)
+		s.sendFinal(frame)
 		return
 	}
+	s.metrics.callEnded(method, codes.OK, true)
 	s.sendFinal(wampv1.Encode(&wampv1.CallResult{CallID: id, Result: result}))
 }
 
-func (s *session) errorFrame(id string, err error) []byte {
+// errorFrame returns the CALLERROR answering id with err, and err's code.
+func (s *session) errorFrame(id string, err error) ([]byte, codes.Code) {
 	f := s.core.Failure(err)
 	s.logger.Debug("call failed", "call", id, "code", f.Code, "error", f.Message)
-	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details})
+	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
 }
 
 func progressFrame(id string, result json.RawMessage) []byte {
@@ -217,6 +227,8 @@ func (s *session) send(ctx context.Context, frame []byte) error {
 	}
 	select {
 	case s.queue <- frame:
+		s.metrics.progressFrame()
+		s.metrics.queueDepth(len(s.queue))
 		return nil
 	case <-ctx.Done():
 		return status.FromContextError(ctx.Err()).Err()
@@ -227,6 +239,7 @@ func (s *session) send(ctx context.Context, frame []byte) error {
 func (s *session) sendFinal(frame []byte) {
 	select {
 	case s.queue <- frame:
+		s.metrics.queueDepth(len(s.queue))
 	case <-s.ctx.Done():
 	}
 }

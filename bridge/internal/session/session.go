@@ -67,6 +67,8 @@ type Config struct {
 	// Metadata goes with every upstream call of the session (the bridge
 	// builds it from the handshake); the session adds wamp-session-id.
 	Metadata map[string][]string
+	// Metrics receives the session's measurements; may be nil.
+	Metrics *Metrics
 }
 
 // Stats counts what sessions drop or refuse. The fields are safe for
@@ -117,6 +119,8 @@ type session struct {
 	wg          sync.WaitGroup // call goroutines
 
 	prefixes wampv1.Prefixes // reader only
+	metrics  *Metrics
+	ended    sync.Once // metrics.sessionEnded
 
 	mu       sync.Mutex
 	calls    map[string]*call
@@ -154,12 +158,15 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		queue:       make(chan []byte, cfg.SendQueue),
 		events:      make(chan []byte, cfg.EventQueue),
 		calls:       make(map[string]*call),
+		metrics:     cfg.Metrics,
 	}
 	s.logger = cfg.Logger.With("session", s.id)
 	if s.stats == nil {
 		s.stats = new(Stats)
 	}
 
+	s.metrics.sessionStarted()
+	defer s.sessionEnded()
 	// WELCOME goes first: it is queued before the writer or any call runs.
 	s.queue <- wampv1.Encode(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
 	writerDone := make(chan struct{})
@@ -265,6 +272,7 @@ func (s *session) readLoop(ctx context.Context) {
 			continue // closing: discard until the peer's close arrives
 		}
 		if typ != websocket.TextMessage {
+			s.metrics.badFrame(BadFrameBinary)
 			s.closeWith(websocket.CloseUnsupportedData,
 				"binary frames are not supported: send WAMP v1 frames as JSON text")
 			continue
@@ -274,7 +282,9 @@ func (s *session) readLoop(ctx context.Context) {
 			s.cancel(errPeerGone)
 			return
 		}
+		s.metrics.bytesIn(len(data))
 		if int64(len(data)) > s.cfg.MaxMessageSize {
+			s.metrics.badFrame(BadFrameTooBig)
 			s.closeWith(websocket.CloseMessageTooBig,
 				fmt.Sprintf("frame exceeds the limit of %d bytes", s.cfg.MaxMessageSize))
 			continue
@@ -344,11 +354,18 @@ func (s *session) dispatch(ctx context.Context, data []byte) {
 		switch {
 		case errors.Is(err, wampv1.ErrUnknownType):
 			s.stats.UnknownFrames.Add(1)
+			s.metrics.badFrame(BadFrameUnknownType)
 		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.CallID != "":
+			s.metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
 			// (answering it would end the call it names a second time).
 			s.refuse(fe.CallID, invoke.Errorf(codes.InvalidArgument, "%v", err))
 		default:
+			if errors.Is(err, wampv1.ErrNotArray) {
+				s.metrics.badFrame(BadFrameNotJSONArray)
+			} else {
+				s.metrics.badFrame(BadFrameMalformed)
+			}
 			s.closeWith(websocket.CloseInvalidFramePayloadData, err.Error())
 		}
 		return
@@ -377,5 +394,9 @@ func (s *session) dispatch(ctx context.Context, data []byte) {
 		// WELCOME, CALLRESULT, CALLERROR, EVENT and CALL_PROGRESS_RESULT
 		// only travel from server to client.
 		s.stats.UnknownFrames.Add(1)
+		s.metrics.badFrame(BadFrameUnknownType)
 	}
 }
+
+// sessionEnded reports the session's end to the metrics, once.
+func (s *session) sessionEnded() { s.ended.Do(s.metrics.sessionEnded) }

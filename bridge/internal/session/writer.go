@@ -75,6 +75,7 @@ func (s *session) writeBatch(ctx context.Context, frame []byte) error {
 			s.cancel(errDrained) // the loop then sends the close frame
 			break
 		}
+		s.metrics.bytesOut(len(frame))
 		if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
 			s.conn.batch.end()
 			return err
@@ -95,6 +96,7 @@ func (s *session) writeBatch(ctx context.Context, frame []byte) error {
 // first, and gives it CloseGrace to answer before the reader stops.
 func (s *session) writeClose(cause error) {
 	ws := s.conn.ws
+	s.sessionEnded() // before the close frame: a client that read it sees the session gone
 	code, reason := websocket.CloseGoingAway, "the bridge is shutting down"
 	var ce *closeError
 	switch {

@@ -1,0 +1,94 @@
+package bridge_test
+
+// Connection limits: -max-sessions.
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+)
+
+// TestE2EMaxSessions: with WithMaxSessions(2), two sessions are served and
+// a third handshake is refused with 503 naming the limit, before any
+// upgrade; the sessions already open go on; once one of them has closed,
+// a new handshake is accepted again.
+func TestE2EMaxSessions(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.DescriptorSet, bridge.WithMaxSessions(2))
+	c1 := e.connect(t, "")
+	c2 := e.connect(t, "")
+
+	code, body := bridgetest.DialRefused(t, e.b.URL, "wamp")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "at most 2 ") {
+		t.Fatalf("third handshake: %d %q, want 503 naming the limit 2", code, body)
+	}
+	c1.Sync(t)
+	c2.Sync(t)
+
+	// The slot is released when the handler's session goroutine returns,
+	// after the close handshake: nothing the client sees orders the two,
+	// and the handler exposes no event for it. So redial, bounded by
+	// bridgetest.Timeout, accepting only the same refusal until the
+	// handshake succeeds, as bridgetest polls /readyz.
+	c1.Close()
+	c3 := dialUntilAdmitted(t, e.b.URL)
+	defer c3.Close()
+	if _, _, err := c3.ReadMessage(); err != nil {
+		t.Fatalf("read WELCOME after a slot was freed: %v", err)
+	}
+	c2.Sync(t)
+	code, body = bridgetest.DialRefused(t, e.b.URL, "wamp")
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "at most 2 ") {
+		t.Fatalf("handshake beyond the limit again: %d %q, want 503 naming the limit 2", code, body)
+	}
+}
+
+// dialUntilAdmitted dials url until the handshake is accepted, failing the
+// test on any refusal but the max-sessions 503 or after bridgetest.Timeout.
+func dialUntilAdmitted(t *testing.T, url string) *websocket.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), bridgetest.Timeout)
+	defer cancel()
+	d := websocket.Dialer{Subprotocols: []string{"wamp"}, HandshakeTimeout: bridgetest.Timeout}
+	backoff := time.Millisecond
+	for {
+		ws, resp, err := d.DialContext(ctx, url, nil)
+		if err == nil {
+			return ws
+		}
+		if !errors.Is(err, websocket.ErrBadHandshake) || resp == nil {
+			t.Fatalf("dial %s: %v", url, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "max sessions") {
+			t.Fatalf("dial %s: %d %q, want 101 or the max-sessions 503", url, resp.StatusCode, body)
+		}
+		timer := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			t.Fatalf("dial %s: still refused after %v though a session closed: %q", url, bridgetest.Timeout, body)
+		case <-timer.C:
+		}
+		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+}
+
+// TestE2EMaxSessionsUnlimited: WithMaxSessions(0) sets no limit.
+func TestE2EMaxSessionsUnlimited(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.DescriptorSet, bridge.WithMaxSessions(0))
+	for range 3 {
+		e.connect(t, "").Sync(t)
+	}
+}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestServeMetrics: the serve command's /metrics has the bridge's metrics
+// and the upstream client's gRPC metrics in one registry.
+func TestServeMetrics(t *testing.T) {
+	t.Parallel()
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	stderr := newLineWriter()
+	code := make(chan int, 1)
+	go func() { code <- run(ctx, []string{"-listen", "127.0.0.1:0"}, nil, stderr) }()
+
+	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on (ws://(127\.0\.0\.1:\d+)/) `)
+	var url, addr string
+	for url == "" {
+		select {
+		case l := <-stderr.Lines:
+			if m := bannerRE.FindStringSubmatch(l); m != nil {
+				url, addr = m[1], m[2]
+			}
+		case c := <-code:
+			t.Fatalf("serve ended with %d before its banner; stderr:\n%s", c, stderr)
+		}
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path string) (int, string) {
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://%s%s", addr, path), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	waitFor(t, "/readyz", func() bool {
+		status, _ := get("/readyz")
+		return status == http.StatusOK
+	})
+
+	stdout, callErr := newLineWriter(), newLineWriter()
+	if got := run(t.Context(), []string{"call", url, "GetProgressiveTime", "2", "0.001s"}, stdout, callErr); got != exitOK {
+		t.Fatalf("call exit status %d, want 0; stderr:\n%s", got, callErr)
+	}
+	status, body := get("/metrics")
+	if status != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %s", status, body)
+	}
+	for _, want := range []string{
+		`grpcwamp_calls_total{code="OK",procedure="demo.v1.ClockService.GetProgressiveTime"} 1`,
+		`grpcwamp_progress_frames_total 2`,
+		`grpc_client_handled_total{grpc_code="OK",grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 1`,
+		`grpc_client_handling_seconds_bucket{`,
+		`go_goroutines `,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /metrics lacks %q:\n%s", want, body)
+		}
+	}
+
+	interrupt()
+	if got := <-code; got != exitOK {
+		t.Errorf("serve exit status %d, want 0; stderr:\n%s", got, stderr)
+	}
+}
