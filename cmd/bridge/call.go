@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,7 @@ type callConfig struct {
 	args       []json.RawMessage
 	timeout    time.Duration // 0: none
 	cancelWait time.Duration
+	tls        *tls.Config // -ca, -insecure-skip-verify; nil: the system roots
 }
 
 // parseCallFlags parses the command line of `bridge call`. It reports flag
@@ -46,10 +48,10 @@ func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
 	fs := flag.NewFlagSet("bridge call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: bridge call [-stream MODE] [-timeout D] URL PROCEDURE [ARG...]
+		fmt.Fprint(fs.Output(), `usage: bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
 
 bridge call calls PROCEDURE as a WAMP v1 client of the server at URL
-(ws://host:port/path). Each ARG that is valid JSON is sent as that value,
+(ws://host:port/path, or wss:// over TLS). Each ARG that is valid JSON is sent as that value,
 any other as a JSON string: 3 sends the number 3, '"3"' the string "3",
 hello the string "hello", '{"count":3}' an object.
 
@@ -66,6 +68,8 @@ flags:
 	}
 	stream := fs.String("stream", "", "ask for this `mode` of server streams with ?stream=: progress, last or collect; empty: the server's default")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "cancel the call when it has not ended after this `duration`; 0: no limit")
+	caFile := fs.String("ca", "", "PEM `file` of the roots that verify a wss:// server's certificate; empty: the system roots")
+	skipVerify := fs.Bool("insecure-skip-verify", false, "do not verify a wss:// server's certificate: DANGEROUS, anyone on the path can\nimpersonate the server; for development only")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -85,6 +89,9 @@ flags:
 		return usageErr(err)
 	}
 	cfg.url = u
+	if cfg.tls, err = callTLS(*caFile, *skipVerify); err != nil {
+		return usageErr(err)
+	}
 	cfg.procedure = fs.Arg(1)
 	for _, a := range fs.Args()[2:] {
 		cfg.args = append(cfg.args, parseArg(a))
@@ -190,6 +197,7 @@ func call(ctx context.Context, cfg callConfig, stdout, stderr io.Writer) int {
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: handshakeTimeout,
 		Subprotocols:     []string{bridge.Subprotocol},
+		TLSClientConfig:  cfg.tls,
 	}
 	conn, resp, err := d.DialContext(dctx, cfg.url, nil)
 	if err != nil {

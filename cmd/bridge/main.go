@@ -2,11 +2,12 @@
 // calls them as a WAMP v1 client.
 //
 //	bridge [serve] [-listen ADDR] [-upstream TARGET] [-descriptor-set FILE]
-//	       [-stream MODE] [-path PATH] [-log-level LEVEL]
-//	bridge call [-stream MODE] [-timeout D] URL PROCEDURE [ARG...]
+//	       [-stream MODE] [flags of pub/sub, naming, security, TLS, limits ...]
+//	bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
 //
 // With no -upstream, serve runs the demo clock (demo.v1.ClockService) in
-// process and bridges it. Run `bridge -h` or `bridge call -h` for the flags.
+// process and bridges it. Run `bridge -h` or `bridge call -h` for every
+// flag; the README's flags table lists them too.
 //
 // Exit status: 0 on success; 1 when serving fails or the call ends with
 // CALLERROR or a closed connection; 2 for bad usage; 130 when a call was

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -66,6 +67,8 @@ type serveConfig struct {
 
 	maxSessions       int           // -max-sessions; 0: unlimited
 	upstreamKeepalive time.Duration // -upstream-keepalive; 0: no keep-alive pings
+
+	tls tlsConfig // -tls-cert, -tls-key, -upstream-tls, -upstream-ca, ...
 }
 
 // bearerTokensEnv holds the bearer tokens, comma-separated, when no
@@ -91,7 +94,7 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `usage: bridge [serve] [flags]
-       bridge call [-stream MODE] [-timeout D] URL PROCEDURE [ARG...]
+       bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
 
 bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
 With no -upstream it serves a built-in demo clock (demo.v1.ClockService).
@@ -172,6 +175,7 @@ flags of serve:
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
 	fs.DurationVar(&cfg.upstreamKeepalive, "upstream-keepalive", 0,
 		"`period` of gRPC keep-alive pings to the upstream while calls are active (at least 10s);\n0: none; the upstream must allow it (grpc-go servers refuse pings more often than every 5m by default)")
+	addTLSFlags(fs, &cfg.tls)
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -202,6 +206,11 @@ flags of serve:
 	}
 	if cfg.upstreamKeepalive < 0 {
 		err := fmt.Errorf("flag -upstream-keepalive: %v is negative; 0 turns keep-alive pings off", cfg.upstreamKeepalive)
+		fmt.Fprintf(stderr, "%v\n", err)
+		fs.Usage()
+		return cfg, err
+	}
+	if err := cfg.tls.check(cfg.upstream); err != nil {
 		fmt.Fprintf(stderr, "%v\n", err)
 		fs.Usage()
 		return cfg, err
@@ -246,6 +255,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		return fmt.Errorf("flag -listen: %w", err)
 	}
 	defer lis.Close() // Serve closes it too; this covers the early returns
+	serverTLS, err := cfg.tls.serverTLS(logger)
+	if err != nil {
+		return err
+	}
+	upstreamCreds, err := cfg.tls.upstreamCredentials()
+	if err != nil {
+		return err
+	}
 
 	target, upstreamDesc := cfg.upstream, cfg.upstream
 	if target == "" {
@@ -262,9 +279,14 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	clientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
 	reg.MustRegister(clientMetrics)
-	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger,
+	dopts := []grpc.DialOption{
 		grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor()),
-		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()))
+		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()),
+	}
+	if upstreamCreds != nil {
+		dopts = append(dopts, upstreamCreds)
+	}
+	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, dopts...)
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
 	}
@@ -303,7 +325,13 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	url := "ws://" + dialAddr(lis.Addr()) + cfg.path
+	scheme := "ws://"
+	if serverTLS != nil {
+		srv.TLSConfig = serverTLS
+		lis = tls.NewListener(lis, serverTLS)
+		scheme = "wss://"
+	}
+	url := scheme + dialAddr(lis.Addr()) + cfg.path
 	banner := fmt.Sprintf("bridge: serving WAMP v1 on %s (upstream: %s)\n", url, upstreamDesc)
 	if cfg.upstream == "" {
 		banner += fmt.Sprintf("bridge: try: go run ./cmd/bridge call %s demo.v1.ClockService.GetProgressiveTime '{\"count\":3,\"interval\":\"0.2s\"}'\n", url)
@@ -358,8 +386,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 }
 
 // newUpstreamConn returns the client connection to the upstream, with
-// insecure credentials and go-grpc-middleware logging of every call at debug
-// level, so that a normal run stays quiet. Failed calls reach the WAMP
+// insecure credentials (unless extra holds grpc.WithTransportCredentials,
+// which then wins: serve adds it for -upstream-tls) and go-grpc-middleware
+// logging of every call at debug level, so that a normal run stays quiet. Failed calls reach the WAMP
 // client as CALLERROR; the bridge logs its own failures.
 //
 // Its load balancer is round_robin ([bridge.RoundRobinServiceConfig]): a
