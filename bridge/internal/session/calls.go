@@ -22,7 +22,7 @@ type call struct {
 
 // startCall registers a CALL and runs it on its own goroutine. The reader
 // never blocks here: a refused call is answered from a goroutine too.
-func (s *session) startCall(ctx context.Context, m *wampv1.Call) {
+func (s *session) startCall(m *wampv1.Call) {
 	id := m.CallID
 	procedure := s.prefixes.Expand(m.ProcURI)
 	s.mu.Lock()

@@ -289,7 +289,7 @@ func (s *session) readLoop(ctx context.Context) {
 				fmt.Sprintf("frame exceeds the limit of %d bytes", s.cfg.MaxMessageSize))
 			continue
 		}
-		s.dispatch(ctx, data)
+		s.dispatch(data)
 	}
 }
 
@@ -347,7 +347,7 @@ func (s *session) closeWith(code int, reason string) {
 	s.cancel(&closeError{code: code, reason: reason})
 }
 
-func (s *session) dispatch(ctx context.Context, data []byte) {
+func (s *session) dispatch(data []byte) {
 	msg, err := wampv1.Decode(data)
 	if err != nil {
 		var fe *wampv1.FrameError
@@ -372,7 +372,7 @@ func (s *session) dispatch(ctx context.Context, data []byte) {
 	}
 	switch m := msg.(type) {
 	case *wampv1.Call:
-		s.startCall(ctx, m)
+		s.startCall(m)
 	case *wampv1.CallCancel:
 		s.cancelCall(m.CallID)
 	case *wampv1.Prefix:
