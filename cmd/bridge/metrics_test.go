@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"testing"
 )
@@ -14,24 +12,8 @@ import (
 // and the upstream client's gRPC metrics in one registry.
 func TestServeMetrics(t *testing.T) {
 	t.Parallel()
-	ctx, interrupt := context.WithCancel(t.Context())
-	defer interrupt()
-	stderr := newLineWriter()
-	code := make(chan int, 1)
-	go func() { code <- run(ctx, []string{"-listen", "127.0.0.1:0"}, nil, stderr) }()
-
-	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on (ws://(127\.0\.0\.1:\d+)/) `)
-	var url, addr string
-	for url == "" {
-		select {
-		case l := <-stderr.Lines:
-			if m := bannerRE.FindStringSubmatch(l); m != nil {
-				url, addr = m[1], m[2]
-			}
-		case c := <-code:
-			t.Fatalf("serve ended with %d before its banner; stderr:\n%s", c, stderr)
-		}
-	}
+	url, _ := runServe(t)
+	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	get := func(path string) (int, string) {
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, fmt.Sprintf("http://%s%s", addr, path), nil)
@@ -69,10 +51,5 @@ func TestServeMetrics(t *testing.T) {
 		if !strings.Contains(body, want) {
 			t.Errorf("GET /metrics lacks %q:\n%s", want, body)
 		}
-	}
-
-	interrupt()
-	if got := <-code; got != exitOK {
-		t.Errorf("serve exit status %d, want 0; stderr:\n%s", got, stderr)
 	}
 }
