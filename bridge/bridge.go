@@ -84,6 +84,9 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	if err := naming.Validate(); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
+	if err := cfg.timeouts.Validate(); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	sec, err := newSecurity(cfg)
 	if err != nil {
 		return nil, err
@@ -107,6 +110,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 		DiscardUnknown:  cfg.json.DiscardUnknown,
 	}
 	core := invoke.New(up, jo, cfg.logger)
+	core.SetTimeouts(cfg.timeouts)
 	bstats := new(broker.Stats)
 	stats := new(session.Stats)
 	met, err := newMetrics(cfg.metricsRegistry, stats, bstats)

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
 )
 
 // StreamMode is how the messages of a server-streaming method reach a WAMP
@@ -94,6 +96,8 @@ type config struct {
 	forwardHeaders []string
 
 	metricsRegistry *prometheus.Registry // see metrics.go; nil: a new one
+
+	timeouts invoke.Timeouts // see timeouts.go
 }
 
 func defaultConfig() config {

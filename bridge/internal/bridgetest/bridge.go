@@ -66,13 +66,20 @@ type Bridge struct {
 func StartBridge(t testing.TB, upstreamAddr string, d Discovery, opts ...bridge.Option) *Bridge {
 	t.Helper()
 	b := StartBridgeUnready(t, upstreamAddr, d, opts...)
-	b.waitReady(t)
+	b.WaitReady(t)
 	return b
 }
 
 // StartBridgeUnready is [StartBridge] without the wait for readiness: for a
 // bridge whose upstream is not reachable.
 func StartBridgeUnready(t testing.TB, upstreamAddr string, d Discovery, opts ...bridge.Option) *Bridge {
+	t.Helper()
+	return StartBridgeDial(t, upstreamAddr, d, nil, opts...)
+}
+
+// StartBridgeDial is [StartBridgeUnready] with extra dial options for the
+// bridge's connection to the upstream, such as [bridge.RetryDialOptions].
+func StartBridgeDial(t testing.TB, upstreamAddr string, d Discovery, dopts []grpc.DialOption, opts ...bridge.Option) *Bridge {
 	t.Helper()
 	all := []bridge.Option{bridge.WithLogger(testLogger(t))}
 	switch d {
@@ -83,7 +90,7 @@ func StartBridgeUnready(t testing.TB, upstreamAddr string, d Discovery, opts ...
 		t.Fatalf("bridgetest: unknown %v", d)
 	}
 	all = append(all, opts...)
-	cc, err := grpc.NewClient(upstreamAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	cc, err := grpc.NewClient(upstreamAddr, append([]grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}, dopts...)...)
 	if err != nil {
 		t.Fatalf("bridgetest: grpc.NewClient(%q): %v", upstreamAddr, err)
 	}
@@ -155,10 +162,10 @@ func (b *Bridge) get(ctx context.Context, path string) (int, string, error) {
 	return resp.StatusCode, string(body), nil
 }
 
-// waitReady polls GET /readyz, with a backoff, until it answers 200. This
+// WaitReady polls GET /readyz, with a backoff, until it answers 200. This
 // is the only polling in the package: readiness has no event to wait for
 // from outside the handler.
-func (b *Bridge) waitReady(t testing.TB) {
+func (b *Bridge) WaitReady(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), Timeout)
 	defer cancel()

@@ -71,6 +71,36 @@ type Service struct {
 	tags     map[string]*tagEvents
 	metadata map[string]metadata.MD // incoming metadata of Echo calls by text
 	echos    int                    // Echo calls served
+	failures map[string]*failPlan   // see FailFirst
+}
+
+type failPlan struct {
+	left int
+	code codes.Code
+}
+
+// FailFirst makes the next n Echo calls whose text is key, and the next n
+// Stream calls whose tag is key, fail with code before they send anything:
+// an upstream failing for a while, for tests of retries.
+func (s *Service) FailFirst(key string, n int, code codes.Code) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.failures == nil {
+		s.failures = make(map[string]*failPlan)
+	}
+	s.failures[key] = &failPlan{left: n, code: code}
+}
+
+// planned returns the failure FailFirst planned for a call with key, if any.
+func (s *Service) planned(key string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.failures[key]
+	if !ok || p.left == 0 {
+		return nil
+	}
+	p.left--
+	return status.Errorf(p.code, "bridgetest: planned failure of %q, %d more to come", key, p.left)
 }
 
 // NewService returns a [Service].
@@ -189,6 +219,9 @@ func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bri
 	s.metadata[req.GetText()] = md.Copy()
 	s.echos++
 	s.mu.Unlock()
+	if err := s.planned(req.GetText()); err != nil {
+		return nil, err
+	}
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {
 	case "":
@@ -243,6 +276,9 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 		e.running--
 		s.mu.Unlock()
 	}()
+	if err := s.planned(tag); err != nil {
+		return err
+	}
 	canceled := func() error {
 		e.canceledOnce.Do(func() { close(e.canceled) })
 		return status.FromContextError(ctx.Err()).Err()

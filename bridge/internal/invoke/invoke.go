@@ -42,6 +42,8 @@ type Core struct {
 	codec atomic.Pointer[catalogCodec]
 	// fallback renders failures that happen before any catalog is loaded.
 	fallback *transcode.Codec
+	// timeouts are the deadlines of calls (see timeouts.go); nil: none.
+	timeouts atomic.Pointer[Timeouts]
 }
 
 type catalogCodec struct {
@@ -124,6 +126,8 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if p.local != nil {
 		return p.callLocal(args, emit)
 	}
+	ctx, emit, done := p.core.limit(ctx, p, emit)
+	defer func() { err = done(err) }()
 	defer func() {
 		if r := recover(); r != nil {
 			p.core.logger.Error("panic in call", "procedure", p.name, "method", p.method.FullName, "panic", r)

@@ -44,16 +44,32 @@ func (n Naming) exposes(m *Method) bool {
 	if len(n.Expose) == 0 {
 		return true
 	}
-	svc := m.FullName[:max(strings.LastIndexByte(m.FullName, '.'), 0)]
 	for _, p := range n.Expose {
-		if p == svc {
-			return true
-		}
-		if ok, _ := path.Match(p, m.FullName); ok {
+		if MatchMethod(p, m.FullName) {
 			return true
 		}
 	}
 	return false
+}
+
+// MatchMethod reports whether the method fullName ("pkg.Service.Method")
+// matches pattern: a path.Match glob on the full name ("pkg.*.Get*"), or a
+// service full name meaning all its methods. A malformed pattern matches
+// nothing; check patterns with [ValidPattern] first.
+func MatchMethod(pattern, fullName string) bool {
+	if pattern == fullName[:max(strings.LastIndexByte(fullName, '.'), 0)] {
+		return true
+	}
+	ok, _ := path.Match(pattern, fullName)
+	return ok
+}
+
+// ValidPattern returns an error naming pattern when it is not a valid glob.
+func ValidPattern(pattern string) error {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return fmt.Errorf("method pattern %q: %w", pattern, err)
+	}
+	return nil
 }
 
 // Apply returns a catalog holding the exposed methods of c, with the

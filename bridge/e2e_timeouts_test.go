@@ -1,0 +1,207 @@
+package bridge_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+)
+
+// A blocked stream stands for a call that runs too long: it sends count
+// messages and then waits until the bridge cancels it, which the upstream
+// reports (WaitCanceled). Deadlines that must not fire are an hour long.
+func TestE2ECallTimeout(t *testing.T) {
+	t.Parallel()
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
+		bridge.WithCallTimeout(
+			bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: 20 * time.Millisecond},
+			bridge.MethodDuration{Pattern: "*", Duration: time.Hour},
+		))
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+
+	c.Send(t, `[2,"slow","bridgetest.v1.TestService.Stream",{"count":1,"block":true,"tag":"deadline"}]`)
+	c.ExpectFrame(t, `[1000,"slow",{"index":1,"tag":"deadline"}]`)
+	e := c.ExpectCallError(t, "slow", int(codes.DeadlineExceeded))
+	for _, want := range []string{`"bridgetest.v1.TestService.Stream"`, "20ms", "default deadline"} {
+		if !strings.Contains(e.Desc, want) {
+			t.Errorf("CALLERROR desc %q does not name %s", e.Desc, want)
+		}
+	}
+	if err := svc.WaitCanceled(t.Context(), "deadline"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Other methods get the hour: Echo answers.
+	c.Send(t, `[2,"echo","bridgetest.v1.TestService.Echo",{"text":"in time"}]`)
+	if f := c.ReadFrame(t); f.Type() != 3 || f.CallID() != "echo" {
+		t.Fatalf("Echo under a 1h deadline: got %s, want CALLRESULT", f.Raw())
+	}
+}
+
+func TestE2EMaxCallTimeout(t *testing.T) {
+	t.Parallel()
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
+		bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService", Duration: 20 * time.Millisecond}))
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+	c.Send(t, `[2,"slow","bridgetest.v1.TestService.Stream",{"block":true,"tag":"max"}]`)
+	e := c.ExpectCallError(t, "slow", int(codes.DeadlineExceeded))
+	if !strings.Contains(e.Desc, "longest deadline allowed") {
+		t.Errorf("CALLERROR desc %q does not say the maximum deadline passed", e.Desc)
+	}
+	if err := svc.WaitCanceled(t.Context(), "max"); err != nil {
+		t.Fatal(err)
+	}
+	// A method of another service has no deadline: the demo clock answers.
+	c.Send(t, `[2,"time","demo.v1.ClockService.GetTime"]`)
+	if f := c.ReadFrame(t); f.Type() != 3 {
+		t.Fatalf("GetTime: got %s, want CALLRESULT", f.Raw())
+	}
+}
+
+func TestE2EStreamIdleTimeout(t *testing.T) {
+	t.Parallel()
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
+		bridge.WithStreamIdleTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: 20 * time.Millisecond}))
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+
+	// Two messages, then silence: the messages arrive, then the idle
+	// timeout ends the stream.
+	c.Send(t, `[2,"idle","bridgetest.v1.TestService.Stream",{"count":2,"block":true,"tag":"idle"}]`)
+	c.ExpectFrame(t, `[1000,"idle",{"index":1,"tag":"idle"}]`)
+	c.ExpectFrame(t, `[1000,"idle",{"index":2,"tag":"idle"}]`)
+	e := c.ExpectCallError(t, "idle", int(codes.DeadlineExceeded))
+	if !strings.Contains(e.Desc, "sent no message for 20ms") {
+		t.Errorf("CALLERROR desc %q does not name the idle timeout", e.Desc)
+	}
+	if err := svc.WaitCanceled(t.Context(), "idle"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A unary call has no idle timeout, and a stream that ends is not cut.
+	c.Send(t, `[2,"done","bridgetest.v1.TestService.Stream",{"count":3,"tag":"done"}]`)
+	for i := 1; i <= 3; i++ {
+		c.ExpectFrame(t, fmt.Sprintf(`[1000,"done",{"index":%d,"tag":"done"}]`, i))
+	}
+	c.ExpectFrame(t, `[3,"done",null]`)
+}
+
+func TestE2ETimeoutsRefused(t *testing.T) {
+	t.Parallel()
+	for _, s := range []string{"", "x", "a=", "=1s", "[=1s", "a=-1s"} {
+		if _, err := bridge.ParseMethodDuration(s); err == nil {
+			t.Errorf("ParseMethodDuration(%q) = nil error, want one", s)
+		}
+	}
+	for s, want := range map[string]string{"30s": "*=30s", "demo.v1.*=1m": "demo.v1.*=1m0s", " a.B = 2s ": "a.B=2s"} {
+		got, err := bridge.ParseMethodDuration(s)
+		if err != nil || got.String() != want {
+			t.Errorf("ParseMethodDuration(%q) = %v, %v; want %s", s, got, err, want)
+		}
+	}
+}
+
+func retryBridge(t *testing.T, methods ...string) (*bridgetest.Client, *bridgetest.Service) {
+	t.Helper()
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	dopts, err := bridge.RetryDialOptions(bridge.RetryPolicy{Methods: methods, Attempts: 3, Backoff: time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	br := bridgetest.StartBridgeDial(t, addr, bridgetest.Reflection, dopts)
+	br.WaitReady(t)
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+	return c, svc
+}
+
+func TestE2ERetrySafeUnary(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.Echo")
+	svc.FailFirst("flaky", 2, codes.Unavailable)
+	c.Send(t, `[2,"c1","bridgetest.v1.TestService.Echo",{"text":"flaky"}]`)
+	if f := c.ReadFrame(t); f.Type() != 3 {
+		t.Fatalf("Echo failing twice with 3 attempts: got %s, want CALLRESULT", f.Raw())
+	}
+	if n := svc.EchoCalls(); n != 3 {
+		t.Errorf("upstream served %d Echo calls, want 3 (two failures, one success)", n)
+	}
+
+	// More failures than attempts: the last failure reaches the client.
+	svc.FailFirst("down", 5, codes.Unavailable)
+	c.Send(t, `[2,"c2","bridgetest.v1.TestService.Echo",{"text":"down"}]`)
+	c.ExpectCallError(t, "c2", int(codes.Unavailable))
+	if n := svc.EchoCalls(); n != 6 {
+		t.Errorf("upstream served %d Echo calls, want 6 (3 more attempts)", n)
+	}
+
+	// A code not configured as retriable is not retried.
+	svc.FailFirst("denied", 1, codes.PermissionDenied)
+	c.Send(t, `[2,"c3","bridgetest.v1.TestService.Echo",{"text":"denied"}]`)
+	c.ExpectCallError(t, "c3", int(codes.PermissionDenied))
+	if n := svc.EchoCalls(); n != 7 {
+		t.Errorf("upstream served %d Echo calls, want 7 (one attempt)", n)
+	}
+}
+
+func TestE2ERetryOnlySafeMethods(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.Echo")
+	svc.FailFirst("unsafe", 1, codes.Unavailable)
+	c.Send(t, `[2,"s","bridgetest.v1.TestService.Stream",{"count":1,"tag":"unsafe"}]`)
+	c.ExpectCallError(t, "s", int(codes.Unavailable))
+	if n := svc.Calls("unsafe"); n != 1 {
+		t.Errorf("upstream saw %d Stream calls, want 1: Stream is not configured safe to retry", n)
+	}
+}
+
+func TestE2ERetryStreamBeforeFirstMessage(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.*")
+	svc.FailFirst("late", 2, codes.Unavailable)
+	c.Send(t, `[2,"s","bridgetest.v1.TestService.Stream",{"count":2,"tag":"late"}]`)
+	c.ExpectFrame(t, `[1000,"s",{"index":1,"tag":"late"}]`)
+	c.ExpectFrame(t, `[1000,"s",{"index":2,"tag":"late"}]`)
+	c.ExpectFrame(t, `[3,"s",null]`)
+	if n := svc.Calls("late"); n != 3 {
+		t.Errorf("upstream saw %d Stream calls, want 3 (two failed before any message)", n)
+	}
+
+	// A stream that failed after delivering a message is never retried:
+	// the client would see that message twice.
+	c.Send(t, `[2,"m","bridgetest.v1.TestService.Stream",{"count":2,"fail_code":14,"tag":"midway"}]`)
+	c.ExpectFrame(t, `[1000,"m",{"index":1,"tag":"midway"}]`)
+	c.ExpectFrame(t, `[1000,"m",{"index":2,"tag":"midway"}]`)
+	c.ExpectCallError(t, "m", int(codes.Unavailable))
+	if n := svc.Calls("midway"); n != 1 {
+		t.Errorf("upstream saw %d Stream calls, want 1: a stream that delivered messages must not be retried", n)
+	}
+}
+
+func TestE2ERetryPolicyRefused(t *testing.T) {
+	t.Parallel()
+	if _, err := bridge.RetryDialOptions(bridge.RetryPolicy{Methods: []string{"["}}); err == nil {
+		t.Error("RetryDialOptions with pattern \"[\": nil error, want one")
+	}
+	if opts, err := bridge.RetryDialOptions(bridge.RetryPolicy{}); opts != nil || err != nil {
+		t.Errorf("RetryDialOptions with no methods = %v, %v; want nil, nil", opts, err)
+	}
+	for _, s := range []string{"unavailable", "RESOURCE_EXHAUSTED"} {
+		if _, err := bridge.ParseRetryCode(s); err != nil {
+			t.Errorf("ParseRetryCode(%q): %v", s, err)
+		}
+	}
+	if _, err := bridge.ParseRetryCode("SOMETIMES"); err == nil {
+		t.Error("ParseRetryCode(\"SOMETIMES\"): nil error, want one")
+	}
+}
