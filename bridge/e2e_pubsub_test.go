@@ -210,3 +210,20 @@ func TestE2ESlowSubscriber(t *testing.T) {
 		t.Errorf("slow disconnects = %d, want 1", got)
 	}
 }
+
+// TestE2EReservedTopics: the bridge's meta topics (wamp.bridge.*) can be
+// subscribed to but not published on by clients: subscribers trust them.
+func TestE2EReservedTopics(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection)
+	a := join(t, e.b.URL)
+	a.subscribe(t, bridge.SchemaChangeTopic, "t")
+	a.Send(t, fmt.Sprintf(`[7,%q,{"forged":true},false]`, bridge.SchemaChangeTopic))
+	a.Send(t, `[5,"wamp.bridge.x"]`)
+	a.Send(t, `[7,"wamp.bridge.x","forged",false]`)
+	want := marker(t, a, "t", 1)
+	a.ExpectFrame(t, want) // not the forged events, which came first
+	if got := bridge.DroppedPubSub(e.b.Handler); got != 2 {
+		t.Errorf("dropped SUBSCRIBE/PUBLISH = %d, want 2 (the two PUBLISHes to wamp.bridge.*)", got)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -31,7 +32,15 @@ var (
 	ErrEventTooLarge = errors.New("broker: event too large")
 	// ErrClosed is returned by Subscribe and Publish after [Broker.Close].
 	ErrClosed = errors.New("broker: closed")
+	// ErrReservedTopic is returned by [Broker.Publish] when a client
+	// publishes to a topic under [ReservedPrefix].
+	ErrReservedTopic = errors.New("broker: reserved topic")
 )
+
+// ReservedPrefix starts the meta topics on which only the bridge itself
+// publishes (such as wamp.bridge.on_schema_change): a client's PUBLISH to
+// one is refused, so subscribers can trust what arrives there.
+const ReservedPrefix = "wamp.bridge."
 
 // Broker keeps the subscriptions of this replica's sessions and delivers
 // publications to them. It is safe for concurrent use.
@@ -242,8 +251,13 @@ func (b *Broker) drain() {
 
 // Publish sends a publication of s to every replica through the backend.
 // s may be nil for a publication of no session. The error wraps
-// [ErrEventTooLarge], [ErrClosed] or the backend's error.
+// [ErrReservedTopic], [ErrEventTooLarge], [ErrClosed] or the backend's error.
 func (b *Broker) Publish(s Subscriber, p Publication) error {
+	if s != nil && strings.HasPrefix(p.Topic, ReservedPrefix) {
+		b.stats.Refused.Add(1)
+		return fmt.Errorf("%w: topic %q: topics under %q are the bridge's meta topics; clients may subscribe to them but not publish",
+			ErrReservedTopic, p.Topic, ReservedPrefix)
+	}
 	if len(p.Event) > b.maxEventSize {
 		b.stats.Refused.Add(1)
 		return fmt.Errorf("%w: topic %q: event of %d bytes exceeds the limit (MaxEventSize) of %d bytes",

@@ -677,3 +677,22 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("Stats.Published = %d, want %d", got, workers*rounds)
 	}
 }
+
+func TestPublishReservedTopic(t *testing.T) {
+	b, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	s := newSub("s1", 4)
+	if err := b.Subscribe(s, ReservedPrefix+"on_schema_change"); err != nil {
+		t.Fatalf("Subscribe to a reserved topic: %v, want nil", err)
+	}
+	err = b.Publish(s, Publication{Topic: ReservedPrefix + "on_schema_change", Event: []byte(`1`)})
+	if !errors.Is(err, ErrReservedTopic) || !strings.Contains(err.Error(), "wamp.bridge.on_schema_change") {
+		t.Errorf("client Publish to a reserved topic = %v, want ErrReservedTopic naming the topic", err)
+	}
+	if err := b.Publish(nil, Publication{Topic: ReservedPrefix + "on_schema_change", Event: []byte(`1`)}); err != nil {
+		t.Errorf("bridge Publish (no session) to a reserved topic = %v, want nil", err)
+	}
+}

@@ -152,8 +152,8 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if err != nil && err != recvErr && status.Code(err) == codes.Unimplemented {
 		// The upstream no longer has a method its schema listed: it was
 		// probably redeployed. Load the schema again (in the background,
-		// coalesced with other triggers).
-		p.core.up.Refresh()
+		// coalesced with other triggers, at most once per cooldown).
+		p.core.up.RefreshStale()
 	}
 	return err
 }

@@ -55,6 +55,8 @@ type Upstream struct {
 	onChange func(added, removed []string)
 
 	refresh chan struct{} // a pending Refresh; capacity 1 coalesces triggers
+	// lastStale is when RefreshStale last asked for a reload (UnixNano).
+	lastStale atomic.Int64
 
 	// Owned by the goroutine of Run.
 	fingerprint [sha256.Size]byte // of the current catalog
@@ -93,6 +95,25 @@ func (u *Upstream) Refresh() {
 	select {
 	case u.refresh <- struct{}{}:
 	default:
+	}
+}
+
+// staleCooldown is the least time between two reloads asked for by
+// [Upstream.RefreshStale]: a client calling a method the upstream dropped
+// in a loop must not turn into a loop of schema reloads.
+const staleCooldown = 5 * time.Second
+
+// RefreshStale is [Upstream.Refresh] for a call that found the schema
+// stale (the upstream answered UNIMPLEMENTED for a method it listed): it
+// asks for at most one reload per staleCooldown.
+func (u *Upstream) RefreshStale() {
+	now := time.Now().UnixNano()
+	last := u.lastStale.Load()
+	if last != 0 && now-last < int64(staleCooldown) {
+		return
+	}
+	if u.lastStale.CompareAndSwap(last, now) {
+		u.Refresh()
 	}
 }
 
