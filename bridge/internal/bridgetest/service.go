@@ -132,7 +132,27 @@ var _ bridgetestv1.TestServiceServer = (*Service)(nil)
 type tagEvents struct {
 	blocked, canceled, release         chan struct{}
 	blockedOnce, canceledOnce, relOnce sync.Once
-	calls, running                     int // guarded by Service.mu
+	calls, running                     int  // guarded by Service.mu
+	sent                               int  // messages sent; guarded by Service.mu
+	canceledInSend                     bool // a cancellation ended a blocked Send
+}
+
+// Sent returns how many messages the Stream calls with tag have sent.
+func (s *Service) Sent(tag string) int {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.sent
+}
+
+// CanceledInSend reports whether a Stream call with tag was cancelled while
+// it was inside Send: the client side had stopped reading and gRPC flow
+// control held the upstream there.
+func (s *Service) CanceledInSend(tag string) bool {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.canceledInSend
 }
 
 // Calls returns how many Stream calls with tag have started.
@@ -297,7 +317,16 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 			case <-t.C:
 			}
 		}
-		if err := stream.Send(&bridgetestv1.StreamResponse{Index: i, Tag: tag}); err != nil {
+		live := ctx.Err() == nil
+		err := stream.Send(&bridgetestv1.StreamResponse{Index: i, Tag: tag})
+		s.mu.Lock()
+		if err == nil {
+			e.sent++
+		} else if live && ctx.Err() != nil {
+			e.canceledInSend = true
+		}
+		s.mu.Unlock()
+		if err != nil {
 			if ctx.Err() != nil {
 				return canceled()
 			}

@@ -1,0 +1,78 @@
+package bridge_test
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+)
+
+// TestE2EBackPressureNoReader: a client that never reads while the upstream
+// streams 100 000 messages of about 1 KB (100 MB, far more than every
+// buffer between the upstream and the client holds) holds the upstream in
+// Send through gRPC flow control, keeps the bridge's memory bounded, and is
+// disconnected after the no-read timeout, which cancels the upstream call.
+//
+// It does not run in parallel: it measures the process's heap.
+func TestE2EBackPressureNoReader(t *testing.T) {
+	const (
+		n       = 100_000
+		msgSize = 1000
+		// bound is far below the 100 MB the stream would have queued in
+		// an unbounded bridge, and above what the socket buffers, gRPC's
+		// flow-control windows (up to 16 MiB with BDP estimation) and the
+		// bridge's own queues hold.
+		bound = 64 << 20
+	)
+	tag := strings.Repeat("x", msgSize)
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithWriteTimeout(300*time.Millisecond))
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	c.Send(t, fmt.Sprintf(`[2,"flood","bridgetest.v1.TestService.Stream",{"count":%d,"tag":%q}]`, n, tag))
+	// The client reads nothing. The bridge's write blocks once the socket
+	// buffers are full, its send queue fills, it stops reading the gRPC
+	// stream, and flow control stops the upstream in Send; after the
+	// no-read timeout the bridge gives up on the client and cancels the
+	// call.
+	if err := svc.WaitCanceled(t.Context(), tag); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&after)
+	sent := svc.Sent(tag)
+	t.Logf("upstream sent %d of %d messages (%d MiB) before the bridge gave up; heap in use grew by %d KiB",
+		sent, n, sent*msgSize>>20, (int64(after.HeapInuse)-int64(before.HeapInuse))>>10)
+	if sent >= n {
+		t.Fatalf("upstream sent all %d messages to a client that read none: nothing held it back", n)
+	}
+	if !svc.CanceledInSend(tag) {
+		t.Errorf("the upstream was not blocked in Send when the call was cancelled: flow control did not hold it")
+	}
+	if sent*msgSize > bound {
+		t.Errorf("upstream sent %d bytes to a client that read none; want at most %d: the bridge buffers without bound", sent*msgSize, bound)
+	}
+	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > bound {
+		t.Errorf("heap in use grew by %d bytes; want at most %d", grew, bound)
+	}
+
+	// The client was disconnected: reading now gets what the socket
+	// buffers held, then the end of the connection, without a close frame
+	// (the bridge could not write one to a client that does not read).
+	frames, code, _ := c.Drain(t)
+	if code != websocket.CloseAbnormalClosure {
+		t.Errorf("connection ended with close code %d, want %d (closed without a close frame)", code, websocket.CloseAbnormalClosure)
+	}
+	if frames > sent+1 {
+		t.Errorf("client read %d frames, more than the %d messages sent", frames, sent)
+	}
+}
