@@ -6,8 +6,9 @@
 #
 #   docker build -t grpcwamp-bridge:latest .
 #   docker run --rm -p 8080:8080 grpcwamp-bridge:latest            # the demo clock
-#   docker run --rm -p 8080:8080 grpcwamp-bridge:latest \
-#       -listen=:8080 -upstream=host.docker.internal:50051          # your service
+#   docker run --rm -p 8080:8080 --add-host=host.docker.internal:host-gateway \
+#       grpcwamp-bridge:latest -listen=:8080 -upstream=host.docker.internal:50051
+#                                                                  # a service on the host
 #
 # The tags below are pinned to a Go minor and a Debian release. For
 # reproducible builds, pin the digests too (FROM image:tag@sha256:...), as
@@ -43,7 +44,10 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # roots), tzdata and /etc/passwd with the user nonroot (65532), and no shell.
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /bridge /bridge
-USER nonroot:nonroot
+# The image's user nonroot, by number: Kubernetes' runAsNonRoot can verify
+# a numeric USER only (a name makes the kubelet refuse to start the pod
+# unless the pod sets runAsUser).
+USER 65532:65532
 # WebSocket (ws:// or, with -tls-cert, wss://), /healthz, /readyz,
 # /procedures and /metrics, all on one port.
 EXPOSE 8080
