@@ -242,6 +242,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Drain:            drain,
 		Metadata:         md,
 		Metrics:          h.metrics.hooks,
+		WriteTimeout:     h.cfg.writeTimeout,
+		PingInterval:     h.cfg.pingInterval,
+		PongTimeout:      h.cfg.pongTimeout,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)

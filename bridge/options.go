@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -94,6 +95,11 @@ type config struct {
 	forwardHeaders []string
 
 	metricsRegistry *prometheus.Registry // see metrics.go; nil: a new one
+
+	// Timeouts of a session; 0: the session's defaults (see WithWriteTimeout...).
+	writeTimeout time.Duration
+	pingInterval time.Duration
+	pongTimeout  time.Duration
 }
 
 func defaultConfig() config {
@@ -204,4 +210,24 @@ func WithAliases(aliases map[string]string) Option {
 // procedures. Repeated options add up; none exposes every method.
 func WithExpose(patterns ...string) Option {
 	return func(c *config) { c.expose = append(c.expose, patterns...) }
+}
+
+// WithWriteTimeout bounds how long one write to a WebSocket may block: a
+// client that does not read its frames for that long is disconnected. The
+// default is 10s; 0 or less means the default.
+func WithWriteTimeout(d time.Duration) Option {
+	return func(c *config) { c.writeTimeout = d }
+}
+
+// WithPingInterval sets the period of the WebSocket pings the bridge
+// sends. The default is 25s; 0 or less means the default.
+func WithPingInterval(d time.Duration) Option {
+	return func(c *config) { c.pingInterval = d }
+}
+
+// WithPongTimeout sets how long a client may send nothing, not even a
+// pong, before it is taken for dead and disconnected; it should exceed the
+// ping interval. The default is 60s; 0 or less means the default.
+func WithPongTimeout(d time.Duration) Option {
+	return func(c *config) { c.pongTimeout = d }
 }
