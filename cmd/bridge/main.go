@@ -49,8 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "call":
 			return callMain(ctx, args[1:], stdout, stderr)
 		case "serve":
-			return serveMain(ctx, args[1:], stderr)
+			return serveMain(ctx, args[1:], stdout, stderr)
 		}
 	}
-	return serveMain(ctx, args, stderr)
+	return serveMain(ctx, args, stdout, stderr)
 }
