@@ -12,6 +12,7 @@ package main
 // variable) and what is allowed.
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -225,8 +226,15 @@ func applyFile(fs *flag.FlagSet, file string, overridden func(string) bool, from
 	if err != nil {
 		return fmt.Errorf("config file (-config or %s): %w", configEnv, err)
 	}
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
+	var doc, more yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config file %s: %w", file, err)
+	}
+	switch err := dec.Decode(&more); {
+	case err == nil:
+		return fmt.Errorf("%s:%d: a second YAML document; want one mapping of settings", file, more.Line)
+	case !errors.Is(err, io.EOF):
 		return fmt.Errorf("config file %s: %w", file, err)
 	}
 	if len(doc.Content) == 0 {

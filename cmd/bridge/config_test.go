@@ -42,6 +42,7 @@ func settingOf(t *testing.T, cfg serveConfig, name string) setting {
 // repeatable setting is taken whole from one source.
 func TestConfigPrecedence(t *testing.T) {
 	file := writeFile(t, `# a comment
+---
 max-sessions: 3
 allow-origin:
   - https://file.example
@@ -58,14 +59,14 @@ expose: demo.v1.*   # a scalar is a list of one
 		originsSrc  string
 	}{
 		{"default", nil, nil, bridge.DefaultMaxSessions, nil, "default", "default"},
-		{"file", map[string]string{configEnv: file}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":2", "file " + file + ":3"},
+		{"file", map[string]string{configEnv: file}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":3", "file " + file + ":4"},
 		{"env over file", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": "4", "BRIDGE_ALLOW_ORIGIN": "https://env.example, https://env2.example"},
 			nil, 4, []string{"https://env.example", "https://env2.example"}, "env BRIDGE_MAX_SESSIONS", "env BRIDGE_ALLOW_ORIGIN"},
 		{"flag over env", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": "4", "BRIDGE_ALLOW_ORIGIN": "https://env.example"},
 			[]string{"-max-sessions", "5", "-allow-origin", "https://flag.example"}, 5, []string{"https://flag.example"}, "flag", "flag"},
 		{"flag over file", nil, []string{"-config", file, "-allow-origin", "https://flag.example"},
-			3, []string{"https://flag.example"}, "file " + file + ":2", "flag"},
-		{"empty env is unset", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": ""}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":2", "file " + file + ":3"},
+			3, []string{"https://flag.example"}, "file " + file + ":3", "flag"},
+		{"empty env is unset", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": ""}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":3", "file " + file + ":4"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for k, v := range tc.env {
@@ -169,7 +170,9 @@ func TestConfigErrors(t *testing.T) {
 		{"mapping in a list", "expose:\n  - a.*\n  - {x: 1}\n", nil, nil, []string{":1: expose: line 3: want a list of single values"}},
 		{"bad list item", "alias:\n  - a=b\n  - nothing\n", nil, nil, []string{":3: alias: invalid value \"nothing\": want URI=METHOD"}},
 		{"not a mapping", "- listen\n", nil, nil, []string{":1: want a mapping of settings"}},
+		{"two documents", "listen: a\n---\nlisten: b\n", nil, nil, []string{"a second YAML document"}},
 		{"broken YAML", "listen: [\n", nil, nil, []string{"config file ", "yaml"}},
+		{"empty file", "# nothing\n", map[string]string{"BRIDGE_SEND_QUEUE": "0"}, nil, []string{"BRIDGE_SEND_QUEUE: invalid value \"0\" for -send-queue: 0 is less than 1"}},
 		{"no file", "", map[string]string{configEnv: "/nonexistent/bridge.yaml"}, nil, []string{"config file (-config or BRIDGE_CONFIG)", "/nonexistent/bridge.yaml"}},
 		{"bad env", "", map[string]string{"BRIDGE_SEND_QUEUE": "x"}, nil,
 			[]string{"environment variable BRIDGE_SEND_QUEUE: invalid value \"x\" for -send-queue: want an integer"}},
