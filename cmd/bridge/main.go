@@ -1,17 +1,19 @@
 // Command bridge serves gRPC methods to WAMP v1 clients over WebSocket, and
 // calls them as a WAMP v1 client.
 //
-//	bridge [serve] [-listen ADDR] [-upstream TARGET] [-descriptor-set FILE]
-//	       [-stream MODE] [flags of pub/sub, naming, security, TLS, limits ...]
+//	bridge [serve] [-config FILE] [-print-config] [-listen ADDR] [-upstream TARGET]
+//	       [-descriptor-set FILE] [-stream MODE] [flags of pub/sub, naming, security, TLS, limits ...]
 //	bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
 //
 // With no -upstream, serve runs the demo clock (demo.v1.ClockService) in
 // process and bridges it. Run `bridge -h` or `bridge call -h` for every
-// flag; the README's flags table lists them too.
+// flag; the README's flags table lists them too. Every flag of serve but
+// -print-config is also an environment variable (BRIDGE_MAX_SESSIONS for
+// -max-sessions) and a key of the YAML file of -config; see config.go.
 //
 // Exit status: 0 on success; 1 when serving fails or the call ends with
-// CALLERROR or a closed connection; 2 for bad usage; 130 when a call was
-// interrupted.
+// CALLERROR or a closed connection; 2 for bad usage, a bad setting or an
+// unknown BRIDGE_ variable; 130 when a call was interrupted.
 package main
 
 import (
@@ -49,8 +51,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		case "call":
 			return callMain(ctx, args[1:], stdout, stderr)
 		case "serve":
-			return serveMain(ctx, args[1:], stderr)
+			return serveMain(ctx, args[1:], stdout, stderr)
 		}
 	}
-	return serveMain(ctx, args, stderr)
+	return serveMain(ctx, args, stdout, stderr)
 }

@@ -43,19 +43,6 @@ func TestParseSecurityFlags(t *testing.T) {
 	}
 }
 
-func TestSplitTokens(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string][]string{
-		"":            nil,
-		"a":           {"a"},
-		" a , b,,c ,": {"a", "b", "c"},
-	} {
-		if got := splitTokens(in); !slices.Equal(got, want) {
-			t.Errorf("splitTokens(%q) = %q, want %q", in, got, want)
-		}
-	}
-}
-
 // TestServeBearerToken runs `bridge serve -bearer-token`: `bridge call`
 // without the token is refused, with it in the query it works, and the
 // token shows nowhere in the server's log.

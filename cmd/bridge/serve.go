@@ -42,7 +42,8 @@ const (
 	upstreamKeepaliveTimeout = 10 * time.Second
 )
 
-// serveConfig is the parsed command line of `bridge serve`.
+// serveConfig is the configuration of `bridge serve`: its flags, the
+// environment and the -config file (see config.go).
 type serveConfig struct {
 	listen        string
 	upstream      string // empty: the built-in demo clock
@@ -50,6 +51,7 @@ type serveConfig struct {
 	stream        bridge.StreamMode
 	path          string
 	logLevel      slog.Level
+	logFormat     string // text or json
 
 	feeds             []bridge.Feed
 	nats              string // empty: in-process publish/subscribe
@@ -62,34 +64,92 @@ type serveConfig struct {
 	expose  []string          // -expose PATTERN
 
 	allowOrigins   []string // -allow-origin; empty: same host only
-	bearerTokens   []string // -bearer-token, else $BRIDGE_BEARER_TOKENS; empty: none required
+	bearerTokens   []string // -bearer-token, $BRIDGE_BEARER_TOKENS; empty: none required
 	forwardHeaders []string // -forward-header; nil: the default (authorization)
 
 	maxSessions       int           // -max-sessions; 0: unlimited
 	upstreamKeepalive time.Duration // -upstream-keepalive; 0: no keep-alive pings
 
+	// Limits of a session and of publish/subscribe: bridge.With... options.
+	sendQueue        int
+	maxFrameSize     int64
+	maxCallsInFlight int
+	collectLimit     int64
+	maxSubscriptions int
+	maxEventSize     int64
+	eventQueue       int
+	json             bridge.JSONOptions
+
+	upstreamMaxRecvSize int64 // gRPC's default: 4 MiB
+	upstreamMaxSendSize int64 // 0: gRPC's default (no practical limit)
+
+	noReadTimeout time.Duration // bridge.WithWriteTimeout
+	pingInterval  time.Duration
+	pongTimeout   time.Duration
+
 	tls tlsConfig // -tls-cert, -tls-key, -upstream-tls, -upstream-ca, ...
+
+	configFile  string    // -config, $BRIDGE_CONFIG
+	printConfig bool      // -print-config: print the settings and exit
+	settings    []setting // every setting in effect and its source, for -print-config
 }
 
-// bearerTokensEnv holds the bearer tokens, comma-separated, when no
-// -bearer-token flag is given: unlike flags, it does not show in ps.
+// The defaults of the bridge's options that serve has flags for, as
+// package bridge documents them.
+const (
+	defaultSendQueue           = 64
+	defaultMaxFrameSize        = 1 << 20
+	defaultMaxCallsInFlight    = 256
+	defaultCollectLimit        = 16 << 20
+	defaultMaxSubscriptions    = 256
+	defaultMaxEventSize        = 64 << 10
+	defaultEventQueue          = 256
+	defaultUpstreamMaxRecvSize = 4 << 20 // gRPC's default
+	defaultNoReadTimeout       = 10 * time.Second
+	defaultPingInterval        = 25 * time.Second
+	defaultPongTimeout         = 60 * time.Second
+)
+
+func defaultServeConfig() serveConfig {
+	return serveConfig{
+		listen:              "127.0.0.1:8080",
+		stream:              bridge.StreamProgress,
+		path:                "/",
+		logLevel:            slog.LevelInfo,
+		logFormat:           "text",
+		publisherReceives:   true,
+		schemaRefresh:       bridge.DefaultSchemaRefresh,
+		shutdownGrace:       defaultShutdownGrace,
+		maxSessions:         bridge.DefaultMaxSessions,
+		sendQueue:           defaultSendQueue,
+		maxFrameSize:        defaultMaxFrameSize,
+		maxCallsInFlight:    defaultMaxCallsInFlight,
+		collectLimit:        defaultCollectLimit,
+		maxSubscriptions:    defaultMaxSubscriptions,
+		maxEventSize:        defaultMaxEventSize,
+		eventQueue:          defaultEventQueue,
+		json:                bridge.JSONOptions{EmitUnpopulated: true},
+		upstreamMaxRecvSize: defaultUpstreamMaxRecvSize,
+		noReadTimeout:       defaultNoReadTimeout,
+		pingInterval:        defaultPingInterval,
+		pongTimeout:         defaultPongTimeout,
+	}
+}
+
+// bearerTokensEnv is the variable of -bearer-token, comma-separated:
+// unlike flags, it does not show in ps.
 const bearerTokensEnv = "BRIDGE_BEARER_TOKENS"
 
-// splitTokens splits the value of BRIDGE_BEARER_TOKENS.
-func splitTokens(v string) []string {
-	var tokens []string
-	for t := range strings.SplitSeq(v, ",") {
-		if t = strings.TrimSpace(t); t != "" {
-			tokens = append(tokens, t)
-		}
-	}
-	return tokens
+// parseServeFlags parses the settings of serve from args, the environment
+// and the -config file. It reports errors and usage on stderr itself; it
+// returns flag.ErrHelp for -h.
+func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
+	return loadServeConfig(args, os.Environ(), stderr)
 }
 
-// parseServeFlags parses the serve flags. It reports flag errors and usage
-// on stderr itself; it returns flag.ErrHelp for -h.
-func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
-	cfg := serveConfig{stream: bridge.StreamProgress, publisherReceives: true, maxSessions: bridge.DefaultMaxSessions}
+// newServeFlagSet returns the flags of serve, which set cfg. cfg holds the
+// defaults (defaultServeConfig); every flag checks its value in Set.
+func newServeFlagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -99,70 +159,87 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
 With no -upstream it serves a built-in demo clock (demo.v1.ClockService).
 
+Every flag but -print-config is also an environment variable, BRIDGE_ and the
+name in upper case with _ for - (BRIDGE_MAX_SESSIONS; -bearer-token is
+BRIDGE_BEARER_TOKENS), and a key of the -config YAML file (max-sessions: 100).
+The command line wins over the environment, which wins over the file.
+Sizes are bytes, or an integer with KiB, MiB or GiB.
+
 flags of serve:
 `)
 		fs.PrintDefaults()
 	}
-	fs.StringVar(&cfg.listen, "listen", "127.0.0.1:8080", "`address` to serve WebSocket, /healthz and /readyz on")
+	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` of settings, keyed by flag name; the environment and the command line override it")
+	fs.BoolVar(&cfg.printConfig, "print-config", false, "print the effective settings as YAML that -config reads, with their sources, and exit")
+	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` to serve WebSocket, /healthz and /readyz on")
 	fs.StringVar(&cfg.upstream, "upstream", "", "gRPC `target` to bridge, as grpc.NewClient takes it (localhost:50051, dns:///name:port);\nempty: the built-in demo clock")
 	fs.StringVar(&cfg.descriptorSet, "descriptor-set", "", "binary FileDescriptorSet `file` describing the upstream; empty: gRPC server reflection")
-	fs.Func("stream", "`mode` of server streams for connections without ?stream=: progress (the default), last or collect",
-		func(s string) error {
-			m, err := bridge.ParseStreamMode(s)
-			cfg.stream = m
+	fs.Var(streamFlag{&cfg.stream}, "stream", "`mode` of server streams for connections without ?stream=: progress, last or collect")
+	fs.Var(stringFlag{&cfg.path, func(v string) error {
+		if !strings.HasPrefix(v, "/") {
+			return fmt.Errorf("%q must start with /", v)
+		}
+		return nil
+	}}, "path", "`path` of the WebSocket endpoint")
+	fs.Var(&listFlag{add: func(s string) error {
+		f, err := bridge.ParseFeed(s)
+		if err != nil {
 			return err
-		})
-	fs.StringVar(&cfg.path, "path", "/", "`path` of the WebSocket endpoint")
-	fs.Func("feed", "gRPC-fed `topic`, as 'TOPIC PROCEDURE [JSON]': while a client is subscribed to TOPIC, every message\nof the server stream PROCEDURE(JSON) is published to it; TOPIC may hold one {field} placeholder; repeatable",
-		func(s string) error {
-			f, err := bridge.ParseFeed(s)
-			cfg.feeds = append(cfg.feeds, f)
-			return err
-		})
+		}
+		cfg.feeds = append(cfg.feeds, f)
+		return nil
+	}}, "feed", "gRPC-fed `topic`, as 'TOPIC PROCEDURE [JSON]': while a client is subscribed to TOPIC, every message\nof the server stream PROCEDURE(JSON) is published to it; TOPIC may hold one {field} placeholder; repeatable\n(in $BRIDGE_FEED one per line)")
 	fs.StringVar(&cfg.nats, "nats", "", "NATS server `URL` (nats://host:4222) that fans PUBLISH out across bridge replicas;\nempty: in-process")
 	fs.BoolVar(&cfg.publisherReceives, "publisher-receives", true, "whether a bare PUBLISH reaches its own publisher when subscribed (excludeMe overrides it)")
-	fs.DurationVar(&cfg.schemaRefresh, "schema-refresh", bridge.DefaultSchemaRefresh,
+	fs.Var(durationFlag{&cfg.schemaRefresh, 0, "0 reloads only on SIGHUP and UNIMPLEMENTED"}, "schema-refresh",
 		"`period` of reloading the upstream's schema (reflection, or the -descriptor-set file when it changed);\n0: only on SIGHUP and when a method answers UNIMPLEMENTED")
-	fs.DurationVar(&cfg.shutdownGrace, "shutdown-grace", defaultShutdownGrace,
+	fs.Var(durationFlag{&cfg.shutdownGrace, 0, "0 cancels the calls in flight at once"}, "shutdown-grace",
 		"on SIGINT/SIGTERM, how long calls in flight may go on (new calls are refused);\nthen they end with CALLERROR UNAVAILABLE and every connection closes with 1001")
-	fs.Func("alias", "extra procedure `URI=METHOD` for a method given by full name (pkg.Service.Method) or gRPC path; repeatable",
-		func(v string) error {
-			uri, m, ok := strings.Cut(v, "=")
-			if !ok || uri == "" || m == "" {
-				return fmt.Errorf("want URI=METHOD, got %q", v)
-			}
-			if cfg.aliases == nil {
-				cfg.aliases = make(map[string]string)
-			}
-			if old, dup := cfg.aliases[uri]; dup && old != m {
-				return fmt.Errorf("alias %q given twice: %s and %s", uri, old, m)
-			}
-			cfg.aliases[uri] = m
-			return nil
-		})
-	fs.Func("expose", "expose only methods whose full name matches `pattern` (glob such as demo.v1.ClockService.* or *.Get*,\nor a service full name); repeatable; default: all",
-		func(v string) error {
-			if _, err := path.Match(v, ""); err != nil {
-				return fmt.Errorf("pattern %q: %w", v, err)
-			}
-			cfg.expose = append(cfg.expose, v)
-			return nil
-		})
-	fs.Func("allow-origin", "web `origin` (scheme://host[:port]) whose pages may connect, or * for any; repeatable;\ndefault: pages of the bridge's own host only",
-		func(v string) error {
-			cfg.allowOrigins = append(cfg.allowOrigins, v)
-			return nil
-		})
-	fs.Func("bearer-token", "require `token` as Authorization: Bearer or ?access_token= on the handshake; repeatable;\ndefault: $"+bearerTokensEnv+" (comma-separated), else no token required",
-		func(v string) error {
-			if v == "" {
-				return errors.New("empty token")
-			}
-			cfg.bearerTokens = append(cfg.bearerTokens, v)
-			return nil
-		})
-	fs.Func("forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization",
-		func(v string) error {
+	fs.Var(&listFlag{add: func(v string) error {
+		uri, m, ok := strings.Cut(v, "=")
+		if !ok || uri == "" || m == "" {
+			return fmt.Errorf("want URI=METHOD, got %q", v)
+		}
+		if cfg.aliases == nil {
+			cfg.aliases = make(map[string]string)
+		}
+		if old, dup := cfg.aliases[uri]; dup && old != m {
+			return fmt.Errorf("alias %q given twice: %s and %s", uri, old, m)
+		}
+		cfg.aliases[uri] = m
+		return nil
+	}}, "alias", "extra procedure `URI=METHOD` for a method given by full name (pkg.Service.Method) or gRPC path; repeatable")
+	fs.Var(&listFlag{add: func(v string) error {
+		if v == "" {
+			return errors.New("empty pattern")
+		}
+		if _, err := path.Match(v, ""); err != nil {
+			return fmt.Errorf("pattern %q: %w", v, err)
+		}
+		cfg.expose = append(cfg.expose, v)
+		return nil
+	}}, "expose", "expose only methods whose full name matches `pattern` (glob such as demo.v1.ClockService.* or *.Get*,\nor a service full name); repeatable; default: all")
+	fs.Var(&listFlag{add: func(v string) error {
+		if v == "" {
+			return errors.New("empty origin: want scheme://host[:port] or *")
+		}
+		cfg.allowOrigins = append(cfg.allowOrigins, v)
+		return nil
+	}}, "allow-origin", "web `origin` (scheme://host[:port]) whose pages may connect, or * for any; repeatable;\ndefault: pages of the bridge's own host only")
+	fs.Var(&listFlag{add: func(v string) error {
+		switch v {
+		case "":
+			return errors.New("empty token")
+		case redacted:
+			return errors.New(redacted + " is what -print-config shows for a secret, not a token: give the token, or set it in " +
+				bearerTokensEnv + " and remove the setting")
+		}
+		cfg.bearerTokens = append(cfg.bearerTokens, v)
+		return nil
+	}}, "bearer-token", "require `token` as Authorization: Bearer or ?access_token= on the handshake; repeatable;\nbetter in $"+bearerTokensEnv+" (comma-separated), which ps does not show; default: no token required")
+	fs.Var(&listFlag{
+		dflt: []string{"authorization"},
+		add: func(v string) error {
 			if cfg.forwardHeaders == nil {
 				cfg.forwardHeaders = []string{}
 			}
@@ -170,56 +247,71 @@ flags of serve:
 				cfg.forwardHeaders = append(cfg.forwardHeaders, v)
 			}
 			return nil
-		})
-	fs.IntVar(&cfg.maxSessions, "max-sessions", bridge.DefaultMaxSessions,
+		},
+		clear: func() { cfg.forwardHeaders = []string{} },
+	}, "forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization")
+	fs.Var(intFlag{&cfg.maxSessions, 0, "0 means unlimited"}, "max-sessions",
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
-	fs.DurationVar(&cfg.upstreamKeepalive, "upstream-keepalive", 0,
+	fs.Var(durationFlag{&cfg.upstreamKeepalive, 0, "0 turns keep-alive pings off"}, "upstream-keepalive",
 		"`period` of gRPC keep-alive pings to the upstream while calls are active (at least 10s);\n0: none; the upstream must allow it (grpc-go servers refuse pings more often than every 5m by default)")
 	addTLSFlags(fs, &cfg.tls)
+
+	// Limits of a session and of publish/subscribe.
+	fs.Var(intFlag{&cfg.sendQueue, 1, ""}, "send-queue",
+		"`frames` that may wait for a slow WebSocket before its calls stop reading from the upstream")
+	fs.Var(sizeFlag{&cfg.maxFrameSize, 1, ""}, "max-frame-size",
+		"largest frame a client may send, in `bytes`; a larger one closes the session with 1009")
+	fs.Var(intFlag{&cfg.maxCallsInFlight, 1, ""}, "max-calls-in-flight",
+		"`calls` one session may run at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
+		"largest CALLRESULT of a stream in collect mode, in `bytes`; a larger one fails with RESOURCE_EXHAUSTED")
+	fs.Var(intFlag{&cfg.maxSubscriptions, 1, ""}, "max-subscriptions",
+		"`topics` one session may subscribe to; a SUBSCRIBE beyond it is dropped")
+	fs.Var(sizeFlag{&cfg.maxEventSize, 1, ""}, "max-event-size",
+		"largest event of a PUBLISH, in `bytes`; a larger one is dropped")
+	fs.Var(intFlag{&cfg.eventQueue, 1, ""}, "event-queue",
+		"EVENT `frames` that may wait for a slow WebSocket; a subscriber whose queue is full is disconnected with 1008")
+	fs.BoolVar(&cfg.json.UseProtoNames, "json-use-proto-names", false, "JSON field names as in the .proto instead of lowerCamelCase")
+	fs.BoolVar(&cfg.json.EmitUnpopulated, "json-emit-unpopulated", true, "emit fields that hold their default value in results")
+	fs.BoolVar(&cfg.json.UseEnumNumbers, "json-use-enum-numbers", false, "enums as numbers instead of names in results")
+	fs.BoolVar(&cfg.json.DiscardUnknown, "json-discard-unknown", false, "ignore unknown fields in arguments instead of refusing the call")
+	fs.Var(sizeFlag{&cfg.upstreamMaxRecvSize, 1, ""}, "upstream-max-recv-size",
+		"largest message the upstream may send, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED")
+	fs.Var(sizeFlag{&cfg.upstreamMaxSendSize, 0, "0 means gRPC's default"}, "upstream-max-send-size",
+		"largest message sent to the upstream, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED;\n0: gRPC's default (2 GiB)")
+
+	// Timeouts of a session.
+	fs.Var(durationFlag{&cfg.noReadTimeout, time.Millisecond, ""}, "no-read-timeout",
+		"a client that does not read its frames for this `long` is disconnected (the time one write may block)")
+	fs.Var(durationFlag{&cfg.pingInterval, time.Millisecond, ""}, "ping-interval",
+		"`period` of the WebSocket pings the bridge sends")
+	fs.Var(durationFlag{&cfg.pongTimeout, time.Millisecond, ""}, "pong-timeout",
+		"a client from which nothing, not even a pong, arrives for this `long` is disconnected; longer than -ping-interval")
+
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
-	if err := fs.Parse(args); err != nil {
-		return cfg, err
+	fs.Var(choiceFlag{&cfg.logFormat, []string{"text", "json"}}, "log-format", "log `format`: text (log/slog's key=value) or json (one object per line)")
+	return fs
+}
+
+// check checks what no single setting can: the combinations. from tells
+// where each setting comes from.
+func (cfg *serveConfig) check(from map[string]source) error {
+	if cfg.pongTimeout <= cfg.pingInterval {
+		return fmt.Errorf("-pong-timeout %v (%s) must be longer than -ping-interval %v (%s): a client answering every ping would be disconnected",
+			cfg.pongTimeout, sourceOf(from, "pong-timeout"), cfg.pingInterval, sourceOf(from, "ping-interval"))
 	}
-	if fs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
+	return cfg.tls.check(cfg.upstream)
+}
+
+func sourceOf(from map[string]source, name string) string {
+	if s, ok := from[name]; ok {
+		return s.String()
 	}
-	if !strings.HasPrefix(cfg.path, "/") {
-		err := fmt.Errorf("flag -path: %q must start with /", cfg.path)
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
-	if cfg.shutdownGrace < 0 {
-		err := fmt.Errorf("flag -shutdown-grace: %v is negative; 0 cancels the calls in flight at once", cfg.shutdownGrace)
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
-	if cfg.maxSessions < 0 {
-		err := fmt.Errorf("flag -max-sessions: %d is negative; 0 means unlimited", cfg.maxSessions)
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
-	if cfg.upstreamKeepalive < 0 {
-		err := fmt.Errorf("flag -upstream-keepalive: %v is negative; 0 turns keep-alive pings off", cfg.upstreamKeepalive)
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
-	if err := cfg.tls.check(cfg.upstream); err != nil {
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
-		return cfg, err
-	}
-	return cfg, nil
+	return "default"
 }
 
 // serveMain runs `bridge serve` and returns the exit status.
-func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
+func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cfg, err := parseServeFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
@@ -227,8 +319,12 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
 	if err != nil {
 		return exitUsage
 	}
-	if len(cfg.bearerTokens) == 0 {
-		cfg.bearerTokens = splitTokens(os.Getenv(bearerTokensEnv))
+	if cfg.printConfig {
+		if err := writeConfig(stdout, cfg.settings); err != nil {
+			fmt.Fprintf(stderr, "error: -print-config: %v\n", err)
+			return exitFailure
+		}
+		return exitOK
 	}
 	if err := serve(ctx, cfg, stderr); err != nil {
 		// Not "bridge: %v": the errors of package bridge carry that prefix.
@@ -245,7 +341,13 @@ func serveMain(ctx context.Context, args []string, stderr io.Writer) int {
 // returns an error when it cannot start, when serving fails, or when the
 // shutdown fails; the grace running out is not an error.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.logLevel}))
+	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
+	var logger *slog.Logger
+	if cfg.logFormat == "json" {
+		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	} else {
+		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
 
 	// Listen first, so that a busy port fails before anything starts and
 	// the banner shows the real address when the port is 0.
@@ -286,6 +388,11 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if upstreamCreds != nil {
 		dopts = append(dopts, upstreamCreds)
 	}
+	callOpts := []grpc.CallOption{grpc.MaxCallRecvMsgSize(int(cfg.upstreamMaxRecvSize))}
+	if cfg.upstreamMaxSendSize > 0 {
+		callOpts = append(callOpts, grpc.MaxCallSendMsgSize(int(cfg.upstreamMaxSendSize)))
+	}
+	dopts = append(dopts, grpc.WithDefaultCallOptions(callOpts...))
 	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, dopts...)
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
@@ -305,6 +412,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithBearerTokens(cfg.bearerTokens...),
 		bridge.WithMaxSessions(cfg.maxSessions),
 		bridge.WithMetricsRegistry(reg),
+		bridge.WithSendQueue(cfg.sendQueue),
+		bridge.WithMaxMessageSize(cfg.maxFrameSize),
+		bridge.WithMaxCallsInFlight(cfg.maxCallsInFlight),
+		bridge.WithCollectLimit(int(cfg.collectLimit)),
+		bridge.WithMaxSubscriptions(cfg.maxSubscriptions),
+		bridge.WithMaxEventSize(int(cfg.maxEventSize)),
+		bridge.WithEventQueue(cfg.eventQueue),
+		bridge.WithJSONOptions(cfg.json),
+		bridge.WithWriteTimeout(cfg.noReadTimeout),
+		bridge.WithPingInterval(cfg.pingInterval),
+		bridge.WithPongTimeout(cfg.pongTimeout),
 	}
 	if cfg.forwardHeaders != nil {
 		opts = append(opts, bridge.WithForwardHeaders(cfg.forwardHeaders...))
@@ -336,7 +454,12 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if cfg.upstream == "" {
 		banner += fmt.Sprintf("bridge: try: go run ./cmd/bridge call %s demo.v1.ClockService.GetProgressiveTime '{\"count\":3,\"interval\":\"0.2s\"}'\n", url)
 	}
-	_, _ = io.WriteString(stderr, banner) // one write: log lines do not come between
+	if cfg.logFormat == "json" {
+		// Every line of stderr is a JSON object.
+		logger.Info("serving WAMP v1", "url", url, "upstream", upstreamDesc)
+	} else {
+		_, _ = io.WriteString(stderr, banner) // one write: log lines do not come between
+	}
 
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()

@@ -1,0 +1,403 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wampbridge/grpcwamp/bridge"
+)
+
+// writeFile writes a config file into the test's directory and returns
+// its name.
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	name := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(name, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// settingOf returns the effective setting name of cfg.
+func settingOf(t *testing.T, cfg serveConfig, name string) setting {
+	t.Helper()
+	for _, s := range cfg.settings {
+		if s.name == name {
+			return s
+		}
+	}
+	t.Fatalf("no setting %q", name)
+	return setting{}
+}
+
+// TestConfigPrecedence: per setting, the command line beats the
+// environment, which beats the file, which beats the default; a
+// repeatable setting is taken whole from one source.
+func TestConfigPrecedence(t *testing.T) {
+	file := writeFile(t, `# a comment
+---
+max-sessions: 3
+allow-origin:
+  - https://file.example
+  - https://file2.example
+expose: demo.v1.*   # a scalar is a list of one
+`)
+	for _, tc := range []struct {
+		name        string
+		env         map[string]string
+		args        []string
+		sessions    int
+		origins     []string
+		sessionsSrc string
+		originsSrc  string
+	}{
+		{"default", nil, nil, bridge.DefaultMaxSessions, nil, "default", "default"},
+		{"file", map[string]string{configEnv: file}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":3", "file " + file + ":4"},
+		{"env over file", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": "4", "BRIDGE_ALLOW_ORIGIN": "https://env.example, https://env2.example"},
+			nil, 4, []string{"https://env.example", "https://env2.example"}, "env BRIDGE_MAX_SESSIONS", "env BRIDGE_ALLOW_ORIGIN"},
+		{"flag over env", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": "4", "BRIDGE_ALLOW_ORIGIN": "https://env.example"},
+			[]string{"-max-sessions", "5", "-allow-origin", "https://flag.example"}, 5, []string{"https://flag.example"}, "flag", "flag"},
+		{"flag over file", nil, []string{"-config", file, "-allow-origin", "https://flag.example"},
+			3, []string{"https://flag.example"}, "file " + file + ":3", "flag"},
+		{"empty env is unset", map[string]string{configEnv: file, "BRIDGE_MAX_SESSIONS": ""}, nil, 3, []string{"https://file.example", "https://file2.example"}, "file " + file + ":3", "file " + file + ":4"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var stderr strings.Builder
+			cfg, err := parseServeFlags(tc.args, &stderr)
+			if err != nil {
+				t.Fatalf("parseServeFlags(%q): %v\n%s", tc.args, err, stderr.String())
+			}
+			if cfg.maxSessions != tc.sessions || !slices.Equal(cfg.allowOrigins, tc.origins) {
+				t.Errorf("max-sessions %d, allow-origin %q; want %d, %q", cfg.maxSessions, cfg.allowOrigins, tc.sessions, tc.origins)
+			}
+			if got := settingOf(t, cfg, "max-sessions").from.String(); got != tc.sessionsSrc {
+				t.Errorf("max-sessions from %q, want %q", got, tc.sessionsSrc)
+			}
+			if got := settingOf(t, cfg, "allow-origin").from.String(); got != tc.originsSrc {
+				t.Errorf("allow-origin from %q, want %q", got, tc.originsSrc)
+			}
+			if tc.name != "default" && !slices.Equal(cfg.expose, []string{"demo.v1.*"}) {
+				t.Errorf("expose %q from the file, want [demo.v1.*]", cfg.expose)
+			}
+		})
+	}
+}
+
+// TestConfigEnvLists: repeatable settings in the environment are
+// comma-separated, but feeds, which hold JSON, go one per line.
+func TestConfigEnvLists(t *testing.T) {
+	t.Setenv(bearerTokensEnv, " a , b,,c ,")
+	t.Setenv("BRIDGE_FEED", "t1 demo.v1.ClockService.GetProgressiveTime {\"count\":1,\"interval\":\"1s\"}\n\n  t2 demo.v1.ClockService.GetProgressiveTime  \n")
+	t.Setenv("BRIDGE_FORWARD_HEADER", "x-user,authorization")
+	cfg, err := parseServeFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(cfg.bearerTokens, []string{"a", "b", "c"}) {
+		t.Errorf("bearer tokens %q, want [a b c]", cfg.bearerTokens)
+	}
+	if len(cfg.feeds) != 2 || cfg.feeds[0].Topic != "t1" || cfg.feeds[1].Topic != "t2" {
+		t.Errorf("feeds %+v, want topics t1 and t2", cfg.feeds)
+	}
+	if !slices.Equal(cfg.forwardHeaders, []string{"x-user", "authorization"}) {
+		t.Errorf("forward headers %q", cfg.forwardHeaders)
+	}
+}
+
+// TestConfigEnvNames: every flag but -print-config has its variable.
+func TestConfigEnvNames(t *testing.T) {
+	t.Parallel()
+	cfg := defaultServeConfig()
+	fs := newServeFlagSet(&cfg, io.Discard)
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		e := envName(f.Name)
+		if f.Name == "print-config" {
+			if e != "" {
+				t.Errorf("-print-config has variable %s, want none", e)
+			}
+			return
+		}
+		n++
+		want := "BRIDGE_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if f.Name == "bearer-token" {
+			want = "BRIDGE_BEARER_TOKENS"
+		}
+		if e != want {
+			t.Errorf("-%s: variable %q, want %q", f.Name, e, want)
+		}
+		env, err := readEnv(fs, []string{e + "=x"})
+		if err != nil || env[f.Name].name != e {
+			t.Errorf("readEnv(%s=x) = %v, %v; want it read as -%s", e, env, err, f.Name)
+		}
+	})
+	if n == 0 {
+		t.Error("no flags")
+	}
+}
+
+// TestConfigErrors: unknown keys and variables, wrong shapes and bad
+// values are refused at start, naming the source and what is allowed.
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		file string // "": no file
+		env  map[string]string
+		args []string
+		want []string
+	}{
+		{"unknown key", "listen: 127.0.0.1:0\nmax-sesions: 3\n", nil, nil,
+			[]string{":2: unknown key \"max-sesions\"", `did you mean "max-sessions"`}},
+		{"config key", "config: other.yaml\n", nil, nil, []string{":1: key \"config\" is not a setting of the file"}},
+		{"key twice", "path: /a\npath: /b\n", nil, nil, []string{":2: key \"path\" given twice (first at line 1)"}},
+		{"bad int", "\nmax-sessions: -1\n", nil, nil, []string{":2: max-sessions: invalid value \"-1\": -1 is less than 0; 0 means unlimited"}},
+		{"not an int", "send-queue: many\n", nil, nil, []string{":1: send-queue: invalid value \"many\": want an integer of at least 1"}},
+		{"bad bool", "upstream-tls: yes\n", nil, nil, []string{":1: upstream-tls: invalid value \"yes\": want true or false"}},
+		{"bad size", "max-frame-size: 1MB\n", nil, nil, []string{":1: max-frame-size: invalid value \"1MB\": want a size in bytes"}},
+		{"bad duration", "pong-timeout: 60\n", nil, nil, []string{":1: pong-timeout: invalid value \"60\": want a duration"}},
+		{"bad choice", "log-format: xml\n", nil, nil, []string{":1: log-format: invalid value \"xml\": want text or json"}},
+		{"list for a scalar", "listen: [a, b]\n", nil, nil, []string{":1: listen: want a single value, got a list"}},
+		{"mapping in a list", "expose:\n  - a.*\n  - {x: 1}\n", nil, nil, []string{":1: expose: line 3: want a list of single values"}},
+		{"bad list item", "alias:\n  - a=b\n  - nothing\n", nil, nil, []string{":3: alias: invalid value \"nothing\": want URI=METHOD"}},
+		{"not a mapping", "- listen\n", nil, nil, []string{":1: want a mapping of settings"}},
+		{"two documents", "listen: a\n---\nlisten: b\n", nil, nil, []string{"a second YAML document"}},
+		{"broken YAML", "listen: [\n", nil, nil, []string{"config file ", "yaml"}},
+		{"empty file", "# nothing\n", map[string]string{"BRIDGE_SEND_QUEUE": "0"}, nil, []string{"BRIDGE_SEND_QUEUE: invalid value \"0\" for -send-queue: 0 is less than 1"}},
+		{"no file", "", map[string]string{configEnv: "/nonexistent/bridge.yaml"}, nil, []string{"config file (-config or BRIDGE_CONFIG)", "/nonexistent/bridge.yaml"}},
+		{"bad env", "", map[string]string{"BRIDGE_SEND_QUEUE": "x"}, nil,
+			[]string{"environment variable BRIDGE_SEND_QUEUE: invalid value \"x\" for -send-queue: want an integer"}},
+		{"bad env list item", "", map[string]string{"BRIDGE_ALIAS": "a=b,c"}, nil,
+			[]string{"environment variable BRIDGE_ALIAS: invalid value \"c\" for -alias: want URI=METHOD"}},
+		{"unknown env", "", map[string]string{"BRIDGE_MAX_SESION": "3"}, nil,
+			[]string{"environment variable BRIDGE_MAX_SESION: no setting has this name", `did you mean "BRIDGE_MAX_SESSIONS"`}},
+		{"singular token env", "", map[string]string{"BRIDGE_BEARER_TOKEN": "t"}, nil,
+			[]string{"BRIDGE_BEARER_TOKEN: no setting", `did you mean "BRIDGE_BEARER_TOKENS"`}},
+		{"print-config env", "", map[string]string{"BRIDGE_PRINT_CONFIG": "true"}, nil, []string{"BRIDGE_PRINT_CONFIG: no setting"}},
+		{"pong within ping", "ping-interval: 30s\n", map[string]string{"BRIDGE_PONG_TIMEOUT": "20s"}, nil,
+			[]string{"-pong-timeout 20s (env BRIDGE_PONG_TIMEOUT) must be longer than -ping-interval 30s (file "}},
+		{"secret not quoted", "bearer-token: \"\"\n", nil, nil, []string{":1: bearer-token: invalid value <redacted>: empty token"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if tc.file != "" {
+				args = append([]string{"-config", writeFile(t, tc.file)}, args...)
+			}
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			var stdout, stderr strings.Builder
+			if got := run(t.Context(), append([]string{"serve"}, args...), &stdout, &stderr); got != exitUsage {
+				t.Errorf("exit status %d, want %d", got, exitUsage)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(stderr.String(), w) {
+					t.Errorf("stderr does not contain %q:\n%s", w, stderr.String())
+				}
+			}
+		})
+	}
+}
+
+// TestConfigKubernetesEnv: the variables of a Kubernetes Service named
+// bridge are no settings, and no errors either.
+func TestConfigKubernetesEnv(t *testing.T) {
+	for _, k := range []string{"BRIDGE_SERVICE_HOST", "BRIDGE_SERVICE_PORT", "BRIDGE_SERVICE_PORT_HTTP", "BRIDGE_PORT",
+		"BRIDGE_PORT_8080_TCP", "BRIDGE_PORT_8080_TCP_ADDR", "BRIDGE_PORT_8080_TCP_PORT", "BRIDGE_PORT_8080_TCP_PROTO",
+		"BRIDGE_METRICS_SERVICE_HOST", "BRIDGE_METRICS_PORT"} {
+		t.Setenv(k, "10.0.0.1")
+	}
+	if _, err := parseServeFlags(nil, io.Discard); err != nil {
+		t.Errorf("parseServeFlags with Kubernetes service variables: %v", err)
+	}
+}
+
+// TestPrintConfig: -print-config prints every setting with its source, as
+// YAML that -config reads back to the same settings.
+func TestPrintConfig(t *testing.T) {
+	file := writeFile(t, `listen: 127.0.0.1:0
+feed:
+  - 'ticks demo.v1.ClockService.GetProgressiveTime {"count": 2, "interval": "1s"}'
+alias: [clock=demo.v1.ClockService.GetTime]
+forward-header: []
+max-frame-size: 65536
+json-use-proto-names: true
+upstream: "localhost:50051"
+`)
+	t.Setenv(configEnv, file)
+	t.Setenv("BRIDGE_COLLECT_LIMIT", "1000")
+	t.Setenv("BRIDGE_ALLOW_ORIGIN", "*")
+	var stdout, stderr strings.Builder
+	if got := run(t.Context(), []string{"-print-config", "-stream", "last", "-ping-interval", "1s", "-log-level", "debug", "-nats", "true"}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("-print-config: exit status %d; stderr:\n%s", got, stderr.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"\nlisten: 127.0.0.1:0 # file " + file + ":1\n",
+		"\nfeed: # file " + file + ":2\n  - 'ticks demo.v1.ClockService.GetProgressiveTime {\"count\": 2, \"interval\": \"1s\"}'\n",
+		"\nforward-header: [] # file " + file + ":5\n",
+		"\nmax-frame-size: 64KiB # file",
+		"\ncollect-limit: 1000 # env BRIDGE_COLLECT_LIMIT\n",
+		"\nallow-origin: # env BRIDGE_ALLOW_ORIGIN\n  - '*'\n",
+		"\nstream: last # flag\n",
+		"\nnats: \"true\" # flag\n", // a string that reads as a boolean is quoted
+		"\nmax-sessions: 10000 # default\n",
+		"\nupstream-max-recv-size: 4MiB # default\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-print-config lacks %q:\n%s", want, out)
+		}
+	}
+	settingRE := regexp.MustCompile(`^[a-z-]+:.* # (default|flag|file \S+:\d+|env BRIDGE_[A-Z_]+)$`)
+	n := 0
+	for l := range strings.SplitSeq(out, "\n") {
+		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "  - ") {
+			continue
+		}
+		n++
+		if !settingRE.MatchString(l) {
+			t.Errorf("-print-config line %q: want a setting with its source", l)
+		}
+	}
+
+	// Read it back, with no environment: the same settings.
+	first, err := parseServeFlags([]string{"-stream", "last", "-ping-interval", "1s", "-log-level", "debug", "-nats", "true"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != len(first.settings) {
+		t.Errorf("-print-config printed %d settings, want %d", n, len(first.settings))
+	}
+	for _, k := range []string{configEnv, "BRIDGE_COLLECT_LIMIT", "BRIDGE_ALLOW_ORIGIN"} {
+		t.Setenv(k, "")
+	}
+	again, err := parseServeFlags([]string{"-config", writeFile(t, out)}, io.Discard)
+	if err != nil {
+		t.Fatalf("-config of the -print-config output: %v\n%s", err, out)
+	}
+	for i, s := range first.settings {
+		if a := again.settings[i]; a.name != s.name || !slices.Equal(a.values, s.values) {
+			t.Errorf("after the round trip, %s = %q, want %q", a.name, a.values, s.values)
+		}
+	}
+	if again.stream != bridge.StreamLast || again.pingInterval != time.Second || len(again.feeds) != 1 ||
+		again.forwardHeaders == nil || len(again.forwardHeaders) != 0 || again.collectLimit != 1000 || !again.json.UseProtoNames {
+		t.Errorf("after the round trip: %+v", again)
+	}
+}
+
+// TestPrintConfigRedacts: bearer tokens show as <redacted>, and the
+// placeholder read back is refused rather than taken for a token.
+func TestPrintConfigRedacts(t *testing.T) {
+	const secret = "s3cret-token"
+	t.Setenv(bearerTokensEnv, secret+",other-"+secret)
+	var stdout, stderr strings.Builder
+	if got := run(t.Context(), []string{"-print-config"}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("-print-config: exit status %d; stderr:\n%s", got, stderr.String())
+	}
+	out := stdout.String()
+	if strings.Contains(out+stderr.String(), secret) {
+		t.Fatalf("-print-config shows the token:\n%s", out)
+	}
+	if !strings.Contains(out, "\nbearer-token: # env BRIDGE_BEARER_TOKENS\n  - <redacted>\n  - <redacted>\n") {
+		t.Errorf("-print-config does not redact the tokens:\n%s", out)
+	}
+	file := writeFile(t, out)
+	// With the variable still set, it wins over the placeholders.
+	cfg, err := parseServeFlags([]string{"-config", file}, io.Discard)
+	if err != nil || !slices.Equal(cfg.bearerTokens, []string{secret, "other-" + secret}) {
+		t.Errorf("-config with %s set: tokens %d, %v; want the variable's", bearerTokensEnv, len(cfg.bearerTokens), err)
+	}
+	t.Setenv(bearerTokensEnv, "")
+	stderr.Reset()
+	if got := run(t.Context(), []string{"-config", file}, &stdout, &stderr); got != exitUsage {
+		t.Errorf("-config with <redacted> tokens: exit status %d, want %d", got, exitUsage)
+	}
+	if !strings.Contains(stderr.String(), "bearer-token: invalid value <redacted>: <redacted> is what -print-config shows for a secret") {
+		t.Errorf("-config with <redacted> tokens: stderr does not say why:\n%s", stderr.String())
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]int64{
+		"0": 0, "65536": 65536, "64KiB": 64 << 10, "64kib": 64 << 10, "16MiB": 16 << 20, " 2 GiB ": 2 << 30, "1023": 1023,
+	} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "x", "-1", "1MB", "1.5MiB", "KiB", "99999999999GiB"} {
+		if got, err := parseSize(in); err == nil {
+			t.Errorf("parseSize(%q) = %d, want an error", in, got)
+		}
+	}
+	for in, want := range map[int64]string{0: "0", 1000: "1000", 1024: "1KiB", 1536: "1536", 4 << 20: "4MiB", 3 << 30: "3GiB"} {
+		if got := formatSize(in); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", in, got, want)
+		}
+		if back, err := parseSize(formatSize(in)); err != nil || back != in {
+			t.Errorf("parseSize(formatSize(%d)) = %d, %v", in, back, err)
+		}
+	}
+}
+
+// TestNewSettings: the new settings reach the configuration, with their
+// defaults.
+func TestNewSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := loadServeConfig(nil, nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.sendQueue != 64 || cfg.maxFrameSize != 1<<20 || cfg.maxCallsInFlight != 256 || cfg.collectLimit != 16<<20 ||
+		cfg.maxSubscriptions != 256 || cfg.maxEventSize != 64<<10 || cfg.eventQueue != 256 ||
+		cfg.json != (bridge.JSONOptions{EmitUnpopulated: true}) || cfg.upstreamMaxRecvSize != 4<<20 || cfg.upstreamMaxSendSize != 0 ||
+		cfg.noReadTimeout != 10*time.Second || cfg.pingInterval != 25*time.Second || cfg.pongTimeout != time.Minute || cfg.logFormat != "text" {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	args := []string{"-send-queue", "8", "-max-frame-size", "2MiB", "-max-calls-in-flight", "9", "-collect-limit", "1KiB",
+		"-max-subscriptions", "10", "-max-event-size", "100", "-event-queue", "11", "-json-use-proto-names", "-json-emit-unpopulated=false",
+		"-json-use-enum-numbers", "-json-discard-unknown", "-upstream-max-recv-size", "512", "-upstream-max-send-size", "1MiB",
+		"-no-read-timeout", "3s", "-ping-interval", "4s", "-pong-timeout", "5s", "-log-format", "JSON"}
+	if cfg, err = loadServeConfig(args, nil, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.sendQueue != 8 || cfg.maxFrameSize != 2<<20 || cfg.maxCallsInFlight != 9 || cfg.collectLimit != 1024 ||
+		cfg.maxSubscriptions != 10 || cfg.maxEventSize != 100 || cfg.eventQueue != 11 ||
+		cfg.json != (bridge.JSONOptions{UseProtoNames: true, UseEnumNumbers: true, DiscardUnknown: true}) ||
+		cfg.upstreamMaxRecvSize != 512 || cfg.upstreamMaxSendSize != 1<<20 ||
+		cfg.noReadTimeout != 3*time.Second || cfg.pingInterval != 4*time.Second || cfg.pongTimeout != 5*time.Second || cfg.logFormat != "json" {
+		t.Errorf("parseServeFlags(%q): %+v", args, cfg)
+	}
+}
+
+// TestReadmeFlags: the README's flag table lists exactly the flags of
+// bridge -h.
+func TestReadmeFlags(t *testing.T) {
+	t.Parallel()
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inReadme []string
+	for _, m := range regexp.MustCompile("(?m)^\\| `-([a-z-]+)` \\|").FindAllStringSubmatch(string(readme), -1) {
+		inReadme = append(inReadme, m[1])
+	}
+	cfg := defaultServeConfig()
+	var flags []string
+	newServeFlagSet(&cfg, io.Discard).VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+	slices.Sort(inReadme)
+	if !slices.Equal(inReadme, flags) {
+		t.Errorf("README flag table:\n%q\nbridge -h:\n%q", inReadme, flags)
+	}
+}

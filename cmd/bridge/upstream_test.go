@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strings"
+	"testing"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/reflection"
+
+	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
+)
+
+// echoService is a minimal bridgetest.v1.TestService: Echo returns its
+// request, so a large text makes a large response.
+type echoService struct {
+	bridgetestv1.UnimplementedTestServiceServer
+}
+
+func (echoService) Echo(_ context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	return &bridgetestv1.EchoResponse{Request: req}, nil
+}
+
+// startEchoUpstream serves echoService with reflection on 127.0.0.1 until
+// the test ends and returns its address.
+func startEchoUpstream(t *testing.T) string {
+	t.Helper()
+	gs := grpc.NewServer()
+	bridgetestv1.RegisterTestServiceServer(gs, echoService{})
+	reflection.Register(gs)
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- gs.Serve(lis) }()
+	t.Cleanup(func() {
+		gs.Stop()
+		if err := <-served; err != nil {
+			t.Errorf("upstream Serve: %v", err)
+		}
+	})
+	return lis.Addr().String()
+}
+
+// TestServeUpstreamMessageSizes: with -upstream-max-recv-size, a response
+// larger than it reaches the WAMP client as CALLERROR
+// grpc.error.resource_exhausted (RESOURCE_EXHAUSTED, as PROTOCOL.md maps it), and so does a request larger than
+// -upstream-max-send-size; smaller ones pass.
+func TestServeUpstreamMessageSizes(t *testing.T) {
+	t.Parallel()
+	addr := startEchoUpstream(t)
+	// The limits apply to server reflection too: they must leave room for
+	// the descriptors (some KiB).
+	url, _ := runServe(t, "-upstream", addr, "-upstream-max-recv-size", "64KiB", "-upstream-max-send-size", "256KiB")
+	echo := func(text string) (int, string, string) {
+		out, errw := newLineWriter(), newLineWriter()
+		arg, err := json.Marshal(map[string]string{"text": text})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := run(t.Context(), []string{"call", url, "bridgetest.v1.TestService.Echo", string(arg)}, out, errw)
+		return code, out.String(), errw.String()
+	}
+	var out string
+	waitFor(t, "a small Echo to pass", func() bool { // the upstream may not be ready yet
+		var code int
+		code, out, _ = echo("small")
+		return code == exitOK
+	})
+	if !strings.Contains(out, `"small"`) {
+		t.Errorf("Echo small printed %q", out)
+	}
+	for _, tc := range []struct {
+		name string
+		size int
+		want string
+	}{
+		{"response over the receive limit", 100 << 10, "received message larger than max"},
+		{"request over the send limit", 300 << 10, "trying to send message larger than max"},
+	} {
+		code, _, stderr := echo(strings.Repeat("x", tc.size))
+		if code != exitFailure || !strings.Contains(stderr, "grpc.error.resource_exhausted") || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%s: exit status %d, stderr %q; want %d and grpc.error.resource_exhausted, %q", tc.name, code, stderr, exitFailure, tc.want)
+		}
+	}
+}
+
+// TestServeLogFormatJSON: with -log-format json every line of stderr is a
+// JSON object, the banner included.
+func TestServeLogFormatJSON(t *testing.T) {
+	t.Parallel()
+	ctx, interrupt := context.WithCancel(t.Context())
+	defer interrupt()
+	stderr := newLineWriter()
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-listen", "127.0.0.1:0", "-log-format", "json"}, nil, stderr)
+	}()
+	var url string
+	for url == "" {
+		select {
+		case l := <-stderr.Lines:
+			var rec struct{ Msg, URL string }
+			if err := json.Unmarshal([]byte(l), &rec); err != nil {
+				t.Fatalf("stderr line %q is no JSON: %v", l, err)
+			}
+			if rec.Msg == "serving WAMP v1" {
+				url = rec.URL
+			}
+		case c := <-code:
+			t.Fatalf("serve ended with %d before its banner; stderr:\n%s", c, stderr)
+		}
+	}
+	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
+		t.Errorf("banner URL %q", url)
+	}
+	interrupt()
+	if got := <-code; got != exitOK {
+		t.Errorf("serve exit status %d, want 0; stderr:\n%s", got, stderr)
+	}
+	for _, l := range stderr.lines() {
+		if !json.Valid([]byte(l)) {
+			t.Errorf("stderr line %q is no JSON", l)
+		}
+	}
+}
