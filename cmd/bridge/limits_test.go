@@ -38,7 +38,7 @@ func TestParseLimitFlags(t *testing.T) {
 func TestNewUpstreamConnKeepalive(t *testing.T) {
 	t.Parallel()
 	for _, ka := range []time.Duration{0, 30 * time.Second} {
-		cc, err := newUpstreamConn("dns:///localhost:1", ka, slog.New(slog.DiscardHandler))
+		cc, err := newUpstreamConn("dns:///localhost:1", ka, slog.New(slog.DiscardHandler), nil)
 		if err != nil {
 			t.Fatalf("newUpstreamConn(keepalive %v): %v", ka, err)
 		}

@@ -10,9 +10,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -40,6 +42,8 @@ const (
 	// upstreamKeepaliveTimeout is how long a keep-alive ping to the
 	// upstream may go unanswered before the transport is closed.
 	upstreamKeepaliveTimeout = 10 * time.Second
+	// traceFlushTimeout bounds the flush of trace spans at exit.
+	traceFlushTimeout = 5 * time.Second
 )
 
 // serveConfig is the configuration of `bridge serve`: its flags, the
@@ -87,6 +91,17 @@ type serveConfig struct {
 	pingInterval  time.Duration
 	pongTimeout   time.Duration
 
+	// Deadlines of calls by method: bridge.WithCallTimeout and friends.
+	callTimeout       []bridge.MethodDuration
+	maxCallTimeout    []bridge.MethodDuration
+	streamIdleTimeout []bridge.MethodDuration
+
+	retry         bridge.RetryPolicy // -retry-method, -retry-codes, -retry-backoff
+	retryAttempts int                // -retry-attempts
+
+	traceEndpoint    string  // -trace-endpoint; empty: no tracing
+	traceSampleRatio float64 // -trace-sample-ratio
+
 	tls tlsConfig // -tls-cert, -tls-key, -upstream-tls, -upstream-ca, ...
 
 	configFile  string    // -config, $BRIDGE_CONFIG
@@ -108,6 +123,8 @@ const (
 	defaultNoReadTimeout       = 10 * time.Second
 	defaultPingInterval        = 25 * time.Second
 	defaultPongTimeout         = 60 * time.Second
+	defaultRetryAttempts       = 3
+	defaultRetryBackoff        = 100 * time.Millisecond
 )
 
 func defaultServeConfig() serveConfig {
@@ -133,6 +150,9 @@ func defaultServeConfig() serveConfig {
 		noReadTimeout:       defaultNoReadTimeout,
 		pingInterval:        defaultPingInterval,
 		pongTimeout:         defaultPongTimeout,
+		retry:               bridge.RetryPolicy{Backoff: defaultRetryBackoff},
+		retryAttempts:       defaultRetryAttempts,
+		traceSampleRatio:    1,
 	}
 }
 
@@ -288,6 +308,59 @@ flags of serve:
 	fs.Var(durationFlag{&cfg.pongTimeout, time.Millisecond, ""}, "pong-timeout",
 		"a client from which nothing, not even a pong, arrives for this `long` is disconnected; longer than -ping-interval")
 
+	// Deadlines and retries of calls, by method.
+	methodDurations := func(p *[]bridge.MethodDuration) *listFlag {
+		return &listFlag{add: func(v string) error {
+			r, err := bridge.ParseMethodDuration(v)
+			if err != nil {
+				return err
+			}
+			*p = append(*p, r)
+			return nil
+		}}
+	}
+	fs.Var(methodDurations(&cfg.callTimeout), "call-timeout",
+		"deadline `PATTERN=DURATION` (or DURATION for every method) of calls whose client set none;\nthe first matching pattern applies; repeatable; default: none")
+	fs.Var(methodDurations(&cfg.maxCallTimeout), "max-call-timeout",
+		"longest deadline `PATTERN=DURATION` a call may have; repeatable; default: none")
+	fs.Var(methodDurations(&cfg.streamIdleTimeout), "stream-idle-timeout",
+		"longest silence `PATTERN=DURATION` of the upstream in a server stream (back-pressure does not count);\nrepeatable; default: none")
+	fs.Var(&listFlag{add: func(v string) error {
+		if v == "" {
+			return errors.New("empty pattern")
+		}
+		if _, err := path.Match(v, ""); err != nil {
+			return fmt.Errorf("pattern %q: %w", v, err)
+		}
+		cfg.retry.Methods = append(cfg.retry.Methods, v)
+		return nil
+	}}, "retry-method", "retry failed calls of the methods matching `pattern` (safe to run twice), unary and server-streaming,\nwhile the client has seen nothing of them; repeatable; default: none")
+	fs.Var(intFlag{&cfg.retryAttempts, 2, ""}, "retry-attempts", "most `attempts` of a retried call, the first included")
+	fs.Var(&listFlag{
+		dflt: []string{"UNAVAILABLE"},
+		add: func(v string) error {
+			c, err := bridge.ParseRetryCode(v)
+			if err != nil {
+				return err
+			}
+			cfg.retry.Codes = append(cfg.retry.Codes, c)
+			return nil
+		},
+	}, "retry-codes", "gRPC status `code` retried (UNAVAILABLE, RESOURCE_EXHAUSTED, ...); repeatable; default: UNAVAILABLE")
+	fs.Var(durationFlag{&cfg.retry.Backoff, time.Millisecond, ""}, "retry-backoff",
+		"`wait` before the second attempt, doubling for each further one (10% jitter, at most 5s)")
+	fs.Var(stringFlag{&cfg.traceEndpoint, func(v string) error {
+		if v == "" {
+			return nil
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("want http://host:port (plaintext) or https://host:port (TLS) of an OTLP/gRPC collector, got %q", v)
+		}
+		return nil
+	}}, "trace-endpoint", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
+	fs.Var(ratioFlag{&cfg.traceSampleRatio}, "trace-sample-ratio", "`fraction` of traces sampled, from 0 to 1; a sampled parent wins")
+
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.Var(choiceFlag{&cfg.logFormat, []string{"text", "json"}}, "log-format", "log `format`: text (log/slog's key=value) or json (one object per line)")
 	return fs
@@ -393,7 +466,29 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		callOpts = append(callOpts, grpc.MaxCallSendMsgSize(int(cfg.upstreamMaxSendSize)))
 	}
 	dopts = append(dopts, grpc.WithDefaultCallOptions(callOpts...))
-	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, dopts...)
+	if cfg.traceEndpoint != "" {
+		traceOpt, stopTracing, err := newTracing(ctx, cfg.traceEndpoint, cfg.traceSampleRatio)
+		if err != nil {
+			return err
+		}
+		// Flushes the spans of the last calls; the collector gets the grace
+		// of a shutdown, no more.
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), traceFlushTimeout)
+			defer cancel()
+			if err := stopTracing(sctx); err != nil {
+				logger.Warn("flushing trace spans failed", "error", err)
+			}
+		}()
+		dopts = append(dopts, traceOpt)
+	}
+	retry := cfg.retry
+	retry.Attempts = uint(cfg.retryAttempts)
+	retryOpts, err := bridge.RetryDialOptions(retry)
+	if err != nil {
+		return err
+	}
+	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, retryOpts, dopts...)
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
 	}
@@ -423,6 +518,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithWriteTimeout(cfg.noReadTimeout),
 		bridge.WithPingInterval(cfg.pingInterval),
 		bridge.WithPongTimeout(cfg.pongTimeout),
+		bridge.WithCallTimeout(cfg.callTimeout...),
+		bridge.WithMaxCallTimeout(cfg.maxCallTimeout...),
+		bridge.WithStreamIdleTimeout(cfg.streamIdleTimeout...),
 	}
 	if cfg.forwardHeaders != nil {
 		opts = append(opts, bridge.WithForwardHeaders(cfg.forwardHeaders...))
@@ -524,20 +622,22 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 // a grpc-go server's default enforcement policy (MinTime 5m) answers pings
 // more frequent than that with GOAWAY "too_many_pings".
 //
-// extra are further dial options; interceptors among them (serve adds the
-// go-grpc-middleware Prometheus client metrics) run after the logging ones.
-func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+// outer are dial options whose interceptors run before the logging ones
+// (serve gives the retry interceptors, so that every attempt is logged and
+// counted); extra are further dial options, whose interceptors (serve adds
+// the go-grpc-middleware Prometheus client metrics) run after them.
+func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger, outer []grpc.DialOption, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	l := grpcLogger(logger.With("component", "upstream"))
 	lopts := []logging.Option{
 		logging.WithLogOnEvents(logging.StartCall, logging.FinishCall),
 		logging.WithLevels(func(codes.Code) logging.Level { return logging.LevelDebug }),
 	}
-	dopts := []grpc.DialOption{
+	dopts := append(slices.Clip(outer),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(bridge.RoundRobinServiceConfig),
 		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(l, lopts...)),
 		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
-	}
+	)
 	if keepalive > 0 {
 		dopts = append(dopts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{
 			Time:                keepalive,

@@ -5,30 +5,64 @@ import (
 	"encoding/json"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
 
 	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
 )
 
 // echoService is a minimal bridgetest.v1.TestService: Echo returns its
-// request, so a large text makes a large response.
+// request, so a large text makes a large response. It keeps the incoming
+// metadata of each text, and fails the first call of each text starting
+// with "flaky" with UNAVAILABLE.
 type echoService struct {
 	bridgetestv1.UnimplementedTestServiceServer
+	mu    sync.Mutex
+	md    map[string]metadata.MD
+	calls map[string]int
 }
 
-func (echoService) Echo(_ context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+func (s *echoService) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	md, _ := metadata.FromIncomingContext(ctx)
+	s.mu.Lock()
+	s.md[req.GetText()] = md
+	s.calls[req.GetText()]++
+	n := s.calls[req.GetText()]
+	s.mu.Unlock()
+	if strings.HasPrefix(req.GetText(), "flaky") && n == 1 {
+		return nil, status.Error(codes.Unavailable, "echo: the first call of a flaky text fails")
+	}
 	return &bridgetestv1.EchoResponse{Request: req}, nil
+}
+
+// seen returns the metadata of the last Echo of text and how many Echo
+// calls of it arrived.
+func (s *echoService) seen(text string) (metadata.MD, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.md[text], s.calls[text]
 }
 
 // startEchoUpstream serves echoService with reflection on 127.0.0.1 until
 // the test ends and returns its address.
 func startEchoUpstream(t *testing.T) string {
 	t.Helper()
+	addr, _ := startEchoService(t)
+	return addr
+}
+
+// startEchoService is startEchoUpstream that also returns the service.
+func startEchoService(t *testing.T) (string, *echoService) {
+	t.Helper()
 	gs := grpc.NewServer()
-	bridgetestv1.RegisterTestServiceServer(gs, echoService{})
+	svc := &echoService{md: make(map[string]metadata.MD), calls: make(map[string]int)}
+	bridgetestv1.RegisterTestServiceServer(gs, svc)
 	reflection.Register(gs)
 	var lc net.ListenConfig
 	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
@@ -43,7 +77,7 @@ func startEchoUpstream(t *testing.T) string {
 			t.Errorf("upstream Serve: %v", err)
 		}
 	})
-	return lis.Addr().String()
+	return lis.Addr().String(), svc
 }
 
 // TestServeUpstreamMessageSizes: with -upstream-max-recv-size, a response

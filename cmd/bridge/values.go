@@ -252,3 +252,22 @@ func (f stringFlag) Set(s string) error {
 	*f.p = s
 	return nil
 }
+
+// ratioFlag is a fraction from 0 to 1.
+type ratioFlag struct{ p *float64 }
+
+func (f ratioFlag) String() string {
+	if f.p == nil {
+		return "0"
+	}
+	return strconv.FormatFloat(*f.p, 'g', -1, 64)
+}
+
+func (f ratioFlag) Set(s string) error {
+	v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1 {
+		return errors.New("want a fraction from 0 to 1, such as 0.1")
+	}
+	*f.p = v
+	return nil
+}
