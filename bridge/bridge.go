@@ -249,6 +249,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		WriteTimeout:     h.cfg.writeTimeout,
 		PingInterval:     h.cfg.pingInterval,
 		PongTimeout:      h.cfg.pongTimeout,
+		Remote:           r.RemoteAddr,
 	})
 	if err != nil && !errors.Is(err, context.Canceled) {
 		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)

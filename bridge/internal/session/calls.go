@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/gorilla/websocket"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -16,8 +18,10 @@ import (
 
 // call is an entry of the table of calls in flight.
 type call struct {
-	cancel   context.CancelFunc
-	canceled bool // CALL_CANCEL arrived; guarded by session.mu
+	cancel    context.CancelFunc
+	canceled  bool // CALL_CANCEL arrived; guarded by session.mu
+	procedure string
+	start     time.Time
 }
 
 // startCall registers a CALL and runs it on its own goroutine. The reader
@@ -28,27 +32,28 @@ func (s *session) startCall(m *wampv1.Call) {
 	s.mu.Lock()
 	if s.drainingLocked() {
 		s.mu.Unlock()
-		s.refuse(id, invoke.Errorf(codes.Unavailable,
+		s.refuse(id, procedure, invoke.Errorf(codes.Unavailable,
 			"procedure %q: the bridge is shutting down: call refused; reconnect to another replica", procedure))
 		return
 	}
 	if _, dup := s.calls[id]; dup {
 		s.mu.Unlock()
-		s.refuse(id, invoke.Errorf(codes.InvalidArgument,
+		s.refuse(id, procedure, invoke.Errorf(codes.InvalidArgument,
 			"call id %q is already in flight in this session: wait for its result or use a new call id", id))
 		return
 	}
 	if len(s.calls) >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
-		s.refuse(id, invoke.Errorf(codes.ResourceExhausted,
+		s.refuse(id, procedure, invoke.Errorf(codes.ResourceExhausted,
 			"procedure %q: too many calls in flight: this session already runs %d, the limit; wait for results before calling again",
 			procedure, s.cfg.MaxCallsInFlight))
 		return
 	}
 	cctx, cancel := context.WithCancel(s.callsCtx)
-	c := &call{cancel: cancel}
+	c := &call{cancel: cancel, procedure: procedure, start: time.Now()}
 	s.calls[id] = c
 	s.running++
+	s.started++
 	s.mu.Unlock()
 	s.metrics.callStarted()
 	s.wg.Go(func() {
@@ -75,7 +80,7 @@ func (s *session) startCall(m *wampv1.Call) {
 // refuse answers a call that was never started with CALLERROR. The
 // refusals being delivered are bounded: a client that keeps calling while
 // not reading its frames is disconnected.
-func (s *session) refuse(id string, err error) {
+func (s *session) refuse(id, procedure string, err error) {
 	s.mu.Lock()
 	if s.refusing >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
@@ -86,7 +91,7 @@ func (s *session) refuse(id string, err error) {
 	s.refusing++
 	s.mu.Unlock()
 	s.wg.Go(func() {
-		frame, code := s.errorFrame(id, err)
+		frame, code := s.errorFrame(id, procedure, time.Time{}, err)
 		s.metrics.callEnded("", code, false)
 		s.sendFinal(frame)
 		s.mu.Lock()
@@ -198,7 +203,7 @@ func (s *session) finish(id string, c *call, method string, result json.RawMessa
 		err = status.Errorf(codes.Canceled, "call %q was cancelled by CALL_CANCEL", id)
 	}
 	if err != nil {
-		frame, code := s.errorFrame(id, err)
+		frame, code := s.errorFrame(id, c.procedure, c.start, err)
 		s.metrics.callEnded(method, code, true)
 		s.sendFinal(frame)
 		return
@@ -207,10 +212,16 @@ func (s *session) finish(id string, c *call, method string, result json.RawMessa
 	s.sendFinal(wampv1.Encode(&wampv1.CallResult{CallID: id, Result: result}))
 }
 
-// errorFrame returns the CALLERROR answering id with err, and err's code.
-func (s *session) errorFrame(id string, err error) ([]byte, codes.Code) {
+// errorFrame returns the CALLERROR answering id, a call of procedure
+// started at start (zero: refused before it started), with err, and err's
+// code. It logs the failure: one line per failed call.
+func (s *session) errorFrame(id, procedure string, start time.Time, err error) ([]byte, codes.Code) {
 	f := s.core.Failure(err)
-	s.logger.Debug("call failed", "call", id, "code", f.Code, "error", f.Message)
+	var d time.Duration
+	if !start.IsZero() {
+		d = time.Since(start)
+	}
+	s.logger.Info("call failed", "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
 	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
 }
 

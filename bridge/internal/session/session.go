@@ -69,6 +69,9 @@ type Config struct {
 	Metadata map[string][]string
 	// Metrics receives the session's measurements; may be nil.
 	Metrics *Metrics
+	// Remote is the client's address, for the log lines of the session's
+	// start and end.
+	Remote string
 }
 
 // Stats counts what sessions drop or refuse. The fields are safe for
@@ -126,6 +129,7 @@ type session struct {
 	calls    map[string]*call
 	refusing int // refusals being delivered
 	running  int // calls whose terminal frame is not queued yet
+	started  int // calls started, for the log line of the session's end
 	draining bool
 	closing  bool // the close marker is queued
 }
@@ -167,6 +171,8 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 
 	s.metrics.sessionStarted()
 	defer s.sessionEnded()
+	start := time.Now()
+	s.logger.Info("session started", "remote", cfg.Remote, "mode", cfg.Mode.String())
 	// WELCOME goes first: it is queued before the writer or any call runs.
 	s.queue <- wampv1.Encode(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
 	writerDone := make(chan struct{})
@@ -184,10 +190,22 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	<-writerDone
 	err := context.Cause(ctx)
 	conn.ws.Close()
+	s.mu.Lock()
+	calls := s.started
+	s.mu.Unlock()
 	if errors.Is(err, errPeerGone) {
-		return nil
+		err = nil
 	}
+	s.logger.Info("session ended", "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
 	return err
+}
+
+// endCause describes why a session ended, for its log line.
+func endCause(err error) string {
+	if err == nil {
+		return "the client left"
+	}
+	return err.Error()
 }
 
 func withDefaults(c Config) Config {
@@ -359,7 +377,7 @@ func (s *session) dispatch(data []byte) {
 			s.metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
 			// (answering it would end the call it names a second time).
-			s.refuse(fe.CallID, invoke.Errorf(codes.InvalidArgument, "%v", err))
+			s.refuse(fe.CallID, "", invoke.Errorf(codes.InvalidArgument, "%v", err))
 		default:
 			if errors.Is(err, wampv1.ErrNotArray) {
 				s.metrics.badFrame(BadFrameNotJSONArray)
