@@ -65,6 +65,10 @@ func TestE2EBackPressureNoReader(t *testing.T) {
 		t.Errorf("heap in use grew by %d bytes; want at most %d", grew, bound)
 	}
 
+	if _, body := br.Get(t, "/metrics"); !strings.Contains(body, "\ngrpcwamp_slow_consumer_disconnects_total 1\n") {
+		t.Errorf("/metrics does not count the client as one slow-consumer disconnect:\n%s", body)
+	}
+
 	// The client was disconnected: reading now gets what the socket
 	// buffers held, then the end of the connection, without a close frame
 	// (the bridge could not write one to a client that does not read).

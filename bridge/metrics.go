@@ -105,8 +105,9 @@ func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.S
 	cs := []prometheus.Collector{
 		m.sessionsOpen, m.sessionsTotal, m.callsInFlight, m.callsTotal, m.progressFrames,
 		m.queueDepth, m.badFrames, m.bytesIn, m.bytesOut,
-		stat("grpcwamp_slow_consumer_disconnects_total", "Subscribers disconnected because their event queue was full.",
-			bstats.SlowDisconnects.Load),
+		stat("grpcwamp_slow_consumer_disconnects_total",
+			"Sessions disconnected as too slow: a subscriber whose event queue was full, or a client that read nothing for the no-read timeout.",
+			func() int64 { return bstats.SlowDisconnects.Load() + stats.NoReadDisconnects.Load() }),
 		stat("grpcwamp_pubsub_dropped_total", "SUBSCRIBE and PUBLISH frames dropped (refused or not served).",
 			stats.DroppedPubSub.Load),
 		stat("grpcwamp_events_published_total", "Publications accepted by the broker.",

@@ -80,6 +80,9 @@ type Stats struct {
 	UnknownFrames  atomic.Int64 // unknown type ids and server-only frames, ignored
 	DroppedPubSub  atomic.Int64 // SUBSCRIBE/PUBLISH refused or not served
 	ClosedBadFrame atomic.Int64 // sessions closed for a bad frame
+	// NoReadDisconnects counts sessions closed because one write blocked
+	// for WriteTimeout: the client stopped reading its frames.
+	NoReadDisconnects atomic.Int64
 }
 
 // closeError is the cause of a session's end that the writer reports to

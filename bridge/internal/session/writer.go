@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"net"
 	"time"
 	"unicode/utf8"
 
@@ -57,7 +58,12 @@ func (s *session) writeLoop(ctx context.Context) {
 // writeFailed ends the session after a failed write: the peer is gone or
 // stopped reading for longer than WriteTimeout.
 func (s *session) writeFailed(err error) {
-	s.logger.Debug("write failed", "error", err)
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		s.stats.NoReadDisconnects.Add(1)
+		s.logger.Info("closing a client that reads nothing", "no_read_timeout", s.cfg.WriteTimeout)
+	} else {
+		s.logger.Debug("write failed", "error", err)
+	}
 	s.cancel(errPeerGone)
 	s.conn.ws.SetReadDeadline(time.Now()) // unblock the reader
 }
