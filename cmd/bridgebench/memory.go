@@ -49,7 +49,7 @@ func scrape(ctx context.Context, metricsURL string) (map[string]float64, error) 
 	if err != nil {
 		return nil, err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpClient.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", metricsURL, err)
 	}

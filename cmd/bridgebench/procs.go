@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -221,6 +220,14 @@ func startBridgeProcess(ctx context.Context, bin, upstream, dir string) (c *chil
 	return c, wsURL, httpURL, nil
 }
 
+// httpClient makes the harness's requests to the bridge (/readyz,
+// /metrics). Without keep-alives no connection outlives a request, so no
+// goroutine of the client outlives the run.
+var httpClient = &http.Client{
+	Transport: &http.Transport{DisableKeepAlives: true},
+	Timeout:   startTimeout,
+}
+
 // waitReady polls url until it answers 200, the child exits, or
 // startTimeout passes. Polling is fine here: this is not a test, and the
 // bridge offers no readiness notification.
@@ -232,7 +239,7 @@ func waitReady(ctx context.Context, c *child, url string) error {
 		if err != nil {
 			return err
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := httpClient.Do(req)
 		if err == nil {
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<10))
 			resp.Body.Close()
@@ -259,6 +266,3 @@ func waitReady(ctx context.Context, c *child, url string) error {
 		}
 	}
 }
-
-// errInterrupted is returned when the user interrupts the run.
-var errInterrupted = errors.New("interrupted")
