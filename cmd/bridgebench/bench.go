@@ -287,7 +287,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	}
 
 	fmt.Fprintln(w)
-	m := table{header: []string{"idle sessions", "RSS / session", "heap+stack / session", "goroutines / session", "target (heap+stack)", "result"}}
+	m := table{header: []string{"idle sessions", "RSS / session", "heap+stack / session", "of which stacks", "goroutines / session", "target (heap+stack)", "result"}}
 	tg := fmt.Sprintf("<= %s", formatKiB(targetSessionBytes))
 	verdict := func(b float64) string {
 		if b <= targetSessionBytes {
@@ -296,7 +296,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		return "MISSED"
 	}
 	for _, r := range rep.mem {
-		m.add(formatCount(float64(r.sessions)), formatKiB(r.rssPerSession), formatKiB(r.heapStackPerSes),
+		m.add(formatCount(float64(r.sessions)), formatKiB(r.rssPerSession), formatKiB(r.heapStackPerSes), formatKiB(r.stackPerSession),
 			fmt.Sprintf("%.2f", r.goroutinesPerS), tg, verdict(r.heapStackPerSes))
 	}
 	if n := len(rep.mem); n >= 2 {
@@ -307,6 +307,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		hs := slope(func(r memRow) float64 { return r.heapStackPerSes })
 		m.add(fmt.Sprintf("each of the %s from %s to %s", formatCount(float64(z.sessions-a.sessions)), formatCount(float64(a.sessions)), formatCount(float64(z.sessions))),
 			formatKiB(slope(func(r memRow) float64 { return r.rssPerSession })), formatKiB(hs),
+			formatKiB(slope(func(r memRow) float64 { return r.stackPerSession })),
 			fmt.Sprintf("%.2f", slope(func(r memRow) float64 { return r.goroutinesPerS })), tg, verdict(hs))
 	}
 	if err := m.print(w, markdown); err != nil {

@@ -40,6 +40,7 @@ type memRow struct {
 	sessions        int
 	rssPerSession   float64 // bytes
 	heapStackPerSes float64 // bytes: heap in use + stacks in use
+	stackPerSession float64 // bytes: stacks in use, part of heapStackPerSes
 	goroutinesPerS  float64
 }
 
@@ -141,6 +142,7 @@ func measureMemory(ctx context.Context, wsURL, metricsURL string, counts []int, 
 			sessions:        n,
 			rssPerSession:   per(metricRSS),
 			heapStackPerSes: per(metricHeapInuse) + per(metricStackInuse),
+			stackPerSession: per(metricStackInuse),
 			goroutinesPerS:  per(metricGoroutines),
 		})
 	}
