@@ -250,8 +250,9 @@ const gcTimeout = 60 * time.Second
 // moment holds the garbage of opening the sessions too: up to GOGC=100%
 // more than the live heap. So afterGC streams through the bridge, which
 // allocates quickly, until the bridge's GC count grows, then cancels the
-// stream and scrapes. What remains on top of the live heap is the garbage
-// of the few milliseconds between that GC and the scrape.
+// stream, waits for the runtime to sweep what the collection freed, and
+// scrapes. What remains on top of the live heap is the garbage of the few
+// milliseconds between that collection and the end of the stream.
 func afterGC(ctx context.Context, wsURL, metricsURL string, n int) (map[string]float64, error) {
 	m, err := scrape(ctx, metricsURL)
 	if err != nil {
@@ -312,5 +313,43 @@ func afterGC(ctx context.Context, wsURL, metricsURL string, n int) (map[string]f
 		return nil, fmt.Errorf("provoke a GC: the cancelled stream did not end within %v", drainTimeout)
 	}
 	c.close()
-	return settle(ctx, metricsURL, n)
+	if _, err := settle(ctx, metricsURL, n); err != nil {
+		return nil, err
+	}
+	return swept(ctx, metricsURL)
+}
+
+// sweepPoll and sweepSlack define when the heap has stopped shrinking: two
+// scrapes sweepPoll apart differ by less than sweepSlack. sweepTimeout
+// bounds the wait.
+const (
+	sweepPoll    = 100 * time.Millisecond
+	sweepSlack   = 64 << 10
+	sweepTimeout = 10 * time.Second
+)
+
+// swept returns a scrape once the heap in use has stopped shrinking. A
+// span freed by a collection stays "in use" until the runtime sweeps it,
+// which an idle process does in the background soon after the collection.
+func swept(ctx context.Context, metricsURL string) (map[string]float64, error) {
+	prev, err := scrape(ctx, metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(sweepTimeout)
+	for {
+		select {
+		case <-time.After(sweepPoll):
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		m, err := scrape(ctx, metricsURL)
+		if err != nil {
+			return nil, err
+		}
+		if m[metricHeapInuse] > prev[metricHeapInuse]-sweepSlack || time.Now().After(deadline) {
+			return m, nil
+		}
+		prev = m
+	}
 }
