@@ -34,11 +34,49 @@ const fdMargin = 256
 // stopGrace is how long a child may take to exit after SIGTERM.
 const stopGrace = 5 * time.Second
 
+// Figures and sides, to index roundResult.cpu.
+const (
+	figStream = iota
+	figUnary
+	figThroughput
+	numFigures
+)
+
+const (
+	sideDirect = iota
+	sideBridge
+)
+
 // roundResult holds the figures of one round.
 type roundResult struct {
 	streamDirect, streamBridge float64          // messages/s
 	latDirect, latBridge       [3]time.Duration // p50, p90, p99
 	thrDirect, thrBridge       float64          // calls/s
+	cpu                        [numFigures][2]cpuPerOp
+}
+
+// pids are the processes whose CPU time the report shows.
+type pids struct{ client, bridge, upstream int }
+
+// A cpuPerOp is the CPU time per message or call of each process during a
+// measurement; ok is false when it could not be read.
+type cpuPerOp struct {
+	client, bridge, upstream time.Duration
+	ok                       bool
+}
+
+// readCPU returns the CPU time used so far by each of p; false when one
+// cannot be read.
+func readCPU(p pids) ([3]time.Duration, bool) {
+	var t [3]time.Duration
+	for i, pid := range []int{p.client, p.bridge, p.upstream} {
+		d, err := processCPU(pid)
+		if err != nil {
+			return t, false
+		}
+		t[i] = d
+	}
+	return t, true
 }
 
 // A report is what one run measured.
@@ -137,10 +175,11 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	}
 	defer cc.Close()
 	client := benchv1.NewBenchServiceClient(cc)
+	procs := pids{client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid}
 	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
 
 	for r := range cfg.rounds {
-		res, frameLen, err := runRound(ctx, cfg, client, wsURL, r%2 == 1)
+		res, frameLen, err := runRound(ctx, cfg, client, wsURL, procs, r%2 == 1)
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", r+1, err)
 		}
@@ -176,46 +215,68 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 
 // runRound measures each figure on both sides, the bridge first when
 // bridgeFirst, and returns the figures and the size of a progress frame.
-func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, bridgeFirst bool) (res roundResult, frameLen int, err error) {
-	pair := func(direct, bridge func() error) error {
-		first, second := direct, bridge
-		if bridgeFirst {
-			first, second = bridge, direct
-		}
-		if err := first(); err != nil {
+func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, procs pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
+	// measure runs one side of a figure and notes the CPU time per
+	// operation that each process spent on it.
+	measure := func(fig, side int, f func() (int64, error)) error {
+		before, ok := readCPU(procs)
+		ops, err := f()
+		if err != nil {
 			return err
 		}
-		return second()
+		after, ok2 := readCPU(procs)
+		if ok && ok2 && ops > 0 {
+			per := func(i int) time.Duration { return (after[i] - before[i]) / time.Duration(ops) }
+			res.cpu[fig][side] = cpuPerOp{client: per(0), bridge: per(1), upstream: per(2), ok: true}
+		}
+		return nil
+	}
+	pair := func(fig int, direct, bridge func() (int64, error)) error {
+		sides := []int{sideDirect, sideBridge}
+		fs := []func() (int64, error){direct, bridge}
+		if bridgeFirst {
+			sides, fs = []int{sideBridge, sideDirect}, []func() (int64, error){bridge, direct}
+		}
+		for i := range sides {
+			if err := measure(fig, sides[i], fs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	d := cfg.duration
-	err = pair(func() (err error) {
-		res.streamDirect, err = directStream(ctx, client, d)
-		return err
-	}, func() (err error) {
-		res.streamBridge, frameLen, err = bridgeStream(ctx, url, d)
-		return err
+	err = pair(figStream, func() (int64, error) {
+		s, err := directStream(ctx, client, d)
+		res.streamDirect = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, n, err := bridgeStream(ctx, url, d)
+		res.streamBridge, frameLen = s.rate(), n
+		return s.ops, err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	err = pair(func() error {
+	err = pair(figUnary, func() (int64, error) {
 		rtts, err := directLatency(ctx, client, d)
 		res.latDirect = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
-		return err
-	}, func() error {
+		return int64(len(rtts) + latencyWarmup), err
+	}, func() (int64, error) {
 		rtts, err := bridgeLatency(ctx, url, d)
 		res.latBridge = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
-		return err
+		return int64(len(rtts) + latencyWarmup), err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	err = pair(func() (err error) {
-		res.thrDirect, err = directThroughput(ctx, client, d, cfg.concurrency)
-		return err
-	}, func() (err error) {
-		res.thrBridge, err = bridgeThroughput(ctx, url, d, cfg.concurrency)
-		return err
+	err = pair(figThroughput, func() (int64, error) {
+		s, err := directThroughput(ctx, client, d, cfg.concurrency)
+		res.thrDirect = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, err := bridgeThroughput(ctx, url, d, cfg.concurrency)
+		res.thrBridge = s.rate()
+		return s.ops, err
 	})
 	return res, frameLen, err
 }
@@ -281,9 +342,14 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	if err := t.print(w, markdown); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "\nDirect and bridge: medians over the rounds; bridge/direct: median of each round's ratio.\n")
-	if err != nil || len(rep.mem) == 0 {
+	if _, err := fmt.Fprintf(w, "\nDirect and bridge: medians over the rounds; bridge/direct: median of each round's ratio.\n"); err != nil {
 		return err
+	}
+	if err := rep.printCPU(w, markdown); err != nil {
+		return err
+	}
+	if len(rep.mem) == 0 {
+		return nil
 	}
 
 	fmt.Fprintln(w)
@@ -325,6 +391,43 @@ memory grows linearly with sessions.
 	if rep.memNotice != "" {
 		note += "Note: " + rep.memNotice + "\n"
 	}
-	_, err = io.WriteString(w, note)
+	_, err := io.WriteString(w, note)
+	return err
+}
+
+// printCPU writes the CPU time per message or call of each process, when
+// it was read.
+func (rep *report) printCPU(w io.Writer, markdown bool) error {
+	t := table{header: []string{"CPU time per message or call", "client", "bridge", "upstream", "all three"}}
+	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
+	for fig := range numFigures {
+		for side, sideName := range []string{"direct gRPC", "bridge"} {
+			var client, bridge, upstream, total []float64
+			for _, r := range rep.rounds {
+				c := r.cpu[fig][side]
+				if !c.ok {
+					return nil
+				}
+				client = append(client, float64(c.client))
+				bridge = append(bridge, float64(c.bridge))
+				upstream = append(upstream, float64(c.upstream))
+				total = append(total, float64(c.client+c.bridge+c.upstream))
+			}
+			us := func(xs []float64) string { return formatMicros(time.Duration(median(xs))) }
+			b := us(bridge)
+			if side == sideDirect {
+				b = "-"
+			}
+			t.add(names[fig]+", "+sideName, us(client), b, us(upstream), us(total))
+		}
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	if err := t.print(w, markdown); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nCPU time: user+system from /proc/PID/stat (10 ms ticks) over each measurement, divided by the\nmessages or calls; medians over the rounds. The machine has %d CPUs: a side whose \"all three\" is\nT per operation cannot exceed %d/T operations per second.\n",
+		runtime.NumCPU(), runtime.NumCPU())
 	return err
 }

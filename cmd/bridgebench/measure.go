@@ -28,36 +28,46 @@ const latencyWarmup = 100
 // drainTimeout bounds the wait for the end of a cancelled stream.
 const drainTimeout = 30 * time.Second
 
-// directStream receives one server stream for d and returns messages/s.
-func directStream(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) (float64, error) {
+// A sample is how many messages or calls a measurement counted in how
+// long.
+type sample struct {
+	ops     int64
+	elapsed time.Duration
+}
+
+// rate returns ops per second.
+func (s sample) rate() float64 { return float64(s.ops) / s.elapsed.Seconds() }
+
+// directStream receives one server stream for d.
+func directStream(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) (sample, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
 	deadline := start.Add(d)
 	stream, err := client.Stream(sctx, &benchv1.StreamRequest{Count: streamCount})
 	if err != nil {
-		return 0, fmt.Errorf("direct stream: %w", err)
+		return sample{}, fmt.Errorf("direct stream: %w", err)
 	}
-	n := 0
+	var n int64
 	for {
 		if _, err := stream.Recv(); err != nil {
-			return 0, fmt.Errorf("direct stream: after %d messages: %w", n, err)
+			return sample{}, fmt.Errorf("direct stream: after %d messages: %w", n, err)
 		}
 		n++
 		if n%checkEvery == 0 && time.Now().After(deadline) {
 			break
 		}
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return sample{n, time.Since(start)}, nil
 }
 
 // bridgeStream makes one streaming CALL in a new session, counts its
-// progress frames for d, cancels it with CALL_CANCEL, and returns
-// messages/s and the size of a progress frame.
-func bridgeStream(ctx context.Context, url string, d time.Duration) (rate float64, frameLen int, err error) {
+// progress frames for d, cancels it with CALL_CANCEL, and returns them
+// and the size of a progress frame.
+func bridgeStream(ctx context.Context, url string, d time.Duration) (s sample, frameLen int, err error) {
 	c, err := dialWAMP(ctx, url, 0)
 	if err != nil {
-		return 0, 0, fmt.Errorf("bridge stream: %w", err)
+		return sample{}, 0, fmt.Errorf("bridge stream: %w", err)
 	}
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { c.close() })
@@ -67,16 +77,16 @@ func bridgeStream(ctx context.Context, url string, d time.Duration) (rate float6
 	start := time.Now()
 	deadline := start.Add(d)
 	if err := c.send(fmt.Appendf(nil, `[2,"s","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
-		return 0, 0, fmt.Errorf("bridge stream: send CALL: %w", err)
+		return sample{}, 0, fmt.Errorf("bridge stream: send CALL: %w", err)
 	}
-	n := 0
+	var n int64
 	for {
 		f, err := c.read()
 		if err != nil {
-			return 0, 0, fmt.Errorf("bridge stream: after %d messages: %w", n, err)
+			return sample{}, 0, fmt.Errorf("bridge stream: after %d messages: %w", n, err)
 		}
 		if !bytes.HasPrefix(f, progress) {
-			return 0, 0, unexpected("bridge stream", f)
+			return sample{}, 0, unexpected("bridge stream", f)
 		}
 		n++
 		frameLen = len(f) // the last one's: seq has its usual width by then
@@ -84,21 +94,21 @@ func bridgeStream(ctx context.Context, url string, d time.Duration) (rate float6
 			break
 		}
 	}
-	rate = float64(n) / time.Since(start).Seconds()
+	s = sample{n, time.Since(start)}
 
 	// Cancel and wait for the CALLERROR (CANCELLED), so that the next
 	// measurement starts with the bridge and the upstream idle.
 	if err := c.send([]byte(`[1001,"s"]`)); err != nil {
-		return 0, 0, fmt.Errorf("bridge stream: send CALL_CANCEL: %w", err)
+		return sample{}, 0, fmt.Errorf("bridge stream: send CALL_CANCEL: %w", err)
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(drainTimeout))
 	for {
 		f, err := c.read()
 		if err != nil {
-			return 0, 0, fmt.Errorf("bridge stream: wait for the end of the cancelled call: %w", err)
+			return sample{}, 0, fmt.Errorf("bridge stream: wait for the end of the cancelled call: %w", err)
 		}
 		if bytes.HasPrefix(f, []byte(`[4,"s",`)) || bytes.HasPrefix(f, []byte(`[3,"s",`)) {
-			return rate, frameLen, nil
+			return s, frameLen, nil
 		}
 	}
 }
@@ -169,8 +179,8 @@ func bridgeLatency(ctx context.Context, url string, d time.Duration) ([]time.Dur
 }
 
 // directThroughput runs conc goroutines that call Unary one after another
-// over the one client connection for d, and returns calls/s.
-func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration, conc int) (float64, error) {
+// over the one client connection for d.
+func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration, conc int) (sample, error) {
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, conc)
@@ -191,17 +201,17 @@ func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d 
 	wg.Wait()
 	elapsed := time.Since(start)
 	if err := errors.Join(errs...); err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	return float64(done.Load()) / elapsed.Seconds(), nil
+	return sample{done.Load(), elapsed}, nil
 }
 
 // bridgeThroughput keeps conc unary calls outstanding in one session for d,
-// sending a new CALL as each CALLRESULT arrives, and returns calls/s.
-func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int) (float64, error) {
+// sending a new CALL as each CALLRESULT arrives.
+func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int) (sample, error) {
 	c, err := dialWAMP(ctx, url, 0)
 	if err != nil {
-		return 0, fmt.Errorf("bridge unary: %w", err)
+		return sample{}, fmt.Errorf("bridge unary: %w", err)
 	}
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { c.close() })
@@ -240,10 +250,10 @@ func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int
 	}
 	start := time.Now()
 	deadline := start.Add(d)
-	outstanding, done := 0, 0
+	var outstanding, done int64
 	for range conc {
 		if err := send(); err != nil {
-			return 0, err
+			return sample{}, err
 		}
 		outstanding++
 	}
@@ -254,13 +264,13 @@ func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int
 			done++
 			if time.Now().Before(deadline) {
 				if err := send(); err != nil {
-					return 0, err
+					return sample{}, err
 				}
 				outstanding++
 			}
 		case err := <-readErr:
-			return 0, fmt.Errorf("bridge unary: after %d calls: %w", done, err)
+			return sample{}, fmt.Errorf("bridge unary: after %d calls: %w", done, err)
 		}
 	}
-	return float64(done) / time.Since(start).Seconds(), nil
+	return sample{done, time.Since(start)}, nil
 }

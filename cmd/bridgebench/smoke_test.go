@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -28,6 +29,13 @@ func TestSmoke(t *testing.T) {
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if runtime.GOOS == "linux" { // CPU times are read on Linux only
+		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
 		}
 	}
 	if strings.Contains(out, "n/a") {

@@ -2,6 +2,8 @@ package main
 
 import (
 	"math"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 
@@ -198,4 +200,21 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p))
 	return len(p), nil
+}
+
+func TestProcessCPU(t *testing.T) {
+	t.Parallel()
+	d, err := processCPU(os.Getpid())
+	if runtime.GOOS != "linux" {
+		if err == nil {
+			t.Errorf("processCPU on %s = %v, want an error", runtime.GOOS, d)
+		}
+		return
+	}
+	if err != nil || d < 0 {
+		t.Errorf("processCPU(self) = %v, %v; want a time and no error", d, err)
+	}
+	if _, err := processCPU(-1); err == nil {
+		t.Error("processCPU(-1): no error")
+	}
 }
