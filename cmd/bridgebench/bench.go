@@ -297,6 +297,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge and upstream in separate processes on 127.0.0.1.\n",
 		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if markdown {
+		b.WriteString("\n") // two paragraphs, not one
+	}
 	fmt.Fprintf(&b, "Message: %d B of protobuf (bench.v1.StreamResponse), %d B as a CALL_PROGRESS_RESULT frame.\n\n", rep.protoLen, rep.frameLen)
 	if _, err := io.WriteString(w, b.String()); err != nil {
 		return err
