@@ -135,9 +135,24 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(dir)
+	defer func() {
+		// Keep the logs of a failed run; the error shows their end.
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w\n(the logs are kept in %s)", err, dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
 	var children []*child
 	defer func() {
+		if err != nil && ctx.Err() == nil {
+			// A child that died is the likely cause: say so first.
+			for _, c := range children {
+				if ferr := c.diedWithin(time.Second); ferr != nil {
+					err = fmt.Errorf("%w\n%v", err, ferr)
+				}
+			}
+		}
 		for _, c := range children {
 			c.stop(stopGrace)
 		}

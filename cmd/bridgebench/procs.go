@@ -29,6 +29,7 @@ type child struct {
 	cmd     *exec.Cmd
 	logPath string
 	stdin   io.Closer     // the upstream's stdin; nil for the bridge
+	stopped bool          // stop was called: an exit is no failure
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // valid once exited is closed
 	copied  chan struct{} // closed when stderr is copied to the log in full
@@ -80,6 +81,7 @@ func startChild(name, dir string, cmd *exec.Cmd, onLine func(string) bool) (*chi
 // stop asks the process to end with SIGTERM, kills it after grace, and
 // waits for it. It may be called more than once.
 func (c *child) stop(grace time.Duration) {
+	c.stopped = true
 	if c.stdin != nil {
 		c.stdin.Close()
 	}
@@ -97,8 +99,12 @@ func (c *child) stop(grace time.Duration) {
 	}
 }
 
-// failure returns an error that a child exited early, or nil while it runs.
+// failure returns an error when the child exited before stop was called,
+// else nil. stop and failure are called from one goroutine.
 func (c *child) failure() error {
+	if c.stopped {
+		return nil
+	}
 	select {
 	case <-c.exited:
 		return fmt.Errorf("%s exited early: %v (log: %s)", c.name, c.waitErr, c.logPath)
@@ -107,11 +113,28 @@ func (c *child) failure() error {
 	}
 }
 
+// diedWithin waits up to d for the child to exit, unless stop was called,
+// and returns failure's error. A failing measurement calls it: the
+// socket's end may reach the harness before the child's exit does.
+func (c *child) diedWithin(d time.Duration) error {
+	if c.stopped {
+		return nil
+	}
+	select {
+	case <-c.exited:
+	case <-time.After(d):
+	}
+	return c.failure()
+}
+
 // logTail returns the last lines of the child's log, at most n.
 func (c *child) logTail(n int) string {
 	b, err := os.ReadFile(c.logPath)
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", c.logPath, err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return "(nothing)"
 	}
 	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	if len(lines) > n {

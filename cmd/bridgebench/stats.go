@@ -114,12 +114,3 @@ func formatKiB(b float64) string {
 	}
 	return fmt.Sprintf("%.1f KiB", b/1024)
 }
-
-// medianDuration returns the median of ds.
-func medianDuration(ds []time.Duration) time.Duration {
-	xs := make([]float64, len(ds))
-	for i, d := range ds {
-		xs[i] = float64(d)
-	}
-	return time.Duration(math.Round(median(xs)))
-}

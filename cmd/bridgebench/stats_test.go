@@ -72,9 +72,6 @@ func TestPercentile(t *testing.T) {
 	if got := percentile(nil, 50); got != 0 {
 		t.Errorf("percentile(nil, 50) = %v, want 0", got)
 	}
-	if got := medianDuration([]time.Duration{3, 1, 2, 4}); got != 3 {
-		t.Errorf("medianDuration([3 1 2 4]) = %v, want 3 (2.5 rounded)", got)
-	}
 }
 
 func TestRatioAndTarget(t *testing.T) {
