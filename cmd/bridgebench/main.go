@@ -2,7 +2,7 @@
 // upstream, with client, bridge and upstream in separate processes, and
 // prints the figures of issue 6 with their targets:
 //
-//	go run ./cmd/bridgebench [-rounds N] [-duration D] [-quick] [-sessions LIST] [-markdown]
+//	go run ./cmd/bridgebench [-rounds N] [-duration D] [-concurrency N] [-sessions LIST] [-quick] [-markdown]
 //
 // It builds the real bridge (cmd/bridge) into a temporary directory, runs
 // its own executable again as the upstream (bench.v1.BenchService with
