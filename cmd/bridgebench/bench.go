@@ -1,0 +1,451 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	benchv1 "github.com/wampbridge/grpcwamp/gen/bench/v1"
+)
+
+// Targets of issue 6, as bounds on bridge/direct.
+var (
+	targetStream     = target{bound: 0.75, atLeast: true}
+	targetLatencyP50 = target{bound: 1.3}
+	targetThroughput = target{bound: 0.8, atLeast: true}
+)
+
+// targetSessionBytes is the target of the memory figure: heap and stacks
+// in use per idle session.
+const targetSessionBytes = 16 << 10
+
+// fdMargin is how many file descriptors a process needs besides one per
+// session: listeners, the upstream connection, log files, the runtime.
+const fdMargin = 256
+
+// stopGrace is how long a child may take to exit after SIGTERM.
+const stopGrace = 5 * time.Second
+
+// Figures and sides, to index roundResult.cpu.
+const (
+	figStream = iota
+	figUnary
+	figThroughput
+	numFigures
+)
+
+const (
+	sideDirect = iota
+	sideBridge
+)
+
+// roundResult holds the figures of one round.
+type roundResult struct {
+	streamDirect, streamBridge float64          // messages/s
+	latDirect, latBridge       [3]time.Duration // p50, p90, p99
+	thrDirect, thrBridge       float64          // calls/s
+	cpu                        [numFigures][2]cpuPerOp
+}
+
+// pids are the processes whose CPU time the report shows.
+type pids struct{ client, bridge, upstream int }
+
+// A cpuPerOp is the CPU time per message or call of each process during a
+// measurement; ok is false when it could not be read.
+type cpuPerOp struct {
+	client, bridge, upstream time.Duration
+	ok                       bool
+}
+
+// readCPU returns the CPU time used so far by each of p; false when one
+// cannot be read.
+func readCPU(p pids) ([3]time.Duration, bool) {
+	var t [3]time.Duration
+	for i, pid := range []int{p.client, p.bridge, p.upstream} {
+		d, err := processCPU(pid)
+		if err != nil {
+			return t, false
+		}
+		t[i] = d
+	}
+	return t, true
+}
+
+// A report is what one run measured.
+type report struct {
+	cfg       config
+	rounds    []roundResult
+	frameLen  int // bytes of a progress frame
+	protoLen  int // bytes of a StreamResponse
+	mem       []memRow
+	memNotice string // why the session counts differ from -sessions, if they do
+}
+
+// fitSessions raises the file limit and scales counts down to what it
+// allows: each session costs a descriptor in this process and one in the
+// bridge, which inherits the limit. It returns the counts to measure and
+// a notice when they differ from the ones asked for.
+func fitSessions(counts []int) ([]int, string) {
+	if len(counts) == 0 {
+		return nil, ""
+	}
+	limit, err := raiseFileLimit()
+	if err != nil {
+		return counts, fmt.Sprintf("cannot raise RLIMIT_NOFILE (%v): sessions may fail to open beyond the current limit", err)
+	}
+	most := int(min(limit, 1<<30)) - fdMargin
+	var out []int
+	var scaled []string
+	for _, n := range counts {
+		if n > most {
+			scaled = append(scaled, fmt.Sprint(n))
+			n = most
+		}
+		if n >= 1 && (len(out) == 0 || out[len(out)-1] != n) {
+			out = append(out, n)
+		}
+	}
+	if len(scaled) == 0 {
+		return out, ""
+	}
+	return out, fmt.Sprintf("sessions: %s need more file descriptors than RLIMIT_NOFILE allows (%d, the hard limit, in this process and in the bridge; %d kept for the rest): measuring %v instead; raise the hard limit (ulimit -Hn) to measure more",
+		strings.Join(scaled, ", "), limit, fdMargin, out)
+}
+
+// bench runs the benchmark and returns its report. It stops every process
+// it started before it returns; on failure the error carries the end of
+// their logs.
+func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *report, err error) {
+	rep := &report{cfg: cfg}
+	var counts []int
+	counts, rep.memNotice = fitSessions(cfg.sessions)
+	if rep.memNotice != "" {
+		fmt.Fprintf(stderr, "bridgebench: %s\n", rep.memNotice)
+	}
+
+	dir, err := os.MkdirTemp("", "bridgebench-")
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		// Keep the logs of a failed run; the error shows their end.
+		if err != nil && ctx.Err() == nil {
+			err = fmt.Errorf("%w\n(the logs are kept in %s)", err, dir)
+			return
+		}
+		os.RemoveAll(dir)
+	}()
+	var children []*child
+	defer func() {
+		if err != nil && ctx.Err() == nil {
+			// A child that died is the likely cause: say so first.
+			for _, c := range children {
+				if ferr := c.diedWithin(time.Second); ferr != nil {
+					err = fmt.Errorf("%w\n%v", err, ferr)
+				}
+			}
+		}
+		for _, c := range children {
+			c.stop(stopGrace)
+		}
+		if err != nil && ctx.Err() == nil {
+			for _, c := range children {
+				err = fmt.Errorf("%w\n--- end of the %s's stderr ---\n%s", err, c.name, c.logTail(30))
+			}
+		}
+	}()
+
+	fmt.Fprintln(stderr, "bridgebench: building the bridge")
+	bin, err := buildBridge(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	up, addr, err := startUpstreamProcess(ctx, self, dir)
+	if up != nil {
+		children = append(children, up)
+	}
+	if err != nil {
+		return nil, err
+	}
+	br, wsURL, _, err := startBridgeProcess(ctx, bin, addr, dir)
+	if br != nil {
+		children = append(children, br)
+	}
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "bridgebench: upstream on %s, bridge on %s\n", addr, wsURL)
+
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("direct client: %w", err)
+	}
+	defer cc.Close()
+	client := benchv1.NewBenchServiceClient(cc)
+	procs := pids{client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid}
+	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
+
+	for r := range cfg.rounds {
+		res, frameLen, err := runRound(ctx, cfg, client, wsURL, procs, r%2 == 1)
+		if err != nil {
+			return nil, fmt.Errorf("round %d: %w", r+1, err)
+		}
+		if err := br.failure(); err != nil {
+			return nil, err
+		}
+		rep.rounds = append(rep.rounds, res)
+		rep.frameLen = frameLen
+		fmt.Fprintf(stderr, "round %d/%d (direct / bridge): stream %s / %s msg/s; unary p50 %s / %s; concurrency %d: %s / %s calls/s\n",
+			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge),
+			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]),
+			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge))
+	}
+
+	if len(counts) > 0 {
+		// A fresh bridge: the rounds' garbage and buffers would blur the
+		// baseline of the memory figure.
+		br.stop(stopGrace)
+		br2, wsURL2, httpURL2, err := startBridgeProcess(ctx, bin, addr, dir)
+		if br2 != nil {
+			children = append(children, br2)
+		}
+		if err != nil {
+			return nil, err
+		}
+		rep.mem, err = measureMemory(ctx, wsURL2, httpURL2+"/metrics", counts, stderr)
+		if err != nil {
+			return nil, fmt.Errorf("memory figure: %w", err)
+		}
+	}
+	return rep, nil
+}
+
+// runRound measures each figure on both sides, the bridge first when
+// bridgeFirst, and returns the figures and the size of a progress frame.
+func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, procs pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
+	// measure runs one side of a figure and notes the CPU time per
+	// operation that each process spent on it.
+	measure := func(fig, side int, f func() (int64, error)) error {
+		before, ok := readCPU(procs)
+		ops, err := f()
+		if err != nil {
+			return err
+		}
+		after, ok2 := readCPU(procs)
+		if ok && ok2 && ops > 0 {
+			per := func(i int) time.Duration { return (after[i] - before[i]) / time.Duration(ops) }
+			res.cpu[fig][side] = cpuPerOp{client: per(0), bridge: per(1), upstream: per(2), ok: true}
+		}
+		return nil
+	}
+	pair := func(fig int, direct, bridge func() (int64, error)) error {
+		sides := []int{sideDirect, sideBridge}
+		fs := []func() (int64, error){direct, bridge}
+		if bridgeFirst {
+			sides, fs = []int{sideBridge, sideDirect}, []func() (int64, error){bridge, direct}
+		}
+		for i := range sides {
+			if err := measure(fig, sides[i], fs[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	d := cfg.duration
+	err = pair(figStream, func() (int64, error) {
+		s, err := directStream(ctx, client, d)
+		res.streamDirect = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, n, err := bridgeStream(ctx, url, d)
+		res.streamBridge, frameLen = s.rate(), n
+		return s.ops, err
+	})
+	if err != nil {
+		return res, 0, err
+	}
+	err = pair(figUnary, func() (int64, error) {
+		rtts, err := directLatency(ctx, client, d)
+		res.latDirect = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
+		return int64(len(rtts) + latencyWarmup), err
+	}, func() (int64, error) {
+		rtts, err := bridgeLatency(ctx, url, d)
+		res.latBridge = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
+		return int64(len(rtts) + latencyWarmup), err
+	})
+	if err != nil {
+		return res, 0, err
+	}
+	err = pair(figThroughput, func() (int64, error) {
+		s, err := directThroughput(ctx, client, d, cfg.concurrency)
+		res.thrDirect = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, err := bridgeThroughput(ctx, url, d, cfg.concurrency)
+		res.thrBridge = s.rate()
+		return s.ops, err
+	})
+	return res, frameLen, err
+}
+
+// collect returns f of each round.
+func collect(rs []roundResult, f func(roundResult) float64) []float64 {
+	xs := make([]float64, len(rs))
+	for i, r := range rs {
+		xs[i] = f(r)
+	}
+	return xs
+}
+
+// print writes the report: a header, the table of the ratios, the table
+// of memory per session, and what they mean.
+func (rep *report) print(w io.Writer, markdown bool) error {
+	cfg := rep.cfg
+	var b strings.Builder
+	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge and upstream in separate processes on 127.0.0.1.\n",
+		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if markdown {
+		b.WriteString("\n") // two paragraphs, not one
+	}
+	fmt.Fprintf(&b, "Message: %d B of protobuf (bench.v1.StreamResponse), %d B as a CALL_PROGRESS_RESULT frame.\n\n", rep.protoLen, rep.frameLen)
+	if _, err := io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+
+	t := table{header: []string{"figure", "direct gRPC", "bridge", "bridge/direct", "target", "result"}}
+	rs := rep.rounds
+	addRate := func(name, unit string, direct, bridge func(roundResult) float64, tg *target) {
+		ratios := make([]float64, len(rs))
+		for i, r := range rs {
+			ratios[i] = ratio(bridge(r), direct(r))
+		}
+		rt := median(ratios)
+		tgs, verdict := "(info)", ""
+		if tg != nil {
+			tgs, verdict = tg.String(), tg.verdict(rt)
+		}
+		t.add(name, formatCount(median(collect(rs, direct)))+" "+unit, formatCount(median(collect(rs, bridge)))+" "+unit,
+			formatRatio(rt), tgs, verdict)
+	}
+	addLatency := func(name string, i int, tg *target) {
+		direct := func(r roundResult) float64 { return float64(r.latDirect[i]) }
+		bridge := func(r roundResult) float64 { return float64(r.latBridge[i]) }
+		ratios := make([]float64, len(rs))
+		for j, r := range rs {
+			ratios[j] = ratio(bridge(r), direct(r))
+		}
+		rt := median(ratios)
+		tgs, verdict := "(info)", ""
+		if tg != nil {
+			tgs, verdict = tg.String(), tg.verdict(rt)
+		}
+		t.add(name, formatMicros(time.Duration(median(collect(rs, direct)))), formatMicros(time.Duration(median(collect(rs, bridge)))),
+			formatRatio(rt), tgs, verdict)
+	}
+	addRate("server-streaming throughput", "msg/s",
+		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamBridge }, &targetStream)
+	addLatency("unary round trip p50, concurrency 1", 0, &targetLatencyP50)
+	addLatency("unary round trip p90, concurrency 1", 1, nil)
+	addLatency("unary round trip p99, concurrency 1", 2, nil)
+	addRate(fmt.Sprintf("unary throughput, concurrency %d, one connection", cfg.concurrency), "calls/s",
+		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrBridge }, &targetThroughput)
+	if err := t.print(w, markdown); err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(w, "\nDirect and bridge: medians over the rounds; bridge/direct: median of each round's ratio.\n"); err != nil {
+		return err
+	}
+	if err := rep.printCPU(w, markdown); err != nil {
+		return err
+	}
+	if len(rep.mem) == 0 {
+		return nil
+	}
+
+	fmt.Fprintln(w)
+	m := table{header: []string{"idle sessions", "RSS / session", "heap+stack / session", "of which stacks", "goroutines / session", "target (heap+stack)", "result"}}
+	tg := fmt.Sprintf("<= %s", formatKiB(targetSessionBytes))
+	verdict := func(b float64) string {
+		if b <= targetSessionBytes {
+			return "met"
+		}
+		return "MISSED"
+	}
+	for _, r := range rep.mem {
+		m.add(formatCount(float64(r.sessions)), formatKiB(r.rssPerSession), formatKiB(r.heapStackPerSes), formatKiB(r.stackPerSession),
+			fmt.Sprintf("%.2f", r.goroutinesPerS), tg, verdict(r.heapStackPerSes))
+	}
+	if n := len(rep.mem); n >= 2 {
+		a, z := rep.mem[0], rep.mem[n-1]
+		slope := func(f func(memRow) float64) float64 {
+			return (f(z)*float64(z.sessions) - f(a)*float64(a.sessions)) / float64(z.sessions-a.sessions)
+		}
+		hs := slope(func(r memRow) float64 { return r.heapStackPerSes })
+		m.add(fmt.Sprintf("each of the %s from %s to %s", formatCount(float64(z.sessions-a.sessions)), formatCount(float64(a.sessions)), formatCount(float64(z.sessions))),
+			formatKiB(slope(func(r memRow) float64 { return r.rssPerSession })), formatKiB(hs),
+			formatKiB(slope(func(r memRow) float64 { return r.stackPerSession })),
+			fmt.Sprintf("%.2f", slope(func(r memRow) float64 { return r.goroutinesPerS })), tg, verdict(hs))
+	}
+	if err := m.print(w, markdown); err != nil {
+		return err
+	}
+	note := `
+Memory: the bridge's GET /metrics read before opening the sessions and with them open (each session
+after its WELCOME and one unary call), each time right after a garbage collection that the benchmark
+provokes; growth divided by the number of sessions. The target is judged on heap+stack
+(go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes), the less noisy figure: RSS
+(process_resident_memory_bytes) also holds memory the Go runtime has freed but not yet returned to
+the system, and the kernel's socket buffers are in neither. Equal figures at each count show that
+memory grows linearly with sessions.
+`
+	if rep.memNotice != "" {
+		note += "Note: " + rep.memNotice + "\n"
+	}
+	_, err := io.WriteString(w, note)
+	return err
+}
+
+// printCPU writes the CPU time per message or call of each process, when
+// it was read.
+func (rep *report) printCPU(w io.Writer, markdown bool) error {
+	t := table{header: []string{"CPU time per message or call", "client", "bridge", "upstream", "all three"}}
+	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
+	for fig := range numFigures {
+		for side, sideName := range []string{"direct gRPC", "bridge"} {
+			var client, bridge, upstream, total []float64
+			for _, r := range rep.rounds {
+				c := r.cpu[fig][side]
+				if !c.ok {
+					return nil
+				}
+				client = append(client, float64(c.client))
+				bridge = append(bridge, float64(c.bridge))
+				upstream = append(upstream, float64(c.upstream))
+				total = append(total, float64(c.client+c.bridge+c.upstream))
+			}
+			us := func(xs []float64) string { return formatMicros(time.Duration(median(xs))) }
+			b := us(bridge)
+			if side == sideDirect {
+				b = "-"
+			}
+			t.add(names[fig]+", "+sideName, us(client), b, us(upstream), us(total))
+		}
+	}
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	if err := t.print(w, markdown); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, "\nCPU time: user+system from /proc/PID/stat (10 ms ticks) over each measurement, divided by the\nmessages or calls; medians over the rounds. The machine has %d CPUs: a side whose \"all three\" is\nT per operation cannot exceed %d/T operations per second.\n",
+		runtime.NumCPU(), runtime.NumCPU())
+	return err
+}

@@ -1,0 +1,173 @@
+// Command bridgebench measures the bridge against direct gRPC to the same
+// upstream, with client, bridge and upstream in separate processes, and
+// prints the figures of issue 6 with their targets:
+//
+//	go run ./cmd/bridgebench [-rounds N] [-duration D] [-concurrency N] [-sessions LIST] [-quick] [-markdown]
+//
+// It builds the real bridge (cmd/bridge) into a temporary directory, runs
+// its own executable again as the upstream (bench.v1.BenchService with
+// server reflection), and measures from its own process: server-streaming
+// throughput, unary round trips at concurrency 1, unary throughput at
+// concurrency 64 over one connection, each round measuring direct gRPC and
+// the bridge one after the other; then the bridge's memory per idle
+// session. It prints medians over the rounds. Run it from inside the
+// repository (it runs `go build`).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Exit statuses.
+const (
+	exitOK          = 0
+	exitFailure     = 1
+	exitUsage       = 2
+	exitInterrupted = 130
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is the parsed command line.
+type config struct {
+	rounds      int
+	duration    time.Duration
+	concurrency int
+	sessions    []int // ascending; empty: no memory figure
+	markdown    bool
+	quick       bool
+}
+
+// Sizes of -quick, for a smoke run of the whole pipeline.
+const (
+	quickRounds   = 1
+	quickDuration = 200 * time.Millisecond
+	quickSessions = "50,100"
+)
+
+// parseFlags parses the command line; it reports errors on stderr.
+func parseFlags(args []string, stderr io.Writer) (config, error) {
+	cfg := config{}
+	fs := flag.NewFlagSet("bridgebench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `usage: go run ./cmd/bridgebench [flags]
+
+bridgebench builds the bridge, starts it and a gRPC upstream as separate
+processes, and compares the bridge with direct gRPC to the same upstream:
+streaming throughput, unary round trip, unary throughput at concurrency 64,
+and the bridge's memory per idle session.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.IntVar(&cfg.rounds, "rounds", 5, "`rounds` of measurements; the figures are medians over them")
+	fs.DurationVar(&cfg.duration, "duration", 2*time.Second, "`duration` of each measurement (each side of each figure, each round)")
+	fs.IntVar(&cfg.concurrency, "concurrency", 64, "calls outstanding in the unary throughput figure")
+	sessions := fs.String("sessions", "1000,10000", "comma-separated `counts` of idle sessions for the memory figure; empty: skip it")
+	fs.BoolVar(&cfg.markdown, "markdown", false, "print the tables as Markdown (for the README)")
+	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run: -rounds "+strconv.Itoa(quickRounds)+" -duration "+quickDuration.String()+
+		" -sessions "+quickSessions+" unless given")
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		err := fmt.Errorf("unexpected argument %q", fs.Arg(0))
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
+	if cfg.quick {
+		set := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		if !set["rounds"] {
+			cfg.rounds = quickRounds
+		}
+		if !set["duration"] {
+			cfg.duration = quickDuration
+		}
+		if !set["sessions"] {
+			*sessions = quickSessions
+		}
+	}
+	var errs []error
+	if cfg.rounds < 1 {
+		errs = append(errs, fmt.Errorf("flag -rounds: %d: want at least 1", cfg.rounds))
+	}
+	if cfg.duration <= 0 {
+		errs = append(errs, fmt.Errorf("flag -duration: %v: want a positive duration", cfg.duration))
+	}
+	if cfg.concurrency < 1 {
+		errs = append(errs, fmt.Errorf("flag -concurrency: %d: want at least 1", cfg.concurrency))
+	}
+	for s := range strings.SplitSeq(*sessions, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("flag -sessions: %q: want positive whole numbers separated by commas", s))
+			continue
+		}
+		cfg.sessions = append(cfg.sessions, n)
+	}
+	slices.Sort(cfg.sessions)
+	cfg.sessions = slices.Compact(cfg.sessions)
+	if err := errors.Join(errs...); err != nil {
+		fmt.Fprintln(stderr, err)
+		fs.Usage()
+		return cfg, err
+	}
+	return cfg, nil
+}
+
+// run runs the command line args and returns the exit status. Cancelling
+// ctx is the user's interrupt. stdin matters to the upstream role only.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 1 && args[0] == upstreamRoleArg {
+		return upstreamMain(ctx, stdin, stdout, stderr)
+	}
+	cfg, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		return exitUsage
+	}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(stderr, "error: find this executable to run it as the upstream: %v\n", err)
+		return exitFailure
+	}
+	rep, err := bench(ctx, cfg, self, stderr)
+	if err != nil {
+		if ctx.Err() != nil {
+			fmt.Fprintln(stderr, "bridgebench: interrupted; stopped the bridge and the upstream")
+			return exitInterrupted
+		}
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitFailure
+	}
+	if err := rep.print(stdout, cfg.markdown); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}

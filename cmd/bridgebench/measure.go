@@ -1,0 +1,276 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	benchv1 "github.com/wampbridge/grpcwamp/gen/bench/v1"
+)
+
+// streamCount is the count asked of a stream: more than any measurement
+// receives; the client cancels the call when its time is up.
+const streamCount = 1 << 40
+
+// checkEvery is how many stream messages the clients receive between two
+// looks at the clock.
+const checkEvery = 64
+
+// latencyWarmup is how many calls precede the measured ones of the
+// round-trip figure.
+const latencyWarmup = 100
+
+// drainTimeout bounds the wait for the end of a cancelled stream.
+const drainTimeout = 30 * time.Second
+
+// A sample is how many messages or calls a measurement counted in how
+// long.
+type sample struct {
+	ops     int64
+	elapsed time.Duration
+}
+
+// rate returns ops per second.
+func (s sample) rate() float64 { return float64(s.ops) / s.elapsed.Seconds() }
+
+// directStream receives one server stream for d.
+func directStream(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) (sample, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	start := time.Now()
+	deadline := start.Add(d)
+	stream, err := client.Stream(sctx, &benchv1.StreamRequest{Count: streamCount})
+	if err != nil {
+		return sample{}, fmt.Errorf("direct stream: %w", err)
+	}
+	var n int64
+	for {
+		if _, err := stream.Recv(); err != nil {
+			return sample{}, fmt.Errorf("direct stream: after %d messages: %w", n, err)
+		}
+		n++
+		if n%checkEvery == 0 && time.Now().After(deadline) {
+			break
+		}
+	}
+	return sample{n, time.Since(start)}, nil
+}
+
+// bridgeStream makes one streaming CALL in a new session, counts its
+// progress frames for d, cancels it with CALL_CANCEL, and returns them
+// and the size of a progress frame.
+func bridgeStream(ctx context.Context, url string, d time.Duration) (s sample, frameLen int, err error) {
+	c, err := dialWAMP(ctx, url, 0)
+	if err != nil {
+		return sample{}, 0, fmt.Errorf("bridge stream: %w", err)
+	}
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { c.close() })
+	defer stop()
+
+	progress := append(slices.Clip(prefixProgress), `s",`...)
+	start := time.Now()
+	deadline := start.Add(d)
+	if err := c.send(fmt.Appendf(nil, `[2,"s","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
+		return sample{}, 0, fmt.Errorf("bridge stream: send CALL: %w", err)
+	}
+	var n int64
+	for {
+		f, err := c.read()
+		if err != nil {
+			return sample{}, 0, fmt.Errorf("bridge stream: after %d messages: %w", n, err)
+		}
+		if !bytes.HasPrefix(f, progress) {
+			return sample{}, 0, unexpected("bridge stream", f)
+		}
+		n++
+		frameLen = len(f) // the last one's: seq has its usual width by then
+		if n%checkEvery == 0 && time.Now().After(deadline) {
+			break
+		}
+	}
+	s = sample{n, time.Since(start)}
+
+	// Cancel and wait for the CALLERROR (CANCELLED), so that the next
+	// measurement starts with the bridge and the upstream idle.
+	if err := c.send([]byte(`[1001,"s"]`)); err != nil {
+		return sample{}, 0, fmt.Errorf("bridge stream: send CALL_CANCEL: %w", err)
+	}
+	_ = c.conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	for {
+		f, err := c.read()
+		if err != nil {
+			return sample{}, 0, fmt.Errorf("bridge stream: wait for the end of the cancelled call: %w", err)
+		}
+		if bytes.HasPrefix(f, []byte(`[4,"s",`)) || bytes.HasPrefix(f, []byte(`[3,"s",`)) {
+			return s, frameLen, nil
+		}
+	}
+}
+
+// measureLatency makes latencyWarmup calls, then calls one at a time for d,
+// and returns the round trips sorted.
+func measureLatency(d time.Duration, call func(seq int64) error) ([]time.Duration, error) {
+	var seq int64
+	for range latencyWarmup {
+		seq++
+		if err := call(seq); err != nil {
+			return nil, err
+		}
+	}
+	var rtts []time.Duration
+	deadline := time.Now().Add(d)
+	for {
+		seq++
+		t0 := time.Now()
+		if err := call(seq); err != nil {
+			return nil, err
+		}
+		t1 := time.Now()
+		rtts = append(rtts, t1.Sub(t0))
+		if t1.After(deadline) {
+			break
+		}
+	}
+	slices.Sort(rtts)
+	return rtts, nil
+}
+
+// directLatency measures unary round trips at concurrency 1.
+func directLatency(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) ([]time.Duration, error) {
+	return measureLatency(d, func(seq int64) error {
+		if _, err := client.Unary(ctx, &benchv1.UnaryRequest{Seq: seq}); err != nil {
+			return fmt.Errorf("direct unary: %w", err)
+		}
+		return nil
+	})
+}
+
+// bridgeLatency measures unary round trips at concurrency 1 over one session.
+func bridgeLatency(ctx context.Context, url string, d time.Duration) ([]time.Duration, error) {
+	c, err := dialWAMP(ctx, url, 0)
+	if err != nil {
+		return nil, fmt.Errorf("bridge unary: %w", err)
+	}
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { c.close() })
+	defer stop()
+	var frame, want []byte
+	return measureLatency(d, func(seq int64) error {
+		frame = appendUnaryCall(frame[:0], seq)
+		if err := c.send(frame); err != nil {
+			return fmt.Errorf("bridge unary: send CALL: %w", err)
+		}
+		f, err := c.read()
+		if err != nil {
+			return fmt.Errorf("bridge unary: %w", err)
+		}
+		want = appendCallID(append(want[:0], prefixCallResult[:3]...), seq)
+		if !bytes.HasPrefix(f, want) {
+			return unexpected("bridge unary", f)
+		}
+		return nil
+	})
+}
+
+// directThroughput runs conc goroutines that call Unary one after another
+// over the one client connection for d.
+func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration, conc int) (sample, error) {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, conc)
+	start := time.Now()
+	deadline := start.Add(d)
+	for i := range conc {
+		wg.Go(func() {
+			req := &benchv1.UnaryRequest{Seq: int64(i)}
+			for time.Now().Before(deadline) {
+				if _, err := client.Unary(ctx, req); err != nil {
+					errs[i] = fmt.Errorf("direct unary: %w", err)
+					return
+				}
+				done.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return sample{}, err
+	}
+	return sample{done.Load(), elapsed}, nil
+}
+
+// bridgeThroughput keeps conc unary calls outstanding in one session for d,
+// sending a new CALL as each CALLRESULT arrives.
+func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int) (sample, error) {
+	c, err := dialWAMP(ctx, url, 0)
+	if err != nil {
+		return sample{}, fmt.Errorf("bridge unary: %w", err)
+	}
+	defer c.close()
+	stop := context.AfterFunc(ctx, func() { c.close() })
+	defer stop()
+
+	// The reader counts CALLRESULTs and passes each on as a token.
+	results := make(chan struct{}, conc)
+	readErr := make(chan error, 1)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		for {
+			f, err := c.read()
+			if err != nil {
+				readErr <- err
+				return
+			}
+			if !bytes.HasPrefix(f, prefixCallResult) {
+				readErr <- unexpected("bridge unary", f)
+				return
+			}
+			results <- struct{}{}
+		}
+	}()
+	defer func() { c.close(); <-readerDone }()
+
+	var frame []byte
+	var seq int64
+	send := func() error {
+		seq++
+		frame = appendUnaryCall(frame[:0], seq)
+		if err := c.send(frame); err != nil {
+			return fmt.Errorf("bridge unary: send CALL: %w", err)
+		}
+		return nil
+	}
+	start := time.Now()
+	deadline := start.Add(d)
+	var outstanding, done int64
+	for range conc {
+		if err := send(); err != nil {
+			return sample{}, err
+		}
+		outstanding++
+	}
+	for outstanding > 0 {
+		select {
+		case <-results:
+			outstanding--
+			done++
+			if time.Now().Before(deadline) {
+				if err := send(); err != nil {
+					return sample{}, err
+				}
+				outstanding++
+			}
+		case err := <-readErr:
+			return sample{}, fmt.Errorf("bridge unary: after %d calls: %w", done, err)
+		}
+	}
+	return sample{done, time.Since(start)}, nil
+}

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"bytes"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestSmoke runs the whole pipeline with -quick sizes: it builds the real
+// bridge with go build and runs this test binary as the upstream (see
+// TestMain), as the command does. It checks that every figure is printed,
+// not what the figures are.
+func TestSmoke(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the bridge and starts processes")
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"-quick", "-sessions", "20,40"}, nil, &stdout, &stderr)
+	t.Logf("stderr:\n%s", stderr.String())
+	if code != exitOK {
+		t.Fatalf("exit status %d, want 0; stdout:\n%s", code, stdout.String())
+	}
+	out := stdout.String()
+	for _, want := range []string{
+		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
+		"unary throughput, concurrency 64, one connection", ">= 0.75x", "<= 1.30x", ">= 0.80x",
+		"idle sessions", "\n20 ", "\n40 ", "each of the 20 from 20 to 40",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if runtime.GOOS == "linux" { // CPU times are read on Linux only
+		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	}
+	if strings.Contains(out, "n/a") {
+		t.Errorf("output has a figure missing (n/a):\n%s", out)
+	}
+}

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"math"
+	"os"
+	"runtime"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	benchv1 "github.com/wampbridge/grpcwamp/gen/bench/v1"
+)
+
+func TestMedian(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		xs   []float64
+		want float64
+	}{
+		{"one", []float64{7}, 7},
+		{"odd", []float64{5, 1, 3}, 3},
+		{"even", []float64{4, 1, 3, 2}, 2.5},
+		{"outlier", []float64{10, 11, 1000, 9, 10}, 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			in := append([]float64(nil), tc.xs...)
+			if got := median(tc.xs); got != tc.want {
+				t.Errorf("median(%v) = %v, want %v", in, got, tc.want)
+			}
+			for i := range in {
+				if in[i] != tc.xs[i] {
+					t.Fatalf("median reordered its argument: %v, was %v", tc.xs, in)
+				}
+			}
+		})
+	}
+	if got := median(nil); !math.IsNaN(got) {
+		t.Errorf("median(nil) = %v, want NaN", got)
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	t.Parallel()
+	var ds []time.Duration
+	for i := 1; i <= 100; i++ {
+		ds = append(ds, time.Duration(i)*time.Microsecond)
+	}
+	for _, tc := range []struct {
+		p    float64
+		want time.Duration
+	}{
+		{50, 50 * time.Microsecond},
+		{90, 90 * time.Microsecond},
+		{99, 99 * time.Microsecond},
+		{100, 100 * time.Microsecond},
+		{0.5, 1 * time.Microsecond},
+	} {
+		if got := percentile(ds, tc.p); got != tc.want {
+			t.Errorf("percentile(1..100 µs, %v) = %v, want %v", tc.p, got, tc.want)
+		}
+	}
+	three := []time.Duration{10, 20, 30}
+	if got := percentile(three, 50); got != 20 {
+		t.Errorf("percentile([10 20 30], 50) = %v, want 20", got)
+	}
+	if got := percentile(three, 99); got != 30 {
+		t.Errorf("percentile([10 20 30], 99) = %v, want 30", got)
+	}
+	if got := percentile(nil, 50); got != 0 {
+		t.Errorf("percentile(nil, 50) = %v, want 0", got)
+	}
+}
+
+func TestRatioAndTarget(t *testing.T) {
+	t.Parallel()
+	if got := formatRatio(ratio(81, 100)); got != "0.81x" {
+		t.Errorf("formatRatio(81/100) = %q, want 0.81x", got)
+	}
+	if got := formatRatio(ratio(1, 0)); got != "n/a" {
+		t.Errorf("formatRatio(1/0) = %q, want n/a", got)
+	}
+	for _, tc := range []struct {
+		tg   target
+		r    float64
+		want string
+	}{
+		{target{0.75, true}, 0.75, "met"},
+		{target{0.75, true}, 0.74, "MISSED"},
+		{target{1.3, false}, 1.3, "met"},
+		{target{1.3, false}, 1.31, "MISSED"},
+		{target{1.3, false}, math.NaN(), "n/a"},
+	} {
+		if got := tc.tg.verdict(tc.r); got != tc.want {
+			t.Errorf("target %s, ratio %v: %q, want %q", tc.tg, tc.r, got, tc.want)
+		}
+	}
+	if got := (target{0.8, true}).String(); got != ">= 0.80x" {
+		t.Errorf("target string %q, want >= 0.80x", got)
+	}
+	if got := (target{1.3, false}).String(); got != "<= 1.30x" {
+		t.Errorf("target string %q, want <= 1.30x", got)
+	}
+}
+
+func TestFormat(t *testing.T) {
+	t.Parallel()
+	for x, want := range map[float64]string{0: "0", 999: "999", 1000: "1 000", 352100.4: "352 100", 1234567: "1 234 567", -4500: "-4 500"} {
+		if got := formatCount(x); got != want {
+			t.Errorf("formatCount(%v) = %q, want %q", x, got, want)
+		}
+	}
+	if got := formatMicros(131250 * time.Nanosecond); got != "131.2 µs" && got != "131.3 µs" {
+		t.Errorf("formatMicros(131.25µs) = %q", got)
+	}
+	if got := formatKiB(9.5 * 1024); got != "9.5 KiB" {
+		t.Errorf("formatKiB(9.5 KiB) = %q", got)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	t.Parallel()
+	m := parseMetrics([]byte(`# HELP go_goroutines Number of goroutines that currently exist.
+# TYPE go_goroutines gauge
+go_goroutines 42
+go_gc_duration_seconds{quantile="0.5"} 3.1e-05
+go_gc_duration_seconds_count 7
+process_resident_memory_bytes 2.4576e+07
+grpcwamp_calls_total{code="OK",procedure="bench.v1.BenchService.Unary"} 3
+`))
+	want := map[string]float64{"go_goroutines": 42, "go_gc_duration_seconds_count": 7, "process_resident_memory_bytes": 24576000}
+	if len(m) != len(want) {
+		t.Errorf("parseMetrics = %v, want %v", m, want)
+	}
+	for k, v := range want {
+		if m[k] != v {
+			t.Errorf("%s = %v, want %v", k, m[k], v)
+		}
+	}
+	if err := need(m, "go_goroutines", "go_memstats_heap_inuse_bytes"); err == nil {
+		t.Error("need found go_memstats_heap_inuse_bytes in metrics without it")
+	}
+}
+
+func TestFrames(t *testing.T) {
+	t.Parallel()
+	if got, want := string(appendUnaryCall(nil, 12)), `[2,"u12","bench.v1.BenchService.Unary",{"seq":12}]`; got != want {
+		t.Errorf("appendUnaryCall(12) = %s, want %s", got, want)
+	}
+	if got, want := string(appendCallID([]byte("[3,"), 12)), `[3,"u12",`; got != want {
+		t.Errorf("appendCallID(12) = %s, want %s", got, want)
+	}
+}
+
+// TestPayloadSize keeps the benchmark's message at the size issue 6 asks
+// for: about 80 bytes of protobuf.
+func TestPayloadSize(t *testing.T) {
+	t.Parallel()
+	n := proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
+	if n < 70 || n > 90 {
+		t.Errorf("a stream message is %d bytes of protobuf, want about 80", n)
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	t.Parallel()
+	cfg, err := parseFlags([]string{"-quick", "-rounds", "3"}, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.rounds != 3 || cfg.duration != quickDuration || len(cfg.sessions) != 2 {
+		t.Errorf("-quick -rounds 3: %+v, want 3 rounds of %v and the quick sessions", cfg, quickDuration)
+	}
+	cfg, err = parseFlags([]string{"-sessions", "10000, 1000,1000"}, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.sessions) != 2 || cfg.sessions[0] != 1000 || cfg.sessions[1] != 10000 {
+		t.Errorf("-sessions '10000, 1000,1000': %v, want [1000 10000]", cfg.sessions)
+	}
+	cfg, err = parseFlags([]string{"-sessions", ""}, testWriter{t})
+	if err != nil || len(cfg.sessions) != 0 {
+		t.Errorf("-sessions '': %v, %v; want none", cfg.sessions, err)
+	}
+	for _, bad := range [][]string{{"-rounds", "0"}, {"-sessions", "ten"}, {"-duration", "-1s"}, {"extra"}} {
+		if _, err := parseFlags(bad, testWriter{t}); err == nil {
+			t.Errorf("parseFlags(%q) accepted it", bad)
+		}
+	}
+}
+
+// testWriter writes to the test log.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+func TestProcessCPU(t *testing.T) {
+	t.Parallel()
+	d, err := processCPU(os.Getpid())
+	if runtime.GOOS != "linux" {
+		if err == nil {
+			t.Errorf("processCPU on %s = %v, want an error", runtime.GOOS, d)
+		}
+		return
+	}
+	if err != nil || d < 0 {
+		t.Errorf("processCPU(self) = %v, %v; want a time and no error", d, err)
+	}
+	if _, err := processCPU(-1); err == nil {
+		t.Error("processCPU(-1): no error")
+	}
+}
