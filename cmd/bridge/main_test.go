@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -9,7 +10,15 @@ import (
 	"go.uber.org/goleak"
 )
 
+// runMainEnv, set to 1, makes the test binary run the bridge's main instead
+// of the tests: a test starts the bridge as a real process that way, to
+// send it signals.
+const runMainEnv = "GRPCWAMP_TEST_RUN_MAIN"
+
 func TestMain(m *testing.M) {
+	if os.Getenv(runMainEnv) == "1" {
+		main()
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -163,23 +163,35 @@ func (b *Bridge) get(ctx context.Context, path string) (int, string, error) {
 }
 
 // WaitReady polls GET /readyz, with a backoff, until it answers 200. This
-// is the only polling in the package: readiness has no event to wait for
-// from outside the handler.
+// and [Bridge.WaitUnready] are the only polling in the package: readiness
+// has no event to wait for from outside the handler.
 func (b *Bridge) WaitReady(t testing.TB) {
+	t.Helper()
+	b.waitReadyz(t, http.StatusOK)
+}
+
+// WaitUnready polls GET /readyz, with a backoff, until it answers 503: the
+// bridge has seen its upstream go.
+func (b *Bridge) WaitUnready(t testing.TB) {
+	t.Helper()
+	b.waitReadyz(t, http.StatusServiceUnavailable)
+}
+
+func (b *Bridge) waitReadyz(t testing.TB, want int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), Timeout)
 	defer cancel()
 	backoff := time.Millisecond
 	for {
 		code, body, err := b.get(ctx, "/readyz")
-		if err == nil && code == http.StatusOK {
+		if err == nil && code == want {
 			return
 		}
 		timer := time.NewTimer(backoff)
 		select {
 		case <-ctx.Done():
 			timer.Stop()
-			t.Fatalf("bridgetest: bridge not ready after %v: last GET /readyz: %d %q (error %v)", Timeout, code, body, err)
+			t.Fatalf("bridgetest: GET /readyz did not answer %d within %v: last answer %d %q (error %v)", want, Timeout, code, body, err)
 		case <-timer.C:
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)

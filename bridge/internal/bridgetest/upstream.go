@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"google.golang.org/grpc"
@@ -59,15 +60,26 @@ type UpstreamOptions struct {
 // flight and waiting for their handlers.
 func StartUpstream(t testing.TB, opts UpstreamOptions) (addr string, svc *Service) {
 	t.Helper()
+	addr, svc, _ = StartUpstreamAt(t, "127.0.0.1:0", opts)
+	return addr, svc
+}
+
+// StartUpstreamAt is [StartUpstream] on the address addr ("127.0.0.1:port":
+// a test restarts an upstream on the address it had), with stop, which
+// stops the server at once as a crash would: the calls in flight fail, and
+// the port is free again. stop may be called more than once; the end of
+// the test calls it too.
+func StartUpstreamAt(t testing.TB, addr string, opts UpstreamOptions) (string, *Service, func()) {
+	t.Helper()
 	var lc net.ListenConfig
-	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	lis, err := lc.Listen(t.Context(), "tcp", addr)
 	if err != nil {
-		t.Fatalf("bridgetest: upstream: listen: %v", err)
+		t.Fatalf("bridgetest: upstream: listen on %s: %v", addr, err)
 	}
 	// WaitForHandlers: Stop returns only when every handler has returned,
 	// so that no goroutine of a blocked Stream outlives the test.
 	s := grpc.NewServer(grpc.WaitForHandlers(true))
-	svc = NewService()
+	svc := NewService()
 	bridgetestv1.RegisterTestServiceServer(s, svc)
 	demo.Register(s)
 	switch opts.Reflection {
@@ -81,13 +93,17 @@ func StartUpstream(t testing.TB, opts UpstreamOptions) (addr string, svc *Servic
 	}
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(lis) }()
-	t.Cleanup(func() {
-		s.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("bridgetest: upstream: serve: %v", err)
-		}
-	})
-	return lis.Addr().String(), svc
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			s.Stop()
+			if err := <-served; err != nil {
+				t.Errorf("bridgetest: upstream: serve: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return lis.Addr().String(), svc, stop
 }
 
 // ClosedAddr returns an address on 127.0.0.1 where nothing listens: a port
