@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func BenchmarkUnary(b *testing.B) {
 }
 
 // BenchmarkIdleSessionMemory reports the memory (heap and stacks in use)
-// and goroutines that each idle session holds in the bridge: a session that
+// (and stacks alone) and goroutines that each idle session holds in the bridge: a session that
 // has read WELCOME and made one unary call. The clients run in a child
 // process (this test binary running TestIdleSessionClients), so that the
 // figures count the bridge side only; the upstream shares the bridge's
@@ -135,28 +136,38 @@ func benchIdleSessions(b *testing.B, n int) {
 	c.Send(b, `[2,"warm","bridgetest.v1.TestService.Echo",{"text":"hello"}]`)
 	c.Read(b)
 	c.Close()
-	var mem, goroutines float64
+	var mem, stack, goroutines float64
 	for range b.N {
 		waitGoroutines(b, -1)
 		base, g0 := memInUse(), runtime.NumGoroutine()
 		stop := startIdleClients(b, br.URL, n)
 		after, g1 := memInUse(), runtime.NumGoroutine()
-		mem += float64(int64(after)-int64(base)) / float64(n)
+		if f := os.Getenv("IDLEPROF"); f != "" {
+			w, _ := os.Create(f)
+			pprof.Lookup("heap").WriteTo(w, 0)
+			w.Close()
+			w, _ = os.Create(f + ".goroutines")
+			pprof.Lookup("goroutine").WriteTo(w, 1)
+			w.Close()
+		}
+		mem += float64(int64(after.HeapInuse+after.StackInuse)-int64(base.HeapInuse+base.StackInuse)) / float64(n)
+		stack += float64(int64(after.StackInuse)-int64(base.StackInuse)) / float64(n)
 		goroutines += float64(g1-g0) / float64(n)
 		stop()
 		waitGoroutines(b, g0)
 	}
 	b.ReportMetric(mem/float64(b.N), "bytes/session")
+	b.ReportMetric(stack/float64(b.N), "stack-bytes/session")
 	b.ReportMetric(goroutines/float64(b.N), "goroutines/session")
 }
 
-// memInUse returns the heap and stack memory in use after two collections.
-func memInUse() uint64 {
+// memInUse returns the memory statistics after two collections.
+func memInUse() *runtime.MemStats {
 	runtime.GC()
 	runtime.GC()
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return &m
 }
 
 // waitGoroutines waits until at most n goroutines run (n < 0: until the

@@ -130,6 +130,10 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 			Subprotocols: []string{Subprotocol},
 			Error:        handshakeError,
 			CheckOrigin:  sec.checkOrigin, // admit has answered a refusal already
+			// The session frames its data messages itself (see
+			// session.Upgrade); with a pool gorilla holds no write buffer
+			// per connection for the control frames it writes.
+			WriteBufferPool: new(sync.Pool),
 		},
 		sec:     sec,
 		stats:   stats,

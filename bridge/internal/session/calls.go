@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
@@ -47,6 +48,9 @@ func (s *session) startCall(m *wampv1.Call) {
 	}
 	cctx, cancel := context.WithCancel(s.callsCtx)
 	c := &call{cancel: cancel}
+	if s.calls == nil {
+		s.calls = make(map[string]*call)
+	}
 	s.calls[id] = c
 	s.running++
 	s.mu.Unlock()
@@ -192,6 +196,9 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 func (s *session) finish(id string, c *call, method string, result json.RawMessage, err error) {
 	s.mu.Lock()
 	delete(s.calls, id)
+	if len(s.calls) == 0 {
+		s.calls = nil // an idle session holds no table
+	}
 	canceled := c.canceled
 	s.mu.Unlock()
 	if canceled {
@@ -204,41 +211,78 @@ func (s *session) finish(id string, c *call, method string, result json.RawMessa
 		return
 	}
 	s.metrics.callEnded(method, codes.OK, true)
-	s.sendFinal(wampv1.Encode(&wampv1.CallResult{CallID: id, Result: result}))
+	s.sendFinal(encodeFrame(&wampv1.CallResult{CallID: id, Result: result}))
 }
 
 // errorFrame returns the CALLERROR answering id with err, and err's code.
-func (s *session) errorFrame(id string, err error) ([]byte, codes.Code) {
+func (s *session) errorFrame(id string, err error) (*frame, codes.Code) {
 	f := s.core.Failure(err)
-	s.logger.Debug("call failed", "call", id, "code", f.Code, "error", f.Message)
-	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
+	s.logger.Debug("call failed", "session", s.id, "call", id, "code", f.Code, "error", f.Message)
+	return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
 }
 
-func progressFrame(id string, result json.RawMessage) []byte {
-	return wampv1.Append(make([]byte, 0, len(result)+len(id)+16), &wampv1.CallProgressResult{CallID: id, Result: result})
+// frame is an encoded frame on its way to the writer. Frames come from a
+// pool and go back to it once the writer has copied them out; the close
+// marker is never pooled.
+type frame struct{ b []byte }
+
+// closeMarker, queued behind the terminal frames of a draining session,
+// makes the writer close the session with 1001 (see closeIfDrained).
+var closeMarker = new(frame)
+
+// maxPooledFrame bounds the frames kept for reuse, so that one huge result
+// does not stay pinned in the pool.
+const maxPooledFrame = 64 << 10
+
+var framePool = sync.Pool{New: func() any { return new(frame) }}
+
+// encodeFrame returns a pooled frame holding m.
+func encodeFrame(m wampv1.Message) *frame {
+	f := framePool.Get().(*frame)
+	f.b = wampv1.Append(f.b[:0], m)
+	return f
+}
+
+// release gives f back to the pool; f must not be used afterwards.
+func (f *frame) release() {
+	if f == closeMarker {
+		return
+	}
+	if cap(f.b) > maxPooledFrame {
+		f.b = nil
+	}
+	framePool.Put(f)
+}
+
+// progressFrame encodes a CALL_PROGRESS_RESULT. It copies result, so the
+// caller may reuse result once it returns.
+func progressFrame(id string, result json.RawMessage) *frame {
+	return encodeFrame(&wampv1.CallProgressResult{CallID: id, Result: result})
 }
 
 // send queues a frame of a call in flight. It blocks while the queue is
 // full, which is how back-pressure reaches the upstream, and gives up when
 // the call is cancelled.
-func (s *session) send(ctx context.Context, frame []byte) error {
+func (s *session) send(ctx context.Context, f *frame) error {
 	if err := ctx.Err(); err != nil {
+		f.release()
 		return status.FromContextError(err).Err()
 	}
 	select {
-	case s.queue <- frame:
+	case s.queue <- f:
 		s.metrics.progressFrame()
 		s.metrics.queueDepth(len(s.queue))
 		return nil
 	case <-ctx.Done():
+		f.release()
 		return status.FromContextError(ctx.Err()).Err()
 	}
 }
 
 // sendFinal queues a terminal frame; only the end of the session stops it.
-func (s *session) sendFinal(frame []byte) {
+func (s *session) sendFinal(f *frame) {
 	select {
-	case s.queue <- frame:
+	case s.queue <- f:
 		s.metrics.queueDepth(len(s.queue))
 	case <-s.ctx.Done():
 	}
