@@ -2,6 +2,7 @@ package session
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/websocket"
 
@@ -27,6 +28,7 @@ type eventQueue struct {
 	limit int           // frames queued at most
 	ready chan struct{} // capacity 1: frames may be queued
 
+	n      atomic.Int32 // frames queued, for a pop that finds none without locking
 	mu     sync.Mutex
 	frames [][]byte // frames[head:] are queued
 	head   int
@@ -45,6 +47,7 @@ func (q *eventQueue) push(f []byte) bool {
 		q.frames, q.head = q.frames[:n], 0
 	}
 	q.frames = append(q.frames, f)
+	q.n.Add(1)
 	q.mu.Unlock()
 	select {
 	case q.ready <- struct{}{}:
@@ -58,6 +61,9 @@ const maxIdleEvents = 16
 
 // pop takes the oldest frame queued, if any.
 func (q *eventQueue) pop() ([]byte, bool) {
+	if q.n.Load() == 0 {
+		return nil, false
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.head == len(q.frames) {
@@ -66,6 +72,7 @@ func (q *eventQueue) pop() ([]byte, bool) {
 	f := q.frames[q.head]
 	q.frames[q.head] = nil
 	q.head++
+	q.n.Add(-1)
 	if q.head == len(q.frames) {
 		q.head = 0
 		if cap(q.frames) > maxIdleEvents {

@@ -108,11 +108,12 @@ type session struct {
 	logger *slog.Logger // cfg.Logger; each record names the session itself
 	stats  *Stats
 
-	ctx    context.Context // the session's; ends when the session does
-	cancel context.CancelCauseFunc
-	// callsCtx is the parent of the calls' contexts. It ends with ctx, or
-	// earlier, with errShutdown, when a shutdown's grace runs out: then the
-	// calls' terminal frames still go out before the close frame.
+	ctx           context.Context // the session's; ends when the session does
+	cancelSession context.CancelCauseFunc
+	// callsCtx is the parent of the calls' contexts. It ends with ctx (see
+	// cancel), or earlier, with errShutdown, when a shutdown's grace runs
+	// out: then the calls' terminal frames still go out before the close
+	// frame.
 	callsCtx    context.Context
 	cancelCalls context.CancelCauseFunc
 	queue       chan *frame    // frames of calls; senders block (back-pressure)
@@ -141,26 +142,28 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	cfg = withDefaults(cfg)
 	id := newSessionID()
 	ctx = invoke.WithMetadata(ctx, sessionMetadata(cfg.Metadata, id))
-	force := ctx.Done()
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancel(nil)
-	callsCtx, cancelCalls := context.WithCancelCause(ctx)
-	defer cancelCalls(nil)
+	force, drain := ctx.Done(), cfg.Drain
+	// The calls' parent is not a child of the session's context but ends
+	// with it (see cancel): that saves every session a table of children.
+	base := context.WithoutCancel(ctx)
+	ctx, cancelSession := context.WithCancelCause(base)
+	callsCtx, cancelCalls := context.WithCancelCause(base)
 	s := &session{
-		cfg:         cfg,
-		conn:        conn,
-		core:        core,
-		id:          id,
-		stats:       cfg.Stats,
-		ctx:         ctx,
-		cancel:      cancel,
-		callsCtx:    callsCtx,
-		cancelCalls: cancelCalls,
-		queue:       make(chan *frame, cfg.SendQueue),
-		events:      eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
-		metrics:     cfg.Metrics,
-		logger:      cfg.Logger,
+		cfg:           cfg,
+		conn:          conn,
+		core:          core,
+		id:            id,
+		stats:         cfg.Stats,
+		ctx:           ctx,
+		cancelSession: cancelSession,
+		callsCtx:      callsCtx,
+		cancelCalls:   cancelCalls,
+		queue:         make(chan *frame, cfg.SendQueue),
+		events:        eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
+		metrics:       cfg.Metrics,
+		logger:        cfg.Logger,
 	}
+	defer s.cancel(nil)
 	if s.stats == nil {
 		s.stats = new(Stats)
 	}
@@ -169,18 +172,15 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	defer s.sessionEnded()
 	// WELCOME goes first: it is queued before the writer or any call runs.
 	s.queue <- encodeFrame(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(ctx, cfg.Drain, force)
-	}()
+	var writer sync.WaitGroup
+	writer.Go(func() { s.writeLoop(ctx, drain, force) })
 
 	s.readLoop(ctx)
 	if cfg.Broker != nil {
 		cfg.Broker.Leave(s)
 	}
 	s.wg.Wait()
-	<-writerDone
+	writer.Wait()
 	err := context.Cause(ctx)
 	conn.ws.Close()
 	if errors.Is(err, errPeerGone) {
@@ -392,6 +392,12 @@ func (s *session) dispatch(data []byte) {
 		s.stats.UnknownFrames.Add(1)
 		s.metrics.badFrame(BadFrameUnknownType)
 	}
+}
+
+// cancel ends the session with cause, and so the calls in flight.
+func (s *session) cancel(cause error) {
+	s.cancelSession(cause)
+	s.cancelCalls(cause)
 }
 
 // sessionEnded reports the session's end to the metrics, once.
