@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
-	"runtime/pprof"
 	"strconv"
 	"testing"
 	"time"
@@ -142,14 +141,6 @@ func benchIdleSessions(b *testing.B, n int) {
 		base, g0 := memInUse(), runtime.NumGoroutine()
 		stop := startIdleClients(b, br.URL, n)
 		after, g1 := memInUse(), runtime.NumGoroutine()
-		if f := os.Getenv("IDLEPROF"); f != "" {
-			w, _ := os.Create(f)
-			pprof.Lookup("heap").WriteTo(w, 0)
-			w.Close()
-			w, _ = os.Create(f + ".goroutines")
-			pprof.Lookup("goroutine").WriteTo(w, 1)
-			w.Close()
-		}
 		mem += float64(int64(after.HeapInuse+after.StackInuse)-int64(base.HeapInuse+base.StackInuse)) / float64(n)
 		stack += float64(int64(after.StackInuse)-int64(base.StackInuse)) / float64(n)
 		goroutines += float64(g1-g0) / float64(n)

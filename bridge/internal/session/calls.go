@@ -137,7 +137,7 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	if !p.Streaming() {
 		var result json.RawMessage
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
-			result = b
+			result = keep(nil, b)
 			return nil
 		})
 		return result, err
@@ -145,7 +145,8 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	switch s.cfg.Mode {
 	case Last:
 		// One message is held back: only the end of the stream tells
-		// whether it was the last.
+		// whether it was the last. It is a copy, kept in one buffer that
+		// each message reuses once the one before has been encoded.
 		var held json.RawMessage
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
 			if held != nil {
@@ -153,7 +154,7 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 					return err
 				}
 			}
-			held = b
+			held = keep(held, b)
 			return nil
 		})
 		if err != nil && held != nil {
@@ -187,6 +188,18 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 		})
 		return nil, err
 	}
+}
+
+// keep returns a copy of b in buf's storage, nil if b is nil. The session
+// copies what emit hands it so as not to rely on owning it.
+func keep(buf, b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	if out := append(buf[:0], b...); out != nil {
+		return out
+	}
+	return json.RawMessage{}
 }
 
 // finish ends a call: it leaves the table first, so that a client that

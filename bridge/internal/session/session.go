@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -120,7 +121,8 @@ type session struct {
 	events      eventQueue     // EVENT frames; the broker never blocks on it
 	wg          sync.WaitGroup // call goroutines
 
-	prefixes wampv1.Prefixes // reader only
+	prefixes wampv1.Prefixes  // reader only
+	limited  io.LimitedReader // reader only: readFrame's
 	metrics  *Metrics
 	ended    sync.Once // metrics.sessionEnded
 
@@ -275,7 +277,7 @@ func (s *session) readLoop(ctx context.Context) {
 				"binary frames are not supported: send WAMP v1 frames as JSON text")
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(r, s.cfg.MaxMessageSize+1))
+		data, err := s.readFrame(r)
 		if err != nil {
 			s.cancel(errPeerGone)
 			return
@@ -398,6 +400,33 @@ func (s *session) dispatch(data []byte) {
 func (s *session) cancel(cause error) {
 	s.cancelSession(cause)
 	s.cancelCalls(cause)
+}
+
+// readBuffers hold frames while they are read: a frame then costs one
+// allocation of its own size, which its calls keep (their arguments are
+// slices of it), and an idle reader holds no buffer.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRead bounds the read buffers kept for reuse.
+const maxPooledRead = 64 << 10
+
+// readFrame reads the message r, up to one byte over MaxMessageSize. The
+// reader goroutine only calls it.
+func (s *session) readFrame(r io.Reader) ([]byte, error) {
+	buf := readBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledRead {
+			buf.Reset()
+			readBuffers.Put(buf)
+		}
+	}()
+	s.limited = io.LimitedReader{R: r, N: s.cfg.MaxMessageSize + 1}
+	_, err := buf.ReadFrom(&s.limited)
+	s.limited.R = nil
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), buf.Bytes()...), nil
 }
 
 // sessionEnded reports the session's end to the metrics, once.
