@@ -111,6 +111,14 @@ func (c *batchConn) SetWriteDeadline(t time.Time) error {
 	return c.setDeadlineLocked(t)
 }
 
+// SetDeadline sets both deadlines, keeping track of the write deadline.
+func (c *batchConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetDeadline(t)
+}
+
 func (c *batchConn) setDeadlineLocked(t time.Time) error {
 	if t.Equal(c.deadline) {
 		return nil
