@@ -24,9 +24,12 @@ type Conn struct {
 // gorilla/websocket writes every frame straight to the network connection,
 // one system call per frame, which caps throughput of a busy stream. Upgrade
 // therefore hands gorilla a network connection that, while the writer has a
-// batch open, collects writes in a buffer and sends them in one write when
-// the batch ends. Outside a batch (the handshake, pongs written by the
-// reader) writes go straight through.
+// batch open, collects writes in a pooled buffer and sends them in one write
+// when the batch ends; the writer frames its text messages into that buffer
+// itself. Outside a batch (the handshake, pongs written by the reader)
+// writes go straight through. Since gorilla then writes only control
+// frames, u may well have a WriteBufferPool, so that no connection holds a
+// write buffer.
 func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h http.Header) (*Conn, error) {
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := u.Upgrade(hw, r, h)
