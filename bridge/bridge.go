@@ -134,6 +134,11 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 			Subprotocols: []string{Subprotocol},
 			Error:        handshakeError,
 			CheckOrigin:  sec.checkOrigin, // admit has answered a refusal already
+			// The session frames its data messages itself (see
+			// session.Upgrade); with a pool gorilla holds no write buffer
+			// per connection for the control frames it writes.
+			WriteBufferPool: new(sync.Pool),
+			ReadBufferSize:  512,
 		},
 		sec:     sec,
 		stats:   stats,
@@ -221,18 +226,19 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	h.shutdownSignals()
 	drain, force := h.drain, h.force
 	h.mu.Unlock()
-	defer func() {
+	ended := func() {
 		h.mu.Lock()
 		h.active--
 		h.mu.Unlock()
 		h.sessions.Done()
-	}()
+	}
 
 	conn, err := session.Upgrade(&h.upgrader, w, r, nil)
 	if err != nil {
+		ended()
 		return // the upgrader has answered the request
 	}
-	err = session.Serve(force, conn, h.core, session.Config{
+	cfg := session.Config{
 		Mode:             sessionModes[mode],
 		SendQueue:        h.cfg.sendQueue,
 		MaxMessageSize:   h.cfg.maxMessageSize,
@@ -250,10 +256,19 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		PingInterval:     h.cfg.pingInterval,
 		PongTimeout:      h.cfg.pongTimeout,
 		Remote:           r.RemoteAddr,
-	})
-	if err != nil && !errors.Is(err, context.Canceled) {
-		h.cfg.logger.Debug("session ended", "remote", r.RemoteAddr, "cause", err)
 	}
+	// The session runs on a goroutine of its own, its reader, and the
+	// handler returns: net/http then lets go of what it keeps for the
+	// request (its write buffer, the request, the handler's grown stack),
+	// which every idle session would otherwise hold.
+	remote := r.RemoteAddr
+	go func() {
+		defer ended()
+		err := session.Serve(force, conn, h.core, cfg)
+		if err != nil && !errors.Is(err, context.Canceled) {
+			h.cfg.logger.Debug("session ended", "remote", remote, "cause", err)
+		}
+	}()
 }
 
 // Shutdown shuts the handler down gracefully. New WebSocket requests get

@@ -84,21 +84,27 @@ func (c *Core) limit(ctx context.Context, p *Procedure, emit func(json.RawMessag
 	}
 	method := p.method.FullName
 	var cancels []context.CancelFunc
+	// own is the cause of the deadline the core set, when that deadline is
+	// the call's: the upstream, which gets it as grpc-timeout, may give up
+	// first, and then the failure is the upstream's, not the context's.
+	var own *timeoutError
 	if _, has := ctx.Deadline(); !has {
 		if d := lookup(t.Default, method); d > 0 {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, d, &timeoutError{status.Errorf(codes.DeadlineExceeded,
+			own = &timeoutError{status.Errorf(codes.DeadlineExceeded,
 				"procedure %q: no result within %v, the default deadline of %s: the call was cancelled; ask the operator to raise it if the method needs longer",
-				p.name, d, method)})
+				p.name, d, method)}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, d, own)
 			cancels = append(cancels, cancel)
 		}
 	}
 	if d := lookup(t.Max, method); d > 0 {
 		if dl, has := ctx.Deadline(); !has || time.Until(dl) > d {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithTimeoutCause(ctx, d, &timeoutError{status.Errorf(codes.DeadlineExceeded,
+			own = &timeoutError{status.Errorf(codes.DeadlineExceeded,
 				"procedure %q: no result within %v, the longest deadline allowed for %s: the call was cancelled",
-				p.name, d, method)})
+				p.name, d, method)}
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeoutCause(ctx, d, own)
 			cancels = append(cancels, cancel)
 		}
 	}
@@ -126,9 +132,17 @@ func (c *Core) limit(ctx context.Context, p *Procedure, emit func(json.RawMessag
 			idle.Stop()
 		}
 		var te *timeoutError
-		if err != nil && errors.As(context.Cause(ctx), &te) {
+		switch {
+		case err == nil:
+		case errors.As(context.Cause(ctx), &te):
 			if c := status.Code(err); c == codes.DeadlineExceeded || c == codes.Canceled || errors.Is(err, te) {
 				err = te.err
+			}
+		case own != nil:
+			// The upstream saw the deadline pass before the context did.
+			dl, _ := ctx.Deadline()
+			if c := status.Code(err); (c == codes.DeadlineExceeded || c == codes.Canceled) && !time.Now().Before(dl) {
+				err = own.err
 			}
 		}
 		for _, cancel := range cancels {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -51,6 +52,9 @@ func (s *session) startCall(m *wampv1.Call) {
 	}
 	cctx, cancel := context.WithCancel(s.callsCtx)
 	c := &call{cancel: cancel, procedure: procedure, start: time.Now()}
+	if s.calls == nil {
+		s.calls = make(map[string]*call)
+	}
 	s.calls[id] = c
 	s.running++
 	s.started++
@@ -138,7 +142,7 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	if !p.Streaming() {
 		var result json.RawMessage
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
-			result = b
+			result = keep(nil, b)
 			return nil
 		})
 		return result, err
@@ -146,7 +150,8 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	switch s.cfg.Mode {
 	case Last:
 		// One message is held back: only the end of the stream tells
-		// whether it was the last.
+		// whether it was the last. It is a copy, kept in one buffer that
+		// each message reuses once the one before has been encoded.
 		var held json.RawMessage
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
 			if held != nil {
@@ -154,7 +159,7 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 					return err
 				}
 			}
-			held = b
+			held = keep(held, b)
 			return nil
 		})
 		if err != nil && held != nil {
@@ -190,6 +195,18 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	}
 }
 
+// keep returns a copy of b in buf's storage, nil if b is nil. The session
+// copies what emit hands it so as not to rely on owning it.
+func keep(buf, b json.RawMessage) json.RawMessage {
+	if b == nil {
+		return nil
+	}
+	if out := append(buf[:0], b...); out != nil {
+		return out
+	}
+	return json.RawMessage{}
+}
+
 // finish ends a call: it leaves the table first, so that a client that
 // reuses the call id after the terminal frame is never refused, and then
 // queues exactly one terminal frame. method is the resolved method's full
@@ -197,6 +214,9 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 func (s *session) finish(id string, c *call, method string, result json.RawMessage, err error) {
 	s.mu.Lock()
 	delete(s.calls, id)
+	if len(s.calls) == 0 {
+		s.calls = nil // an idle session holds no table
+	}
 	canceled := c.canceled
 	s.mu.Unlock()
 	if canceled {
@@ -209,47 +229,84 @@ func (s *session) finish(id string, c *call, method string, result json.RawMessa
 		return
 	}
 	s.metrics.callEnded(method, codes.OK, true)
-	s.sendFinal(wampv1.Encode(&wampv1.CallResult{CallID: id, Result: result}))
+	s.sendFinal(encodeFrame(&wampv1.CallResult{CallID: id, Result: result}))
 }
 
 // errorFrame returns the CALLERROR answering id, a call of procedure
 // started at start (zero: refused before it started), with err, and err's
 // code. It logs the failure: one line per failed call.
-func (s *session) errorFrame(id, procedure string, start time.Time, err error) ([]byte, codes.Code) {
+func (s *session) errorFrame(id, procedure string, start time.Time, err error) (*frame, codes.Code) {
 	f := s.core.Failure(err)
 	var d time.Duration
 	if !start.IsZero() {
 		d = time.Since(start)
 	}
-	s.logger.Info("call failed", "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
-	return wampv1.Encode(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
+	s.logger.Info("call failed", "session", s.id, "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
+	return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
 }
 
-func progressFrame(id string, result json.RawMessage) []byte {
-	return wampv1.Append(make([]byte, 0, len(result)+len(id)+16), &wampv1.CallProgressResult{CallID: id, Result: result})
+// frame is an encoded frame on its way to the writer. Frames come from a
+// pool and go back to it once the writer has copied them out; the close
+// marker is never pooled.
+type frame struct{ b []byte }
+
+// closeMarker, queued behind the terminal frames of a draining session,
+// makes the writer close the session with 1001 (see closeIfDrained).
+var closeMarker = new(frame)
+
+// maxPooledFrame bounds the frames kept for reuse, so that one huge result
+// does not stay pinned in the pool.
+const maxPooledFrame = 64 << 10
+
+var framePool = sync.Pool{New: func() any { return new(frame) }}
+
+// encodeFrame returns a pooled frame holding m.
+func encodeFrame(m wampv1.Message) *frame {
+	f := framePool.Get().(*frame)
+	f.b = wampv1.Append(f.b[:0], m)
+	return f
+}
+
+// release gives f back to the pool; f must not be used afterwards.
+func (f *frame) release() {
+	if f == closeMarker {
+		return
+	}
+	if cap(f.b) > maxPooledFrame {
+		f.b = nil
+	}
+	framePool.Put(f)
+}
+
+// progressFrame encodes a CALL_PROGRESS_RESULT. It copies result, so the
+// caller may reuse result once it returns.
+func progressFrame(id string, result json.RawMessage) *frame {
+	return encodeFrame(&wampv1.CallProgressResult{CallID: id, Result: result})
 }
 
 // send queues a frame of a call in flight. It blocks while the queue is
 // full, which is how back-pressure reaches the upstream, and gives up when
 // the call is cancelled.
-func (s *session) send(ctx context.Context, frame []byte) error {
+func (s *session) send(ctx context.Context, f *frame) error {
 	if err := ctx.Err(); err != nil {
+		f.release()
 		return status.FromContextError(err).Err()
 	}
 	select {
-	case s.queue <- frame:
+	case s.queue <- f:
 		s.metrics.progressFrame()
 		s.metrics.queueDepth(len(s.queue))
 		return nil
 	case <-ctx.Done():
+		f.release()
 		return status.FromContextError(ctx.Err()).Err()
 	}
 }
 
 // sendFinal queues a terminal frame; only the end of the session stops it.
-func (s *session) sendFinal(frame []byte) {
+func (s *session) sendFinal(f *frame) {
 	select {
-	case s.queue <- frame:
+	case s.queue <- f:
 		s.metrics.queueDepth(len(s.queue))
 	case <-s.ctx.Done():
 	}

@@ -2,10 +2,12 @@ package session
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -22,9 +24,12 @@ type Conn struct {
 // gorilla/websocket writes every frame straight to the network connection,
 // one system call per frame, which caps throughput of a busy stream. Upgrade
 // therefore hands gorilla a network connection that, while the writer has a
-// batch open, collects writes in a buffer and sends them in one write when
-// the batch ends. Outside a batch (the handshake, pongs written by the
-// reader) writes go straight through.
+// batch open, collects writes in a pooled buffer and sends them in one write
+// when the batch ends; the writer frames its text messages into that buffer
+// itself. Outside a batch (the handshake, pongs written by the reader)
+// writes go straight through. Since gorilla then writes only control
+// frames, u may well have a WriteBufferPool, so that no connection holds a
+// write buffer.
 func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h http.Header) (*Conn, error) {
 	hw := &hijackWriter{ResponseWriter: w}
 	ws, err := u.Upgrade(hw, r, h)
@@ -60,15 +65,29 @@ func (h *hijackWriter) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 // proportion to this, not to the frames.
 const maxBatchBuffer = 64 << 10
 
+// batchBuffers holds the buffers of batches: a connection holds one only
+// while a batch is open, so an idle connection holds none.
+var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
 // batchConn is a net.Conn whose writes are collected while a batch is open.
 // Writes may come from the writer goroutine and, for control frames, from
 // the reader; the mutex serialises them.
+//
+// The writer frames its text messages itself ([batchConn.writeText]),
+// straight into the batch buffer: gorilla would copy each message into a
+// write buffer of its own first, held by every connection. Gorilla still
+// writes the handshake and the control frames (ping, pong, close), each in
+// one Write call, which the mutex keeps whole.
 type batchConn struct {
 	net.Conn
 
 	mu       sync.Mutex
 	batching bool
-	buf      []byte
+	buf      []byte  // the open batch's frames; nil outside a batch
+	bufp     *[]byte // the pooled slice buf came from
+	batchDL  time.Time
+	deadline time.Time // the write deadline last set on Conn
+	hdr      [10]byte  // writeText's frame header
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
@@ -77,34 +96,124 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	if !c.batching {
 		return c.Conn.Write(p)
 	}
-	if len(c.buf)+len(p) > maxBatchBuffer {
-		if err := c.flushLocked(); err != nil {
-			return 0, err
-		}
-		if len(p) > maxBatchBuffer {
-			return c.Conn.Write(p)
-		}
+	if err := c.reserveLocked(len(p)); err != nil {
+		return 0, err
+	}
+	if len(p) > maxBatchBuffer {
+		return c.Conn.Write(p)
 	}
 	c.buf = append(c.buf, p...)
 	return len(p), nil
 }
 
-// begin opens a batch.
-func (c *batchConn) begin() {
+// SetWriteDeadline sets the write deadline unless it is set already:
+// gorilla sets it before each frame it writes.
+func (c *batchConn) SetWriteDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.setDeadlineLocked(t)
+}
+
+// SetDeadline sets both deadlines, keeping track of the write deadline.
+func (c *batchConn) SetDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deadline = t
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *batchConn) setDeadlineLocked(t time.Time) error {
+	if t.Equal(c.deadline) {
+		return nil
+	}
+	c.deadline = t
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// reserveLocked makes room for n more bytes in the batch buffer, flushing
+// it when they would not fit; when n alone exceeds maxBatchBuffer the
+// buffer is left empty for the caller to write past it.
+func (c *batchConn) reserveLocked(n int) error {
+	if len(c.buf)+n > maxBatchBuffer {
+		if err := c.flushLocked(); err != nil {
+			return err
+		}
+	}
+	if c.buf == nil && n <= maxBatchBuffer {
+		c.bufp = batchBuffers.Get().(*[]byte)
+		c.buf = (*c.bufp)[:0]
+	}
+	return nil
+}
+
+// writeText writes p as one unmasked, uncompressed text message (RFC 6455
+// section 5.2, as gorilla writes it) into the open batch.
+func (c *batchConn) writeText(p []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	h := append(c.hdr[:0], 0x80|websocket.TextMessage) // FIN, opcode
+	switch n := len(p); {
+	case n <= 125:
+		h = append(h, byte(n))
+	case n <= 0xffff:
+		h = append(h, 126, byte(n>>8), byte(n))
+	default:
+		h = append(h, 127)
+		h = binary.BigEndian.AppendUint64(h, uint64(n))
+	}
+	if n := len(h) + len(p); c.batching && n <= maxBatchBuffer {
+		if err := c.reserveLocked(n); err != nil {
+			return err
+		}
+		c.buf = append(c.buf, h...)
+		c.buf = append(c.buf, p...)
+		return nil
+	}
+	// Too big for the batch buffer: what it holds goes first, then the
+	// message, the mutex keeping a pong from slipping in between.
+	if err := c.flushLocked(); err != nil {
+		return err
+	}
+	if _, err := c.Conn.Write(h); err != nil {
+		return err
+	}
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+// begin opens a batch whose writes must be done by deadline.
+func (c *batchConn) begin(deadline time.Time) {
 	c.mu.Lock()
 	c.batching = true
+	c.batchDL = deadline
 	c.mu.Unlock()
 }
 
-// end closes the batch and writes what it collected in one write.
+// end closes the batch, writes what it collected in one write, and gives
+// the buffer back.
 func (c *batchConn) end() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	err := c.flushLocked()
 	c.batching = false
-	return c.flushLocked()
+	if c.bufp != nil {
+		if cap(c.buf) <= maxBatchBuffer {
+			*c.bufp = c.buf[:0]
+			batchBuffers.Put(c.bufp)
+		}
+		c.buf, c.bufp = nil, nil
+	}
+	return err
 }
 
 func (c *batchConn) flushLocked() error {
+	if !c.batching {
+		return nil
+	}
+	// A pong written meanwhile may have set a deadline of its own.
+	if err := c.setDeadlineLocked(c.batchDL); err != nil {
+		return err
+	}
 	if len(c.buf) == 0 {
 		return nil
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
@@ -63,11 +64,11 @@ func upgraded(t *testing.T) (*Conn, *countingConn, *websocket.Conn) {
 func TestWriteBatchFlushesOnce(t *testing.T) {
 	conn, counter, client := upgraded(t)
 	const n = 20
-	s := &session{cfg: withDefaults(Config{SendQueue: n}), conn: conn, queue: make(chan []byte, n)}
+	s := &session{cfg: withDefaults(Config{SendQueue: n}), conn: conn, queue: make(chan *frame, n)}
 	for i := 1; i < n; i++ {
-		s.queue <- fmt.Appendf(nil, `[1000,"c",%d]`, i)
+		s.queue <- &frame{b: fmt.Appendf(nil, `[1000,"c",%d]`, i)}
 	}
-	if err := s.writeBatch(t.Context(), []byte(`[1000,"c",0]`)); err != nil {
+	if err := s.writeBatch(t.Context(), &frame{b: []byte(`[1000,"c",0]`)}, nil); err != nil {
 		t.Fatalf("writeBatch: %v", err)
 	}
 	if got := counter.writes.Load(); got != 1 {
@@ -114,7 +115,7 @@ func TestBatchConnBoundsBuffer(t *testing.T) {
 		}
 		done <- nil
 	}()
-	conn.batch.begin()
+	conn.batch.begin(time.Time{})
 	for range 3 {
 		if err := conn.ws.WriteMessage(websocket.TextMessage, big); err != nil {
 			t.Fatal(err)
@@ -145,5 +146,39 @@ func TestTruncateKeepsUTF8(t *testing.T) {
 		if got := truncate(tc.in, tc.n); got != tc.want {
 			t.Errorf("truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestWriteTextFraming shows that the frames the writer builds itself read
+// back as the same text messages, at every length encoding (7-bit, 16-bit
+// and 64-bit) and past the batch buffer's bound.
+func TestWriteTextFraming(t *testing.T) {
+	conn, _, client := upgraded(t)
+	sizes := []int{0, 1, 125, 126, 0xffff, 0x10000, maxBatchBuffer + 1}
+	done := make(chan error, 1)
+	go func() {
+		for _, n := range sizes {
+			typ, data, err := client.ReadMessage()
+			if err != nil || typ != websocket.TextMessage || len(data) != n || strings.Trim(string(data), "x") != "" {
+				done <- fmt.Errorf("message of %d bytes: read type %d, %d bytes, %v", n, typ, len(data), err)
+				return
+			}
+		}
+		done <- nil
+	}()
+	conn.batch.begin(time.Now().Add(time.Minute))
+	for _, n := range sizes {
+		if err := conn.batch.writeText([]byte(strings.Repeat("x", n))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := conn.batch.end(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if conn.batch.buf != nil {
+		t.Error("the connection holds a batch buffer after the batch ended")
 	}
 }

@@ -2,13 +2,22 @@
 //
 // # Goroutines
 //
-// [Serve] runs on the goroutine of the HTTP handler, which becomes the
-// connection's only reader: it decodes each frame and dispatches it, and it
-// never waits on anything but the socket. One writer goroutine makes every
-// data write: it drains a bounded queue of encoded frames, writes all that
-// are queued and then flushes them to the network in one write (see
-// [Upgrade]), and sends pings. Each CALL runs on a goroutine of its own with
-// its own context. Serve returns only when all of them have ended.
+// The goroutine that calls [Serve] (the bridge starts one per connection,
+// so that the HTTP handler can return) becomes the connection's only
+// reader: it decodes each frame and dispatches it, and it never waits on
+// anything but the socket. One writer goroutine makes every data write: it
+// drains a bounded queue of encoded frames, writes all that are queued and
+// then flushes them to the network in one write (see [Upgrade]), sends
+// pings, and watches the shutdown signals. Each CALL runs on a goroutine of
+// its own with its own context. Serve returns only when all of them have
+// ended. An idle session has just the reader and the writer.
+//
+// # Memory
+//
+// An idle session holds no write buffer (the writer frames its messages
+// into a pooled batch buffer), no room for events or calls it does not
+// have, and frames of calls are pooled: the writer gives each back once it
+// has copied it into the batch.
 //
 // # Calls
 //

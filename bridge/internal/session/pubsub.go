@@ -1,6 +1,9 @@
 package session
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/gorilla/websocket"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
@@ -16,19 +19,75 @@ func (s *session) SessionID() string { return s.id }
 
 // Deliver queues an EVENT frame without blocking; false means the event
 // queue is full and the broker will kick the session.
-func (s *session) Deliver(frame []byte) bool {
-	select {
-	case s.events <- frame:
-		return true
-	default:
+func (s *session) Deliver(frame []byte) bool { return s.events.push(frame) }
+
+// eventQueue is the bounded queue of EVENT frames for the writer. It holds
+// memory only for the frames queued (a session that is subscribed to
+// nothing holds none), where a channel would hold room for the limit.
+type eventQueue struct {
+	limit int           // frames queued at most
+	ready chan struct{} // capacity 1: frames may be queued
+
+	n      atomic.Int32 // frames queued, for a pop that finds none without locking
+	mu     sync.Mutex
+	frames [][]byte // frames[head:] are queued
+	head   int
+}
+
+// push queues f unless limit frames are queued already.
+func (q *eventQueue) push(f []byte) bool {
+	q.mu.Lock()
+	if len(q.frames)-q.head >= q.limit {
+		q.mu.Unlock()
 		return false
 	}
+	if q.head > 0 && len(q.frames) == cap(q.frames) {
+		n := copy(q.frames, q.frames[q.head:])
+		clear(q.frames[n:])
+		q.frames, q.head = q.frames[:n], 0
+	}
+	q.frames = append(q.frames, f)
+	q.n.Add(1)
+	q.mu.Unlock()
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// maxIdleEvents bounds the room an emptied event queue keeps.
+const maxIdleEvents = 16
+
+// pop takes the oldest frame queued, if any.
+func (q *eventQueue) pop() ([]byte, bool) {
+	if q.n.Load() == 0 {
+		return nil, false
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.frames) {
+		return nil, false
+	}
+	f := q.frames[q.head]
+	q.frames[q.head] = nil
+	q.head++
+	q.n.Add(-1)
+	if q.head == len(q.frames) {
+		q.head = 0
+		if cap(q.frames) > maxIdleEvents {
+			q.frames = nil
+		} else {
+			q.frames = q.frames[:0]
+		}
+	}
+	return f, true
 }
 
 // Kick closes the session as a subscriber too slow to keep up. Events go
 // on to the other subscribers; this one would only fall further behind.
 func (s *session) Kick(reason string) {
-	s.logger.Info("closing slow subscriber", "reason", reason)
+	s.logger.Info("closing slow subscriber", "session", s.id, "reason", reason)
 	s.cancel(&closeError{code: websocket.ClosePolicyViolation, reason: reason})
 }
 
@@ -41,7 +100,7 @@ func (s *session) subscribe(m *wampv1.Subscribe) {
 	}
 	if err := s.cfg.Broker.Subscribe(s, s.prefixes.Expand(m.TopicURI)); err != nil {
 		s.stats.DroppedPubSub.Add(1)
-		s.logger.Debug("subscribe refused", "error", err)
+		s.logger.Debug("subscribe refused", "session", s.id, "error", err)
 	}
 }
 
@@ -60,6 +119,6 @@ func (s *session) publish(m *wampv1.Publish) {
 	})
 	if err != nil {
 		s.stats.DroppedPubSub.Add(1)
-		s.logger.Debug("publish refused", "error", err)
+		s.logger.Debug("publish refused", "session", s.id, "error", err)
 	}
 }

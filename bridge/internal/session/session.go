@@ -1,6 +1,7 @@
 package session
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -65,7 +66,8 @@ type Config struct {
 	// session closes with 1001 once they have all ended. Nil: never.
 	Drain <-chan struct{}
 	// Metadata goes with every upstream call of the session (the bridge
-	// builds it from the handshake); the session adds wamp-session-id.
+	// builds it from the handshake). Serve adds wamp-session-id to it: the
+	// map becomes the session's, and the caller must not use it afterwards.
 	Metadata map[string][]string
 	// Metrics receives the session's measurements; may be nil.
 	Metrics *Metrics
@@ -110,21 +112,23 @@ type session struct {
 	conn   *Conn
 	core   *invoke.Core
 	id     string
-	logger *slog.Logger
+	logger *slog.Logger // cfg.Logger; each record names the session itself
 	stats  *Stats
 
-	ctx    context.Context // the session's; ends when the session does
-	cancel context.CancelCauseFunc
-	// callsCtx is the parent of the calls' contexts. It ends with ctx, or
-	// earlier, with errShutdown, when a shutdown's grace runs out: then the
-	// calls' terminal frames still go out before the close frame.
+	ctx           context.Context // the session's; ends when the session does
+	cancelSession context.CancelCauseFunc
+	// callsCtx is the parent of the calls' contexts. It ends with ctx (see
+	// cancel), or earlier, with errShutdown, when a shutdown's grace runs
+	// out: then the calls' terminal frames still go out before the close
+	// frame.
 	callsCtx    context.Context
 	cancelCalls context.CancelCauseFunc
-	queue       chan []byte    // frames of calls; senders block (back-pressure)
-	events      chan []byte    // EVENT frames; the broker never blocks on it
+	queue       chan *frame    // frames of calls; senders block (back-pressure)
+	events      eventQueue     // EVENT frames; the broker never blocks on it
 	wg          sync.WaitGroup // call goroutines
 
-	prefixes wampv1.Prefixes // reader only
+	prefixes wampv1.Prefixes  // reader only
+	limited  io.LimitedReader // reader only: readFrame's
 	metrics  *Metrics
 	ended    sync.Once // metrics.sessionEnded
 
@@ -147,27 +151,28 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	cfg = withDefaults(cfg)
 	id := newSessionID()
 	ctx = invoke.WithMetadata(ctx, sessionMetadata(cfg.Metadata, id))
-	force := ctx.Done()
-	ctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	defer cancel(nil)
-	callsCtx, cancelCalls := context.WithCancelCause(ctx)
-	defer cancelCalls(nil)
+	force, drain := ctx.Done(), cfg.Drain
+	// The calls' parent is not a child of the session's context but ends
+	// with it (see cancel): that saves every session a table of children.
+	base := context.WithoutCancel(ctx)
+	ctx, cancelSession := context.WithCancelCause(base)
+	callsCtx, cancelCalls := context.WithCancelCause(base)
 	s := &session{
-		cfg:         cfg,
-		conn:        conn,
-		core:        core,
-		id:          id,
-		stats:       cfg.Stats,
-		ctx:         ctx,
-		cancel:      cancel,
-		callsCtx:    callsCtx,
-		cancelCalls: cancelCalls,
-		queue:       make(chan []byte, cfg.SendQueue),
-		events:      make(chan []byte, cfg.EventQueue),
-		calls:       make(map[string]*call),
-		metrics:     cfg.Metrics,
+		cfg:           cfg,
+		conn:          conn,
+		core:          core,
+		id:            id,
+		stats:         cfg.Stats,
+		ctx:           ctx,
+		cancelSession: cancelSession,
+		callsCtx:      callsCtx,
+		cancelCalls:   cancelCalls,
+		queue:         make(chan *frame, cfg.SendQueue),
+		events:        eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
+		metrics:       cfg.Metrics,
+		logger:        cfg.Logger,
 	}
-	s.logger = cfg.Logger.With("session", s.id)
+	defer s.cancel(nil)
 	if s.stats == nil {
 		s.stats = new(Stats)
 	}
@@ -175,22 +180,18 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	s.metrics.sessionStarted()
 	defer s.sessionEnded()
 	start := time.Now()
-	s.logger.Info("session started", "remote", cfg.Remote, "mode", cfg.Mode.String())
+	s.logger.Info("session started", "session", s.id, "remote", cfg.Remote, "mode", cfg.Mode.String())
 	// WELCOME goes first: it is queued before the writer or any call runs.
-	s.queue <- wampv1.Encode(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
-	writerDone := make(chan struct{})
-	go func() {
-		defer close(writerDone)
-		s.writeLoop(ctx)
-	}()
+	s.queue <- encodeFrame(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
+	var writer sync.WaitGroup
+	writer.Go(func() { s.writeLoop(ctx, drain, force) })
 
-	s.wg.Go(func() { s.watchShutdown(cfg.Drain, force) })
 	s.readLoop(ctx)
 	if cfg.Broker != nil {
 		cfg.Broker.Leave(s)
 	}
 	s.wg.Wait()
-	<-writerDone
+	writer.Wait()
 	err := context.Cause(ctx)
 	conn.ws.Close()
 	s.mu.Lock()
@@ -199,7 +200,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	if errors.Is(err, errPeerGone) {
 		err = nil
 	}
-	s.logger.Info("session ended", "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
+	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
 	return err
 }
 
@@ -251,14 +252,13 @@ func withDefaults(c Config) Config {
 	return c
 }
 
-// sessionMetadata returns md with wamp-session-id set to id.
+// sessionMetadata returns md, made if nil, with wamp-session-id set to id.
 func sessionMetadata(md map[string][]string, id string) map[string][]string {
-	out := make(map[string][]string, len(md)+1)
-	for k, v := range md {
-		out[k] = v
+	if md == nil {
+		md = make(map[string][]string, 1)
 	}
-	out["wamp-session-id"] = []string{id}
-	return out
+	md["wamp-session-id"] = []string{id}
+	return md
 }
 
 const idAlphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -298,7 +298,7 @@ func (s *session) readLoop(ctx context.Context) {
 				"binary frames are not supported: send WAMP v1 frames as JSON text")
 			continue
 		}
-		data, err := io.ReadAll(io.LimitReader(r, s.cfg.MaxMessageSize+1))
+		data, err := s.readFrame(r)
 		if err != nil {
 			s.cancel(errPeerGone)
 			return
@@ -314,49 +314,47 @@ func (s *session) readLoop(ctx context.Context) {
 	}
 }
 
-// watchShutdown drains the session when drain is closed and forces its
-// end when force is, until the session ends.
-func (s *session) watchShutdown(drain, force <-chan struct{}) {
-	select {
-	case <-drain:
-		s.drain()
-	case <-force:
-	case <-s.ctx.Done():
-		return
-	}
-	select {
-	case <-force:
-		s.mu.Lock()
-		s.draining = true
-		s.mu.Unlock()
-		s.cancelCalls(errShutdown)
-		s.closeIfDrained()
-	case <-s.ctx.Done():
-	}
-}
-
-// drain refuses new calls from now on and closes the session with 1001
-// once the calls in flight have ended.
-func (s *session) drain() {
+// drain refuses new calls from now on; the session closes with 1001 once
+// the calls in flight have ended. It reports whether the close marker is
+// due now (see closeDue). The writer calls it when the drain begins.
+func (s *session) drain() bool {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
-	s.logger.Debug("draining session")
-	s.closeIfDrained()
+	s.logger.Debug("draining session", "session", s.id)
+	return s.closeDue()
 }
 
-// closeIfDrained queues the close marker (a nil frame) once a draining
-// session has no call left to answer. The writer sends 1001 when it reaches
-// the marker, so every terminal frame queued before it goes out first.
-func (s *session) closeIfDrained() {
+// force ends the grace of a shutdown: the calls still in flight are
+// cancelled, to be answered with UNAVAILABLE. It reports whether the close
+// marker is due now. The writer calls it when the grace ends.
+func (s *session) force() bool {
 	s.mu.Lock()
+	s.draining = true
+	s.mu.Unlock()
+	s.cancelCalls(errShutdown)
+	return s.closeDue()
+}
+
+// closeDue reports whether a draining session has no call left to answer
+// and its close marker is not queued yet; if so, the caller must queue it.
+func (s *session) closeDue() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if !s.draining || s.closing || s.running > 0 || s.refusing > 0 {
-		s.mu.Unlock()
-		return
+		return false
 	}
 	s.closing = true
-	s.mu.Unlock()
-	s.sendFinal(nil)
+	return true
+}
+
+// closeIfDrained queues the close marker once a draining session has no
+// call left to answer. The writer sends 1001 when it reaches the marker,
+// so every terminal frame queued before it goes out first.
+func (s *session) closeIfDrained() {
+	if s.closeDue() {
+		s.sendFinal(closeMarker)
+	}
 }
 
 // closeWith ends the session with a close frame the writer sends.
@@ -364,7 +362,7 @@ func (s *session) closeWith(code int, reason string) {
 	if code != websocket.CloseGoingAway {
 		s.stats.ClosedBadFrame.Add(1)
 	}
-	s.logger.Info("closing session", "code", code, "reason", reason)
+	s.logger.Info("closing session", "session", s.id, "code", code, "reason", reason)
 	s.cancel(&closeError{code: code, reason: reason})
 }
 
@@ -417,6 +415,39 @@ func (s *session) dispatch(data []byte) {
 		s.stats.UnknownFrames.Add(1)
 		s.metrics.badFrame(BadFrameUnknownType)
 	}
+}
+
+// cancel ends the session with cause, and so the calls in flight.
+func (s *session) cancel(cause error) {
+	s.cancelSession(cause)
+	s.cancelCalls(cause)
+}
+
+// readBuffers hold frames while they are read: a frame then costs one
+// allocation of its own size, which its calls keep (their arguments are
+// slices of it), and an idle reader holds no buffer.
+var readBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledRead bounds the read buffers kept for reuse.
+const maxPooledRead = 64 << 10
+
+// readFrame reads the message r, up to one byte over MaxMessageSize. The
+// reader goroutine only calls it.
+func (s *session) readFrame(r io.Reader) ([]byte, error) {
+	buf := readBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if buf.Cap() <= maxPooledRead {
+			buf.Reset()
+			readBuffers.Put(buf)
+		}
+	}()
+	s.limited = io.LimitedReader{R: r, N: s.cfg.MaxMessageSize + 1}
+	_, err := buf.ReadFrom(&s.limited)
+	s.limited.R = nil
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(nil), buf.Bytes()...), nil
 }
 
 // sessionEnded reports the session's end to the metrics, once.

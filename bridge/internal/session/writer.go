@@ -16,40 +16,57 @@ const maxCloseReason = 123
 
 // writeLoop is the connection's only writer of data frames. It writes every
 // queued frame and then flushes once, pings the peer, and on the end of the
-// session sends the close frame.
-func (s *session) writeLoop(ctx context.Context) {
+// session sends the close frame. It also watches the shutdown signals of
+// [Config] (drain, and force: the end of the grace), so that a session
+// needs no goroutine of its own for them.
+func (s *session) writeLoop(ctx context.Context, drain, force <-chan struct{}) {
 	ws := s.conn.ws
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
+	// markerDue: the close marker is to be queued, and the queue was full.
+	// It goes in as soon as there is room, behind every frame queued
+	// before, as if a call goroutine had queued it.
+	markerDue := false
 	for {
 		// Once the session is closing nothing but the close frame goes
 		// out: frames queued by calls that the close cancelled would only
 		// report that cancellation, and select alone would pick between
 		// them and the close at random. A shutdown instead queues a close
-		// marker (a nil frame) behind the calls' terminal frames, so that
-		// they go out before the close (see closeIfDrained).
+		// marker behind the calls' terminal frames, so that they go out
+		// before the close (see closeIfDrained).
 		if ctx.Err() != nil {
 			s.writeClose(context.Cause(ctx))
 			return
 		}
-		select {
-		case frame := <-s.queue:
-			if err := s.writeBatch(ctx, frame); err != nil {
-				s.writeFailed(err)
-				return
+		if markerDue {
+			select {
+			case s.queue <- closeMarker:
+				markerDue = false
+			default:
 			}
-		case frame := <-s.events:
-			if err := s.writeBatch(ctx, frame); err != nil {
-				s.writeFailed(err)
-				return
+		}
+		var err error
+		select {
+		case f := <-s.queue:
+			err = s.writeBatch(ctx, f, nil)
+		case <-s.events.ready:
+			if ev, ok := s.events.pop(); ok {
+				err = s.writeBatch(ctx, nil, ev)
 			}
 		case <-ping.C:
-			if err := ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-				s.writeFailed(err)
-				return
-			}
+			err = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout))
+		case <-drain:
+			drain = nil
+			markerDue = s.drain() || markerDue
+		case <-force:
+			drain, force = nil, nil
+			markerDue = s.force() || markerDue
 		case <-ctx.Done():
 			s.writeClose(context.Cause(ctx))
+			return
+		}
+		if err != nil {
+			s.writeFailed(err)
 			return
 		}
 	}
@@ -60,42 +77,60 @@ func (s *session) writeLoop(ctx context.Context) {
 func (s *session) writeFailed(err error) {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		s.stats.NoReadDisconnects.Add(1)
-		s.logger.Info("closing a client that reads nothing", "no_read_timeout", s.cfg.WriteTimeout)
+		s.logger.Info("closing a client that reads nothing", "session", s.id, "no_read_timeout", s.cfg.WriteTimeout)
 	} else {
-		s.logger.Debug("write failed", "error", err)
+		s.logger.Debug("write failed", "session", s.id, "error", err)
 	}
 	s.cancel(errPeerGone)
 	s.conn.ws.SetReadDeadline(time.Now()) // unblock the reader
 }
 
-// writeBatch writes frame and every frame queued behind it, then flushes.
-// It stops early when the session starts closing.
-func (s *session) writeBatch(ctx context.Context, frame []byte) error {
-	ws := s.conn.ws
-	if err := ws.SetWriteDeadline(time.Now().Add(s.cfg.WriteTimeout)); err != nil {
-		return err
-	}
-	s.conn.batch.begin()
+// writeBatch writes f (a frame of the calls' queue) or ev (an EVENT frame),
+// and every frame queued behind it, taking from the two queues in turn,
+// then flushes. It stops early when the session starts closing.
+func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
+	bc := s.conn.batch
+	bc.begin(time.Now().Add(s.cfg.WriteTimeout))
 	for ctx.Err() == nil {
-		if frame == nil {
-			s.cancel(errDrained) // the loop then sends the close frame
-			break
+		data := ev
+		if f != nil {
+			if f == closeMarker {
+				s.cancel(errDrained) // the loop then sends the close frame
+				break
+			}
+			data = f.b
 		}
-		s.metrics.bytesOut(len(frame))
-		if err := ws.WriteMessage(websocket.TextMessage, frame); err != nil {
-			s.conn.batch.end()
+		s.metrics.bytesOut(len(data))
+		err := bc.writeText(data)
+		if f != nil {
+			f.release()
+		}
+		if err != nil {
+			bc.end()
 			return err
 		}
+		// The queue that did not give this frame goes first, so that
+		// neither starves the other within a long batch.
+		eventFirst := f != nil
+		f, ev = nil, nil
+		if eventFirst {
+			if e, ok := s.events.pop(); ok {
+				ev = e
+				continue
+			}
+		}
 		select {
-		case frame = <-s.queue:
-			continue
-		case frame = <-s.events:
+		case f = <-s.queue:
 			continue
 		default:
 		}
+		if e, ok := s.events.pop(); ok {
+			ev = e
+			continue
+		}
 		break
 	}
-	return s.conn.batch.end()
+	return bc.end()
 }
 
 // writeClose tells the peer why the session ends, unless the peer left
