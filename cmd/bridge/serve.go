@@ -100,6 +100,7 @@ type serveConfig struct {
 	retryAttempts int                // -retry-attempts
 
 	traceEndpoint    string  // -trace-endpoint; empty: no tracing
+	debugListen      string  // -debug-listen; empty: no pprof
 	traceSampleRatio float64 // -trace-sample-ratio
 
 	tls tlsConfig // -tls-cert, -tls-key, -upstream-tls, -upstream-ca, ...
@@ -359,6 +360,7 @@ flags of serve:
 		}
 		return nil
 	}}, "trace-endpoint", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
+	fs.StringVar(&cfg.debugListen, "debug-listen", "", "`address` (such as 127.0.0.1:6060) of a separate listener serving Go's profiles at /debug/pprof/;\nkeep it on loopback or a private network; empty: none")
 	fs.Var(ratioFlag{&cfg.traceSampleRatio}, "trace-sample-ratio", "`fraction` of traces sampled, from 0 to 1; a sampled parent wins")
 
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
@@ -548,13 +550,22 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		scheme = "wss://"
 	}
 	url := scheme + dialAddr(lis.Addr()) + cfg.path
-	banner := fmt.Sprintf("bridge: serving WAMP v1 on %s (upstream: %s)\n", url, upstreamDesc)
+	also := ""
+	if cfg.debugListen != "" {
+		pprofURL, stopDebug, err := startDebug(ctx, cfg.debugListen, logger)
+		if err != nil {
+			return err
+		}
+		defer stopDebug()
+		also = "; pprof: " + pprofURL
+	}
+	banner := fmt.Sprintf("bridge: serving WAMP v1 on %s (upstream: %s%s)\n", url, upstreamDesc, also)
 	if cfg.upstream == "" {
 		banner += fmt.Sprintf("bridge: try: go run ./cmd/bridge call %s demo.v1.ClockService.GetProgressiveTime '{\"count\":3,\"interval\":\"0.2s\"}'\n", url)
 	}
 	if cfg.logFormat == "json" {
 		// Every line of stderr is a JSON object.
-		logger.Info("serving WAMP v1", "url", url, "upstream", upstreamDesc)
+		logger.Info("serving WAMP v1", "url", url, "upstream", upstreamDesc+also)
 	} else {
 		_, _ = io.WriteString(stderr, banner) // one write: log lines do not come between
 	}

@@ -175,7 +175,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	br, wsURL, _, err := startBridgeProcess(ctx, bin, addr, dir)
+	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir)
 	if br != nil {
 		children = append(children, br)
 	}
@@ -213,14 +213,14 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		// A fresh bridge: the rounds' garbage and buffers would blur the
 		// baseline of the memory figure.
 		br.stop(stopGrace)
-		br2, wsURL2, httpURL2, err := startBridgeProcess(ctx, bin, addr, dir)
+		br2, wsURL2, httpURL2, pprofURL2, err := startBridgeProcess(ctx, bin, addr, dir)
 		if br2 != nil {
 			children = append(children, br2)
 		}
 		if err != nil {
 			return nil, err
 		}
-		rep.mem, err = measureMemory(ctx, wsURL2, httpURL2+"/metrics", counts, stderr)
+		rep.mem, err = measureMemory(ctx, wsURL2, httpURL2+"/metrics", pprofURL2, counts, stderr)
 		if err != nil {
 			return nil, fmt.Errorf("memory figure: %w", err)
 		}
@@ -398,13 +398,12 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		return err
 	}
 	note := `
-Memory: the bridge's GET /metrics read before opening the sessions and with them open (each session
-after its WELCOME and one unary call), each time right after a garbage collection that the benchmark
-provokes; growth divided by the number of sessions. The target is judged on heap+stack
-(go_memstats_heap_inuse_bytes + go_memstats_stack_inuse_bytes), the less noisy figure: RSS
-(process_resident_memory_bytes) also holds memory the Go runtime has freed but not yet returned to
-the system, and the kernel's socket buffers are in neither. Equal figures at each count show that
-memory grows linearly with sessions.
+Memory: the bridge's runtime.MemStats right after a garbage collection forced through its heap
+profile (-debug-listen, gc=1), read before opening the sessions and with them open (each session
+after its WELCOME and one unary call); growth divided by the number of sessions. The target is
+judged on heap+stack (HeapInuse + StackInuse): RSS (process_resident_memory_bytes) also holds
+memory the Go runtime has freed but not yet returned to the system, and the kernel's socket
+buffers are in neither. Equal figures at each count show that memory grows linearly with sessions.
 `
 	if rep.memNotice != "" {
 		note += "Note: " + rep.memNotice + "\n"

@@ -22,7 +22,6 @@ const (
 	metricGoroutines = "go_goroutines"
 	metricSessions   = "grpcwamp_sessions_open"
 	metricInFlight   = "grpcwamp_calls_in_flight"
-	metricGCCount    = "go_gc_duration_seconds_count"
 )
 
 // dialWorkers is how many sessions the memory figure opens at once.
@@ -101,18 +100,18 @@ func need(m map[string]float64, names ...string) error {
 // each after its WELCOME and one unary call, and returns the growth of the
 // bridge's memory per session from a baseline taken before the first.
 // The sessions of a smaller count stay open for the next one.
-func measureMemory(ctx context.Context, wsURL, metricsURL string, counts []int, progress io.Writer) ([]memRow, error) {
+func measureMemory(ctx context.Context, wsURL, metricsURL, pprofURL string, counts []int, progress io.Writer) ([]memRow, error) {
 	m, err := scrape(ctx, metricsURL)
 	if err != nil {
 		return nil, err
 	}
-	if err := need(m, metricRSS, metricHeapInuse, metricStackInuse, metricGoroutines, metricSessions, metricInFlight, metricGCCount); err != nil {
+	if err := need(m, metricRSS, metricHeapInuse, metricStackInuse, metricGoroutines, metricSessions, metricInFlight); err != nil {
 		return nil, err
 	}
 	if m[metricSessions] != 0 {
 		return nil, fmt.Errorf("bridge has %v sessions open before the memory figure, want 0", m[metricSessions])
 	}
-	base, err := afterGC(ctx, wsURL, metricsURL, 0)
+	base, err := collected(ctx, metricsURL, pprofURL, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +132,7 @@ func measureMemory(ctx context.Context, wsURL, metricsURL string, counts []int, 
 		if _, err := settle(ctx, metricsURL, n); err != nil {
 			return nil, err
 		}
-		now, err := afterGC(ctx, wsURL, metricsURL, n)
+		now, err := collected(ctx, metricsURL, pprofURL, n)
 		if err != nil {
 			return nil, err
 		}
@@ -239,117 +238,64 @@ func openOne(ctx context.Context, url string, seq int64) (*wsClient, error) {
 	return c, nil
 }
 
-// gcTimeout bounds the wait for the garbage collection that afterGC
-// provokes.
-const gcTimeout = 60 * time.Second
-
-// afterGC provokes a garbage collection in the bridge and returns a scrape
-// taken right after it, with n sessions open besides the one it uses.
+// collected forces a garbage collection in the bridge, once n sessions are
+// open and no call runs, and returns a scrape of /metrics whose heap and
+// stack figures are the runtime.MemStats of right after that collection:
+// the live heap, without the garbage that a scrape at a random moment
+// would hold on top of it (up to GOGC=100% more).
 //
-// The bridge cannot be asked to collect, and heap in use read at a random
-// moment holds the garbage of opening the sessions too: up to GOGC=100%
-// more than the live heap. So afterGC streams through the bridge, which
-// allocates quickly, until the bridge's GC count grows, then cancels the
-// stream, waits for the runtime to sweep what the collection freed, and
-// scrapes. What remains on top of the live heap is the garbage of the few
-// milliseconds between that collection and the end of the stream.
-func afterGC(ctx context.Context, wsURL, metricsURL string, n int) (map[string]float64, error) {
+// The bridge's heap profile with gc=1 runs runtime.GC first, and with
+// debug=1 it ends with the MemStats read after it, as "# HeapInuse = N"
+// lines; the bridge serves it on -debug-listen.
+func collected(ctx context.Context, metricsURL, pprofURL string, n int) (map[string]float64, error) {
+	if _, err := settle(ctx, metricsURL, n); err != nil {
+		return nil, err
+	}
+	u := pprofURL + "heap?gc=1&debug=1"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
+	}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	stats := memStats(body)
 	m, err := scrape(ctx, metricsURL)
 	if err != nil {
 		return nil, err
 	}
-	gcs := m[metricGCCount]
-	c, err := dialWAMP(ctx, wsURL, 0)
-	if err != nil {
-		return nil, fmt.Errorf("provoke a GC: %w", err)
-	}
-	defer c.close()
-	if err := c.send(fmt.Appendf(nil, `[2,"gc","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
-		return nil, fmt.Errorf("provoke a GC: send CALL: %w", err)
-	}
-	ended := make(chan error, 1)
-	go func() {
-		for {
-			f, err := c.read()
-			if err != nil {
-				ended <- err
-				return
-			}
-			if bytes.HasPrefix(f, []byte(`[4,"gc",`)) || bytes.HasPrefix(f, []byte(`[3,"gc",`)) {
-				ended <- nil
-				return
-			}
+	for metric, stat := range map[string]string{metricHeapInuse: "HeapInuse", metricStackInuse: "Stack"} {
+		v, ok := stats[stat]
+		if !ok {
+			return nil, fmt.Errorf("GET %s: no %s among the runtime.MemStats lines", u, stat)
 		}
-	}()
-	deadline := time.Now().Add(gcTimeout)
-	for {
-		m, err := scrape(ctx, metricsURL)
-		if err != nil {
-			return nil, err
-		}
-		if m[metricGCCount] > gcs {
-			break
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("provoke a GC: the bridge did not collect within %v of streaming", gcTimeout)
-		}
-		select {
-		case <-time.After(5 * time.Millisecond):
-		case err := <-ended:
-			return nil, fmt.Errorf("provoke a GC: the stream ended early: %v", err)
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
+		m[metric] = v
 	}
-	if err := c.send([]byte(`[1001,"gc"]`)); err != nil {
-		return nil, fmt.Errorf("provoke a GC: send CALL_CANCEL: %w", err)
-	}
-	select {
-	case err := <-ended:
-		if err != nil {
-			return nil, fmt.Errorf("provoke a GC: wait for the cancelled stream to end: %w", err)
-		}
-	case <-time.After(drainTimeout):
-		return nil, fmt.Errorf("provoke a GC: the cancelled stream did not end within %v", drainTimeout)
-	}
-	c.close()
-	if _, err := settle(ctx, metricsURL, n); err != nil {
-		return nil, err
-	}
-	return swept(ctx, metricsURL)
+	return m, nil
 }
 
-// sweepPoll and sweepSlack define when the heap has stopped shrinking: two
-// scrapes sweepPoll apart differ by less than sweepSlack. sweepTimeout
-// bounds the wait.
-const (
-	sweepPoll    = 100 * time.Millisecond
-	sweepSlack   = 64 << 10
-	sweepTimeout = 10 * time.Second
-)
-
-// swept returns a scrape once the heap in use has stopped shrinking. A
-// span freed by a collection stays "in use" until the runtime sweeps it,
-// which an idle process does in the background soon after the collection.
-func swept(ctx context.Context, metricsURL string) (map[string]float64, error) {
-	prev, err := scrape(ctx, metricsURL)
-	if err != nil {
-		return nil, err
+// memStats parses the "# Name = value" lines of a heap profile in its
+// debug=1 text form; of "# Stack = inuse / sys" it keeps the first number.
+func memStats(profile []byte) map[string]float64 {
+	out := make(map[string]float64)
+	for line := range bytes.Lines(profile) {
+		name, value, ok := strings.Cut(strings.TrimSpace(strings.TrimPrefix(string(line), "# ")), " = ")
+		if !ok {
+			continue
+		}
+		value, _, _ = strings.Cut(value, " ")
+		if v, err := strconv.ParseFloat(value, 64); err == nil {
+			out[name] = v
+		}
 	}
-	deadline := time.Now().Add(sweepTimeout)
-	for {
-		select {
-		case <-time.After(sweepPoll):
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		}
-		m, err := scrape(ctx, metricsURL)
-		if err != nil {
-			return nil, err
-		}
-		if m[metricHeapInuse] > prev[metricHeapInuse]-sweepSlack || time.Now().After(deadline) {
-			return m, nil
-		}
-		prev = m
-	}
+	return out
 }

@@ -198,49 +198,57 @@ func startUpstreamProcess(ctx context.Context, self, dir string) (*child, string
 // (cmd/bridge/serve.go).
 const bannerMarker = "serving WAMP v1 on "
 
+// pprofMarker precedes the URL of the Go profiles in the banner.
+const pprofMarker = "pprof: "
+
 // startBridgeProcess runs the bridge binary in front of upstream, on a
 // port of 127.0.0.1 that the system chooses, with no session limit, and
-// waits until it is ready (/readyz). It returns the WebSocket URL and the
-// base URL of its HTTP endpoints.
-func startBridgeProcess(ctx context.Context, bin, upstream, dir string) (c *child, wsURL, httpURL string, err error) {
+// waits until it is ready (/readyz). It returns the WebSocket URL, the
+// base URL of its HTTP endpoints, and the base URL of its Go profiles
+// (-debug-listen), through which the memory figure forces a collection.
+func startBridgeProcess(ctx context.Context, bin, upstream, dir string) (c *child, wsURL, httpURL, pprofURL string, err error) {
 	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0", "-upstream", upstream,
-		"-max-sessions", "0", "-log-level", "warn", "-shutdown-grace", "1s")
+		"-max-sessions", "0", "-log-level", "warn", "-shutdown-grace", "1s", "-debug-listen", "127.0.0.1:0")
 	urlc := make(chan string, 1)
+	pprofc := make(chan string, 1)
 	c, err = startChild("bridge", dir, cmd, func(line string) bool {
 		_, rest, ok := strings.Cut(line, bannerMarker)
 		if !ok {
 			return false
 		}
 		u, _, _ := strings.Cut(rest, " ")
+		_, p, _ := strings.Cut(rest, pprofMarker)
+		p, _, _ = strings.Cut(p, ")")
 		urlc <- u
+		pprofc <- p
 		return true
 	})
 	if err != nil {
-		return nil, "", "", err
+		return nil, "", "", "", err
 	}
 	select {
 	case wsURL = <-urlc:
 	case <-c.exited:
-		return c, "", "", c.failure()
+		return c, "", "", "", c.failure()
 	case <-time.After(startTimeout):
 		c.stop(time.Second)
-		return c, "", "", fmt.Errorf("bridge printed no banner within %v (log: %s)", startTimeout, c.logPath)
+		return c, "", "", "", fmt.Errorf("bridge printed no banner within %v (log: %s)", startTimeout, c.logPath)
 	case <-ctx.Done():
 		c.stop(time.Second)
-		return c, "", "", ctx.Err()
+		return c, "", "", "", ctx.Err()
 	}
 	rest, ok := strings.CutPrefix(wsURL, "ws://")
 	if !ok {
 		c.stop(time.Second)
-		return c, "", "", fmt.Errorf("bridge banner: URL %q does not start with ws://", wsURL)
+		return c, "", "", "", fmt.Errorf("bridge banner: URL %q does not start with ws://", wsURL)
 	}
 	host, _, _ := strings.Cut(rest, "/")
 	httpURL = "http://" + host
 	if err := waitReady(ctx, c, httpURL+"/readyz"); err != nil {
 		c.stop(time.Second)
-		return c, "", "", err
+		return c, "", "", "", err
 	}
-	return c, wsURL, httpURL, nil
+	return c, wsURL, httpURL, <-pprofc, nil
 }
 
 // httpClient makes the harness's requests to the bridge (/readyz,
