@@ -134,7 +134,8 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		return err
 	}
 	var recvErr error // an error of ours, which Call returns as is
-	size := 64 // of the last response's JSON, to size the next one's buffer
+	// size is the last response's JSON length, to size the next buffer.
+	size := 64
 	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(r *upstream.Response) error {
 		b, ok := p.codec.AppendWire(make([]byte, 0, size), r.Desc(), r.Bytes())
 		if !ok {
