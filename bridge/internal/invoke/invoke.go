@@ -146,7 +146,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 				recvErr = err
 				return recvErr
 			}
-			if b, err = p.codec.AppendResponse(nil, m); err != nil {
+			if b, err = p.codec.AppendResponse(b, m); err != nil {
 				recvErr = status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
 					p.name, r.Desc().FullName(), err)
 				return recvErr
