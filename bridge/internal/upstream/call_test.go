@@ -279,3 +279,32 @@ func TestCallUnavailable(t *testing.T) {
 		t.Errorf("Call error = %v, want UNAVAILABLE", err)
 	}
 }
+
+// TestCallUnaryInterceptors checks that a unary call is one to client
+// interceptors (cc.Invoke), not a stream.
+func TestCallUnaryInterceptors(t *testing.T) {
+	t.Parallel()
+	addr, _ := startServer(t, reflectionBoth)
+	var unary, streams []string
+	cc := dial(t, addr,
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			unary = append(unary, method)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			streams = append(streams, method)
+			return streamer(ctx, desc, cc, method, opts...)
+		}))
+	cat := generatedCatalog(t)
+	m, _ := cat.Lookup("test.Echo")
+	var got []*bridgetestv1.EchoResponse
+	if err := upstream.Call(t.Context(), cc, m, &bridgetestv1.EchoRequest{Text: "i"}, collect(t, &got)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].GetRequest().GetText() != "i" {
+		t.Errorf("responses = %v", got)
+	}
+	if !slices.Equal(unary, []string{"/bridgetest.v1.TestService/Echo"}) || len(streams) != 0 {
+		t.Errorf("unary interceptor saw %v, stream interceptor %v; want one unary call", unary, streams)
+	}
+}
