@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
@@ -139,13 +138,25 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		return err
 	}
 	var recvErr error // an error of ours, which Call returns as is
-	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(m proto.Message) error {
-		b, err := p.codec.AppendResponse(nil, m)
-		if err != nil {
-			recvErr = status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
-				p.name, m.ProtoReflect().Descriptor().FullName(), err)
-			return recvErr
+	// size is the last response's JSON length, to size the next buffer.
+	size := 64
+	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(r *upstream.Response) error {
+		b, ok := p.codec.AppendWire(make([]byte, 0, size), r.Desc(), r.Bytes())
+		if !ok {
+			// The fast path gave up: decode and render as protojson does,
+			// which answers the same or fails as before.
+			m, err := r.Message()
+			if err != nil {
+				recvErr = err
+				return recvErr
+			}
+			if b, err = p.codec.AppendResponse(b, m); err != nil {
+				recvErr = status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
+					p.name, r.Desc().FullName(), err)
+				return recvErr
+			}
 		}
+		size = len(b) + len(b)/8
 		recvErr = emit(b)
 		return recvErr
 	})

@@ -4,11 +4,17 @@ import (
 	"encoding/json"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/structpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
 )
@@ -90,4 +96,56 @@ func TestCodecConcurrent(t *testing.T) {
 		})
 	}
 	wg.Wait()
+}
+
+// BenchmarkWire compares rendering a response from its wire bytes with
+// AppendWire ("fast") against the slow path it replaces ("protojson":
+// proto.Unmarshal into a dynamic message, as gRPC's codec did, then
+// AppendResponse), for a small and a richer message.
+func BenchmarkWire(b *testing.B) {
+	c := New(nil, DefaultOptions())
+	rich := &bridgetestv1.EchoResponse{Request: &bridgetestv1.EchoRequest{
+		Text: "hello", Number: 7, Big: 1 << 40, Ratio: 0.25, Flag: true, Blob: []byte("blob"),
+		Color: bridgetestv1.Color_COLOR_GREEN, Inner: &bridgetestv1.Inner{Name: "n", Values: []int32{1, 2, 3}},
+		Tags: []string{"a", "b"}, Counts: map[string]int32{"x": 1, "y": 2},
+		At: timestamppb.New(time.Date(2026, 11, 25, 6, 47, 33, 0, time.UTC)), Wait: durationpb.New(1500 * time.Millisecond),
+		Extra: &structpb.Struct{Fields: map[string]*structpb.Value{"k": structpb.NewStringValue("v")}},
+		Label: wrapperspb.String("l"), Choice: &bridgetestv1.EchoRequest_ChoiceText{ChoiceText: "c"}, Maybe: proto.Int32(0),
+	}}
+	for _, bc := range []struct {
+		name string
+		msg  proto.Message
+	}{
+		{"StreamResponse", &bridgetestv1.StreamResponse{Index: 42, Tag: "tag"}},
+		{"EchoResponse", rich},
+	} {
+		wire, err := proto.Marshal(bc.msg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		md := bc.msg.ProtoReflect().Descriptor()
+		if _, ok := c.AppendWire(nil, md, wire); !ok {
+			b.Fatalf("%s: the fast path gave up", bc.name)
+		}
+		b.Run(bc.name+"/fast", func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			for b.Loop() {
+				buf, _ = c.AppendWire(buf[:0], md, wire)
+			}
+		})
+		b.Run(bc.name+"/protojson", func(b *testing.B) {
+			b.ReportAllocs()
+			var buf []byte
+			m := dynamicpb.NewMessage(md)
+			for b.Loop() {
+				if err := proto.Unmarshal(wire, m); err != nil {
+					b.Fatal(err)
+				}
+				if buf, err = c.AppendResponse(buf[:0], m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

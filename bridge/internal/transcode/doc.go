@@ -45,6 +45,62 @@
 // [Codec.AppendResponse] appends exactly protojson's bytes, with the
 // Codec's Options.
 //
+// # Fast path
+//
+// Decoding each response into a dynamic message only to marshal it again
+// costs microseconds and dozens of allocations per message, so responses
+// arrive as wire bytes (see upstream.Call) and [Codec.AppendWire] writes
+// their JSON straight from the bytes, guided by a plan compiled once per
+// message type and cached in the Codec (a Codec lives as long as its
+// schema catalog). It writes what AppendResponse would write for the bytes
+// decoded with proto.Unmarshal, byte for byte:
+//
+//   - fields in declaration order, names as JSON or proto names say;
+//     strings with the same escaping: quote, backslash, \b \f \n \r \t,
+//     other control characters as \u00xx, nothing else;
+//   - a field without presence is unset when zero (-0.0 is set); with
+//     EmitUnpopulated unset fields are written with their default, null
+//     for fields with presence (messages, proto2 and proto3 optional),
+//     [] and {} for repeated and map fields, and not at all for members of
+//     a oneof (including proto3 optional, whose oneof is synthetic);
+//   - 64-bit integers as strings; 32-bit kinds truncated from the varint as
+//     protobuf does; floats in the shortest form, in exponent form below
+//     1e-6 and from 1e21 on in the field's own precision, NaN, Infinity
+//     and -Infinity as strings; bytes in padded standard base64;
+//   - enums by name (the first name of a number, for aliases) or number,
+//     unknown numbers as numbers, google.protobuf.NullValue as null;
+//   - repeated fields packed, unpacked or both; maps with keys sorted as
+//     protojson sorts them (false before true, numbers by value, strings
+//     bytewise);
+//   - Timestamp, Duration, the wrappers, Struct, Value, ListValue,
+//     FieldMask in their own forms; Empty as {};
+//   - unknown fields skipped.
+//
+// protojson's single-line output puts a space after a comma or not, by a
+// hash of the running binary; the Codec asks protojson once which, at
+// init.
+//
+// Where equality cannot be had cheaply, AppendWire gives up, returning
+// dst unextended and ok false, and the caller decodes the bytes (as gRPC's
+// codec did, with its error) and calls AppendResponse, so that the result,
+// or the error, is exactly what it was before the fast path. It gives up
+// for:
+//
+//   - message types marked slow when compiled: google.protobuf.Any (its
+//     JSON needs the packed type), MessageSets, types with required fields
+//     (proto and protojson check them), well-known types whose descriptor
+//     is not the standard one; a field of such a type costs nothing while
+//     it is absent;
+//   - a singular field occurring twice (the last value wins, a message
+//     merges), two members of one oneof, a map key occurring twice (across
+//     entries), a key or value occurring twice in one entry;
+//   - a known field with an unexpected wire type (protobuf keeps it as
+//     unknown), groups, field numbers in an extension range, malformed
+//     wire data, nesting deeper than 64;
+//   - invalid UTF-8 in a string, a map key or a field name;
+//   - a Timestamp or Duration out of range, a Value with no kind or a
+//     number that is NaN or infinite, a FieldMask path protojson refuses.
+//
 // # Any of an unknown type
 //
 // An upstream may pack into google.protobuf.Any a type the bridge has no

@@ -49,6 +49,8 @@ type Codec struct {
 	resolver  Resolver
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
+	// wire caches the plans of AppendWire.
+	wire *wireCache
 }
 
 // New returns a Codec resolving types with r first and
@@ -62,6 +64,7 @@ func New(r Resolver, o Options) *Codec {
 	return &Codec{
 		opts:     o,
 		resolver: res,
+		wire:     new(wireCache),
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   o.UseProtoNames,
 			EmitUnpopulated: o.EmitUnpopulated,

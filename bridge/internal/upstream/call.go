@@ -9,15 +9,16 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/dynamicpb"
 )
 
 // Call invokes m on cc with the one request req, a message of m's input
 // type, whatever m's kind: the request side is closed after req, so a
 // client-streaming or bidi method sees a stream of one request.
 //
-// recv gets each response in order, as soon as it arrives. The message is
-// reused for the next response: it is valid only until recv returns. For a
+// recv gets each response in order, as soon as it arrives, in the wire
+// format: decoding it is left to recv ([Response.Message] decodes it as
+// gRPC would have). The Response is reused for the next response: it is
+// valid only until recv returns. For a
 // unary or client-streaming method recv runs once, after the upstream has
 // ended the call with OK, so a response followed by a failure is never
 // seen. recv runs on the calling goroutine; while it blocks, no further
@@ -29,15 +30,15 @@ import (
 // status of a context error (CANCELLED, DEADLINE_EXCEEDED). Calls do not
 // wait for a connection: an unreachable upstream fails at once with
 // UNAVAILABLE. No goroutine of the call outlives Call.
-func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto.Message, recv func(proto.Message) error) error {
+func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto.Message, recv func(*Response) error) error {
 	if got, want := req.ProtoReflect().Descriptor().FullName(), m.Desc.Input().FullName(); got != want {
 		return status.Errorf(codes.Internal, "method %s: request is a %s, want %s", m.FullName, got, want)
 	}
 	if m.Kind == Unary {
 		// Invoke rather than a stream: interceptors and stats handlers
 		// see a unary call, and it costs less.
-		resp := dynamicpb.NewMessage(m.Desc.Output())
-		if err := cc.Invoke(ctx, m.Path, req, resp); err != nil {
+		resp := &Response{desc: m.Desc.Output()}
+		if err := cc.Invoke(ctx, m.Path, req, resp, rawCallOptions...); err != nil {
 			return statusError(err)
 		}
 		return recv(resp)
@@ -51,7 +52,7 @@ func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto
 		ServerStreams: serverStreams,
 		ClientStreams: m.Desc.IsStreamingClient(),
 	}
-	stream, err := cc.NewStream(ctx, desc, m.Path)
+	stream, err := cc.NewStream(ctx, desc, m.Path, rawCallOptions...)
 	if err != nil {
 		return statusError(err)
 	}
@@ -64,7 +65,7 @@ func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto
 		return statusError(err)
 	}
 
-	resp := dynamicpb.NewMessage(m.Desc.Output())
+	resp := &Response{desc: m.Desc.Output()}
 	held := false // a single response, waiting for the final status
 	for {
 		err := stream.RecvMsg(resp)

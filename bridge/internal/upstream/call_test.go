@@ -59,22 +59,37 @@ func dynamic(t *testing.T, m *upstream.Method, msg proto.Message) proto.Message 
 }
 
 // collect returns a recv function appending each response, converted to
-// T, to *out.
+// T, to *out. It checks that the response's bytes and its decoded message
+// agree.
 func collect[T any, PT interface {
 	*T
 	proto.Message
-}](t *testing.T, out *[]PT) func(proto.Message) error {
-	return func(m proto.Message) error {
+}](t *testing.T, out *[]PT) func(*upstream.Response) error {
+	return func(r *upstream.Response) error {
+		v := PT(new(T))
+		if err := proto.Unmarshal(r.Bytes(), v); err != nil {
+			return err
+		}
+		if got, want := r.Desc().FullName(), v.ProtoReflect().Descriptor().FullName(); got != want {
+			t.Errorf("response type %s, want %s", got, want)
+		}
+		m, err := r.Message()
+		if err != nil {
+			return err
+		}
 		if _, ok := m.(*dynamicpb.Message); !ok {
-			t.Errorf("response is a %T, want *dynamicpb.Message", m)
+			t.Errorf("decoded response is a %T, want *dynamicpb.Message", m)
 		}
 		b, err := proto.Marshal(m)
 		if err != nil {
 			return err
 		}
-		v := PT(new(T))
-		if err := proto.Unmarshal(b, v); err != nil {
+		again := PT(new(T))
+		if err := proto.Unmarshal(b, again); err != nil {
 			return err
+		}
+		if !proto.Equal(v, again) {
+			t.Errorf("decoded response %v, want %v", again, v)
 		}
 		*out = append(*out, v)
 		return nil
@@ -171,9 +186,9 @@ func TestCallErrors(t *testing.T) {
 	t.Parallel()
 	f := newCallFixture(t)
 	cc := f.cc
-	noRecv := func(t *testing.T) func(proto.Message) error {
-		return func(m proto.Message) error {
-			t.Errorf("recv called with %v", m)
+	noRecv := func(t *testing.T) func(*upstream.Response) error {
+		return func(r *upstream.Response) error {
+			t.Errorf("recv called with %x", r.Bytes())
 			return nil
 		}
 	}
@@ -205,7 +220,7 @@ func TestCallErrors(t *testing.T) {
 		m := f.method(t, "test.Stream")
 		errStop := errors.New("consumer gone")
 		req := &bridgetestv1.StreamRequest{Count: 1, Block: true, Tag: "cancel-me"}
-		err := upstream.Call(t.Context(), cc, m, dynamic(t, m, req), func(proto.Message) error { return errStop })
+		err := upstream.Call(t.Context(), cc, m, dynamic(t, m, req), func(*upstream.Response) error { return errStop })
 		if err != errStop {
 			t.Errorf("Call error = %v, want recv's error unchanged", err)
 		}
@@ -215,7 +230,7 @@ func TestCallErrors(t *testing.T) {
 		t.Parallel()
 		m := f.method(t, "test.Echo")
 		errStop := errors.New("cannot render")
-		err := upstream.Call(t.Context(), cc, m, dynamic(t, m, &bridgetestv1.EchoRequest{}), func(proto.Message) error { return errStop })
+		err := upstream.Call(t.Context(), cc, m, dynamic(t, m, &bridgetestv1.EchoRequest{}), func(*upstream.Response) error { return errStop })
 		if err != errStop {
 			t.Errorf("Call error = %v, want recv's error unchanged", err)
 		}
@@ -236,7 +251,7 @@ func TestCallErrors(t *testing.T) {
 		ctx, cancel := context.WithCancel(t.Context())
 		defer cancel()
 		req := &bridgetestv1.StreamRequest{Count: 1, Block: true, Tag: "ctx"}
-		err := upstream.Call(ctx, cc, m, dynamic(t, m, req), func(proto.Message) error {
+		err := upstream.Call(ctx, cc, m, dynamic(t, m, req), func(*upstream.Response) error {
 			cancel()
 			return nil
 		})
@@ -259,8 +274,37 @@ func TestCallUnavailable(t *testing.T) {
 	cat := generatedCatalog(t)
 	m, _ := cat.Lookup("test.Echo")
 	cc := dial(t, deadAddr(t))
-	err := upstream.Call(t.Context(), cc, m, &bridgetestv1.EchoRequest{}, func(proto.Message) error { return nil })
+	err := upstream.Call(t.Context(), cc, m, &bridgetestv1.EchoRequest{}, func(*upstream.Response) error { return nil })
 	if status.Code(err) != codes.Unavailable {
 		t.Errorf("Call error = %v, want UNAVAILABLE", err)
+	}
+}
+
+// TestCallUnaryInterceptors checks that a unary call is one to client
+// interceptors (cc.Invoke), not a stream.
+func TestCallUnaryInterceptors(t *testing.T) {
+	t.Parallel()
+	addr, _ := startServer(t, reflectionBoth)
+	var unary, streams []string
+	cc := dial(t, addr,
+		grpc.WithUnaryInterceptor(func(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+			unary = append(unary, method)
+			return invoker(ctx, method, req, reply, cc, opts...)
+		}),
+		grpc.WithStreamInterceptor(func(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+			streams = append(streams, method)
+			return streamer(ctx, desc, cc, method, opts...)
+		}))
+	cat := generatedCatalog(t)
+	m, _ := cat.Lookup("test.Echo")
+	var got []*bridgetestv1.EchoResponse
+	if err := upstream.Call(t.Context(), cc, m, &bridgetestv1.EchoRequest{Text: "i"}, collect(t, &got)); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0].GetRequest().GetText() != "i" {
+		t.Errorf("responses = %v", got)
+	}
+	if !slices.Equal(unary, []string{"/bridgetest.v1.TestService/Echo"}) || len(streams) != 0 {
+		t.Errorf("unary interceptor saw %v, stream interceptor %v; want one unary call", unary, streams)
 	}
 }

@@ -1,0 +1,637 @@
+package transcode
+
+import (
+	"bytes"
+	"math"
+	"slices"
+	"sync"
+
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// AppendWire appends the JSON of the message of type md whose wire form is
+// b to dst, as AppendResponse would render b decoded into a dynamic message
+// of type md, without decoding it into one. ok false means the fast path
+// does not vouch for the result (see "Fast path" in the package
+// documentation): dst is then returned unextended, and the caller decodes b
+// and calls AppendResponse, which answers exactly as before, errors
+// included.
+//
+// AppendWire allocates nothing but dst's growth, once the plan of md is
+// compiled (on first use, cached in the Codec).
+func (c *Codec) AppendWire(dst []byte, md protoreflect.MessageDescriptor, b []byte) (out []byte, ok bool) {
+	p := c.plan(md)
+	if p.slow {
+		return dst, false
+	}
+	st := wireStates.Get().(*wireState)
+	st.emitUnset = c.opts.EmitUnpopulated
+	out, ok = st.message(dst, p, b, 0)
+	st.reset()
+	wireStates.Put(st)
+	if !ok {
+		return dst, false
+	}
+	return out, true
+}
+
+// maxWireDepth bounds message nesting on the fast path; deeper messages go
+// to the slow path, which has limits of its own.
+const maxWireDepth = 64
+
+// wireState is the scratch space of one AppendWire: stacks that each
+// message being rendered pushes onto and pops on return.
+type wireState struct {
+	emitUnset bool
+	recs      []wireRec
+	// heads holds, per message, for each field the first and last index in
+	// recs of its occurrences (-1: none), then for each real oneof the
+	// index of the member that occurred.
+	heads []int32
+	ents  []mapEntry
+}
+
+var wireStates = sync.Pool{New: func() any { return new(wireState) }}
+
+func (st *wireState) reset() {
+	st.recs, st.heads, st.ents = st.recs[:0], st.heads[:0], st.ents[:0]
+	const maxKeep = 1 << 14 // do not pin the scratch of one huge message
+	if cap(st.recs) > maxKeep {
+		st.recs = nil
+	}
+	if cap(st.heads) > maxKeep {
+		st.heads = nil
+	}
+	if cap(st.ents) > maxKeep {
+		st.ents = nil
+	}
+}
+
+// wireRec is one occurrence of a field: its wire type and value (varint
+// and fixed values in v, length-delimited ones as b[s:e]).
+type wireRec struct {
+	v    uint64
+	s, e int
+	next int32
+	wt   protowire.Type
+}
+
+// mapEntry is one decoded map entry; offsets are into the message's bytes.
+type mapEntry struct {
+	k      uint64 // numeric and bool keys
+	ks, ke int    // string keys
+	val    wireRec
+	hasVal bool
+}
+
+// scan records the occurrences of the fields of p in b, at heads[hb:].
+func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
+	n := 2*len(p.fields) + p.oneofs
+	st.heads = slices.Grow(st.heads, n)[:hb+n]
+	for i := hb; i < hb+n; i++ {
+		st.heads[i] = -1
+	}
+	for pos := 0; pos < len(b); {
+		num, wt, tl := protowire.ConsumeTag(b[pos:])
+		if tl < 0 || num > protowire.MaxValidNumber {
+			return false
+		}
+		pos += tl
+		fi := p.field(num)
+		if fi < 0 {
+			if p.ext.Has(num) {
+				return false // an extension, perhaps: the slow path resolves it
+			}
+			vl := protowire.ConsumeFieldValue(num, wt, b[pos:])
+			if vl < 0 {
+				return false
+			}
+			pos += vl // unknown fields are not rendered
+			continue
+		}
+		f := &p.fields[fi]
+		if wt != f.wt && !(f.packable && wt == protowire.BytesType) {
+			return false // protobuf would keep it as an unknown field
+		}
+		r := wireRec{wt: wt, next: -1}
+		switch wt {
+		case protowire.VarintType:
+			v, vl := protowire.ConsumeVarint(b[pos:])
+			if vl < 0 {
+				return false
+			}
+			r.v, pos = v, pos+vl
+		case protowire.Fixed32Type:
+			v, vl := protowire.ConsumeFixed32(b[pos:])
+			if vl < 0 {
+				return false
+			}
+			r.v, pos = uint64(v), pos+vl
+		case protowire.Fixed64Type:
+			v, vl := protowire.ConsumeFixed64(b[pos:])
+			if vl < 0 {
+				return false
+			}
+			r.v, pos = v, pos+vl
+		case protowire.BytesType:
+			v, vl := protowire.ConsumeBytes(b[pos:])
+			if vl < 0 {
+				return false
+			}
+			r.s = pos + vl - len(v)
+			r.e, pos = r.s+len(v), pos+vl
+		default:
+			return false // groups
+		}
+		idx := int32(len(st.recs))
+		h := hb + 2*fi
+		if first := st.heads[h]; first >= 0 {
+			if !f.list && !f.isMap {
+				return false // a second value replaces or merges into the first
+			}
+			st.recs[st.heads[h+1]].next = idx
+		} else {
+			st.heads[h] = idx
+			if f.oneof > 0 {
+				o := hb + 2*len(p.fields) + int(f.oneof) - 1
+				if st.heads[o] >= 0 {
+					return false // the last member wins
+				}
+				st.heads[o] = int32(fi)
+			}
+		}
+		st.heads[h+1] = idx
+		st.recs = append(st.recs, r)
+	}
+	return true
+}
+
+// message appends the JSON of the message of plan p whose wire form is b.
+func (st *wireState) message(dst []byte, p *msgPlan, b []byte, depth int) ([]byte, bool) {
+	if p.slow || depth > maxWireDepth {
+		return dst, false
+	}
+	hb, rb := len(st.heads), len(st.recs)
+	ok := st.scan(p, b, hb)
+	if ok {
+		if p.kind != wktNone {
+			dst, ok = st.wellKnown(dst, p, b, hb, depth)
+		} else {
+			dst, ok = st.fields(dst, p, b, hb, depth)
+		}
+	}
+	st.heads, st.recs = st.heads[:hb], st.recs[:rb]
+	return dst, ok
+}
+
+// fields appends the JSON object of an ordinary message.
+func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]byte, bool) {
+	dst = append(dst, '{')
+	first := true
+	for i := range p.fields {
+		f := &p.fields[i]
+		h := st.heads[hb+2*i]
+		set := h >= 0
+		switch {
+		case !set:
+		case f.list:
+			set = st.listHasElements(f, h)
+		case !f.presence && !f.isMap:
+			set = !isZero(f, st.recs[h])
+		}
+		if !set {
+			if !st.emitUnset || f.skipUnset {
+				continue
+			}
+			if f.name == nil || f.unset == nil {
+				return dst, false
+			}
+			if !first {
+				dst = append(dst, comma...)
+			}
+			first = false
+			dst = append(dst, f.name...)
+			dst = append(dst, f.unset...)
+			continue
+		}
+		if f.name == nil {
+			return dst, false
+		}
+		if !first {
+			dst = append(dst, comma...)
+		}
+		first = false
+		dst = append(dst, f.name...)
+		var ok bool
+		switch {
+		case f.isMap:
+			dst, ok = st.mapValue(dst, f, b, h, depth)
+		case f.list:
+			dst, ok = st.list(dst, f, b, h, depth)
+		default:
+			dst, ok = st.value(dst, f, b, st.recs[h], depth)
+		}
+		if !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
+}
+
+// isZero reports whether a field without presence holds its zero value,
+// which protobuf treats as unset (-0.0 is set).
+func isZero(f *fieldPlan, r wireRec) bool {
+	switch f.kind {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return r.e == r.s
+	case protoreflect.BoolKind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind,
+		protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
+		return r.v == 0
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Uint32Kind, protoreflect.EnumKind,
+		protoreflect.Fixed32Kind, protoreflect.Sfixed32Kind, protoreflect.FloatKind:
+		return uint32(r.v) == 0
+	}
+	return false
+}
+
+// value appends one singular value of field f held by r.
+func (st *wireState) value(dst []byte, f *fieldPlan, b []byte, r wireRec, depth int) ([]byte, bool) {
+	switch f.kind {
+	case protoreflect.StringKind:
+		return appendString(dst, b[r.s:r.e])
+	case protoreflect.BytesKind:
+		return appendBase64(dst, b[r.s:r.e]), true
+	case protoreflect.MessageKind:
+		return st.message(dst, f.msg, b[r.s:r.e], depth+1)
+	case protoreflect.GroupKind:
+		return dst, false
+	}
+	return appendScalar(dst, f, r.v), true
+}
+
+// appendScalar appends a numeric, bool or enum value decoded from its
+// varint or fixed form v as protobuf does (32-bit kinds truncate).
+func appendScalar(dst []byte, f *fieldPlan, v uint64) []byte {
+	switch f.kind {
+	case protoreflect.BoolKind:
+		return appendBool(dst, v != 0)
+	case protoreflect.EnumKind:
+		return f.enum.appendValue(dst, int32(v))
+	case protoreflect.Int32Kind, protoreflect.Sfixed32Kind:
+		return appendInt(dst, int64(int32(v)))
+	case protoreflect.Sint32Kind:
+		return appendInt(dst, int64(int32(protowire.DecodeZigZag(v&math.MaxUint32))))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return appendUint(dst, uint64(uint32(v)))
+	case protoreflect.Int64Kind, protoreflect.Sfixed64Kind:
+		return append(appendInt(append(dst, '"'), int64(v)), '"')
+	case protoreflect.Sint64Kind:
+		return append(appendInt(append(dst, '"'), protowire.DecodeZigZag(v)), '"')
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		return append(appendUint(append(dst, '"'), v), '"')
+	case protoreflect.FloatKind:
+		return appendFloat(dst, float64(math.Float32frombits(uint32(v))), 32)
+	case protoreflect.DoubleKind:
+		return appendFloat(dst, math.Float64frombits(v), 64)
+	}
+	panic("transcode: appendScalar of kind " + f.kind.String())
+}
+
+// listHasElements reports whether the occurrences from h hold an element
+// (a packed occurrence may be empty).
+func (st *wireState) listHasElements(f *fieldPlan, h int32) bool {
+	for ; h >= 0; h = st.recs[h].next {
+		r := &st.recs[h]
+		if !f.packable || r.wt != protowire.BytesType || r.e > r.s {
+			return true
+		}
+	}
+	return false
+}
+
+// list appends the JSON array of the occurrences from h.
+func (st *wireState) list(dst []byte, f *fieldPlan, b []byte, h int32, depth int) ([]byte, bool) {
+	dst = append(dst, '[')
+	first := true
+	for ; h >= 0; h = st.recs[h].next {
+		r := st.recs[h]
+		if !f.packable || r.wt != protowire.BytesType {
+			if !first {
+				dst = append(dst, comma...)
+			}
+			first = false
+			var ok bool
+			if dst, ok = st.value(dst, f, b, r, depth); !ok {
+				return dst, false
+			}
+			continue
+		}
+		for p := b[r.s:r.e]; len(p) > 0; {
+			var v uint64
+			var n int
+			switch f.wt {
+			case protowire.VarintType:
+				v, n = protowire.ConsumeVarint(p)
+			case protowire.Fixed32Type:
+				var v32 uint32
+				v32, n = protowire.ConsumeFixed32(p)
+				v = uint64(v32)
+			default:
+				v, n = protowire.ConsumeFixed64(p)
+			}
+			if n < 0 {
+				return dst, false
+			}
+			p = p[n:]
+			if !first {
+				dst = append(dst, comma...)
+			}
+			first = false
+			dst = appendScalar(dst, f, v)
+		}
+	}
+	return append(dst, ']'), true
+}
+
+// mapValue appends the JSON object of the map entries from h, sorted by
+// key as protojson sorts them.
+func (st *wireState) mapValue(dst []byte, f *fieldPlan, b []byte, h int32, depth int) ([]byte, bool) {
+	eb := len(st.ents)
+	defer func() { st.ents = st.ents[:eb] }()
+	for ; h >= 0; h = st.recs[h].next {
+		r := st.recs[h]
+		e, ok := parseEntry(f, b, r.s, r.e)
+		if !ok {
+			return dst, false
+		}
+		st.ents = append(st.ents, e)
+	}
+	ents := st.ents[eb:]
+	kk := f.key.kind
+	switch kk {
+	case protoreflect.StringKind:
+		slices.SortFunc(ents, func(x, y mapEntry) int { return bytes.Compare(b[x.ks:x.ke], b[y.ks:y.ke]) })
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		slices.SortFunc(ents, func(x, y mapEntry) int {
+			switch {
+			case int64(x.k) < int64(y.k):
+				return -1
+			case int64(x.k) > int64(y.k):
+				return 1
+			}
+			return 0
+		})
+	default: // bool, unsigned
+		slices.SortFunc(ents, func(x, y mapEntry) int {
+			switch {
+			case x.k < y.k:
+				return -1
+			case x.k > y.k:
+				return 1
+			}
+			return 0
+		})
+	}
+	dst = append(dst, '{')
+	for i := range ents {
+		e := st.ents[eb+i]
+		if i > 0 {
+			prev := &st.ents[eb+i-1]
+			if kk == protoreflect.StringKind && bytes.Equal(b[prev.ks:prev.ke], b[e.ks:e.ke]) ||
+				kk != protoreflect.StringKind && prev.k == e.k {
+				return dst, false // the last entry of a key wins
+			}
+			dst = append(dst, comma...)
+		}
+		var ok bool
+		switch kk {
+		case protoreflect.StringKind:
+			if dst, ok = appendString(dst, b[e.ks:e.ke]); !ok {
+				return dst, false
+			}
+		case protoreflect.BoolKind:
+			dst = append(appendBool(append(dst, '"'), e.k != 0), '"')
+		case protoreflect.Uint32Kind, protoreflect.Fixed32Kind, protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+			dst = append(appendUint(append(dst, '"'), e.k), '"')
+		default:
+			dst = append(appendInt(append(dst, '"'), int64(e.k)), '"')
+		}
+		dst = append(dst, ':')
+		switch {
+		case e.hasVal:
+			dst, ok = st.value(dst, f.val, b, e.val, depth)
+		case f.val.msg != nil:
+			dst, ok = st.message(dst, f.val.msg, nil, depth+1)
+		default:
+			dst, ok = append(dst, f.val.zero...), f.val.zero != nil
+		}
+		if !ok {
+			return dst, false
+		}
+	}
+	return append(dst, '}'), true
+}
+
+// parseEntry decodes the map entry b[s:e] of map field f. Keys are
+// normalised for sorting: signed keys sign-extended, 32-bit keys truncated.
+// Anything protobuf would treat specially (a repeated key or value, a key
+// or value of the wrong wire type) fails.
+func parseEntry(f *fieldPlan, b []byte, s, e int) (mapEntry, bool) {
+	var me mapEntry
+	hasKey := false
+	for pos := s; pos < e; {
+		num, wt, tl := protowire.ConsumeTag(b[pos:e])
+		if tl < 0 || num > protowire.MaxValidNumber {
+			return me, false
+		}
+		pos += tl
+		var fp *fieldPlan
+		switch num {
+		case 1:
+			fp = f.key
+		case 2:
+			fp = f.val
+		default:
+			vl := protowire.ConsumeFieldValue(num, wt, b[pos:e])
+			if vl < 0 {
+				return me, false
+			}
+			pos += vl
+			continue
+		}
+		if wt != fp.wt {
+			return me, false
+		}
+		r := wireRec{wt: wt, next: -1}
+		switch wt {
+		case protowire.VarintType:
+			v, vl := protowire.ConsumeVarint(b[pos:e])
+			if vl < 0 {
+				return me, false
+			}
+			r.v, pos = v, pos+vl
+		case protowire.Fixed32Type:
+			v, vl := protowire.ConsumeFixed32(b[pos:e])
+			if vl < 0 {
+				return me, false
+			}
+			r.v, pos = uint64(v), pos+vl
+		case protowire.Fixed64Type:
+			v, vl := protowire.ConsumeFixed64(b[pos:e])
+			if vl < 0 {
+				return me, false
+			}
+			r.v, pos = v, pos+vl
+		case protowire.BytesType:
+			v, vl := protowire.ConsumeBytes(b[pos:e])
+			if vl < 0 {
+				return me, false
+			}
+			r.s = pos + vl - len(v)
+			r.e, pos = r.s+len(v), pos+vl
+		default:
+			return me, false
+		}
+		if num == 1 {
+			if hasKey {
+				return me, false
+			}
+			hasKey = true
+			me.ks, me.ke = r.s, r.e
+			me.k = mapKey(fp.kind, r.v)
+		} else {
+			if me.hasVal {
+				return me, false
+			}
+			me.hasVal, me.val = true, r
+		}
+	}
+	return me, true
+}
+
+// mapKey normalises a numeric or bool key for comparison.
+func mapKey(k protoreflect.Kind, v uint64) uint64 {
+	switch k {
+	case protoreflect.BoolKind:
+		if v != 0 {
+			return 1
+		}
+		return 0
+	case protoreflect.Int32Kind, protoreflect.Sfixed32Kind:
+		return uint64(int64(int32(v)))
+	case protoreflect.Sint32Kind:
+		return uint64(int64(int32(protowire.DecodeZigZag(v & math.MaxUint32))))
+	case protoreflect.Sint64Kind:
+		return uint64(protowire.DecodeZigZag(v))
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return uint64(uint32(v))
+	}
+	return v
+}
+
+// wellKnown appends a well-known type with a JSON form of its own.
+func (st *wireState) wellKnown(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]byte, bool) {
+	// rec returns the occurrence of field number num, if any.
+	rec := func(num protowire.Number) (wireRec, bool) {
+		i := p.field(num)
+		if h := st.heads[hb+2*i]; h >= 0 {
+			return st.recs[h], true
+		}
+		return wireRec{}, false
+	}
+	switch p.kind {
+	case wktTimestamp, wktDuration:
+		secs, _ := rec(1)
+		nanos, _ := rec(2)
+		if p.kind == wktTimestamp {
+			return appendTimestamp(dst, int64(secs.v), int64(int32(nanos.v)))
+		}
+		return appendDuration(dst, int64(secs.v), int64(int32(nanos.v)))
+	case wktWrapper:
+		f := &p.fields[p.field(1)]
+		if r, ok := rec(1); ok {
+			return st.value(dst, f, b, r, depth)
+		}
+		return append(dst, f.zero...), f.zero != nil
+	case wktStruct:
+		i := p.field(1)
+		if h := st.heads[hb+2*i]; h >= 0 {
+			return st.mapValue(dst, &p.fields[i], b, h, depth)
+		}
+		return append(dst, '{', '}'), true
+	case wktListValue:
+		i := p.field(1)
+		return st.list(dst, &p.fields[i], b, st.heads[hb+2*i], depth)
+	case wktValue:
+		for num := protowire.Number(1); num <= 6; num++ {
+			r, ok := rec(num)
+			if !ok {
+				continue
+			}
+			if num == 2 {
+				if v := math.Float64frombits(r.v); math.IsNaN(v) || math.IsInf(v, 0) {
+					return dst, false // protojson refuses these
+				}
+			}
+			return st.value(dst, &p.fields[p.field(num)], b, r, depth)
+		}
+		return dst, false // protojson refuses a Value with no kind
+	case wktFieldMask:
+		dst = append(dst, '"')
+		i := 0
+		for h := st.heads[hb+2*p.field(1)]; h >= 0; h = st.recs[h].next {
+			r := st.recs[h]
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			i++
+			var ok bool
+			if dst, ok = appendFieldMaskPath(dst, b[r.s:r.e]); !ok {
+				return dst, false
+			}
+		}
+		return append(dst, '"'), true
+	}
+	return dst, false
+}
+
+// appendFieldMaskPath appends a FieldMask path in lowerCamelCase: a path
+// must be a valid protobuf full name (dot-separated identifiers), and the
+// conversion must be reversible, as protojson checks.
+func appendFieldMaskPath(dst []byte, path []byte) ([]byte, bool) {
+	if !protoreflect.FullName(path).IsValid() {
+		return dst, false
+	}
+	start := len(dst)
+	under := false
+	for _, c := range path {
+		if c == '_' {
+			under = true
+			continue
+		}
+		if under && 'a' <= c && c <= 'z' {
+			c -= 'a' - 'A'
+		}
+		under = false
+		dst = append(dst, c)
+	}
+	// Reversible: turning the result back into snake_case gives path.
+	cc := dst[start:]
+	j := 0
+	for _, c := range cc {
+		if 'A' <= c && c <= 'Z' {
+			if j >= len(path) || path[j] != '_' {
+				return dst, false
+			}
+			j++
+			c += 'a' - 'A'
+		}
+		if j >= len(path) || path[j] != c {
+			return dst, false
+		}
+		j++
+	}
+	return dst, j == len(path)
+}
