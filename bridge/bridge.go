@@ -138,7 +138,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 			// session.Upgrade); with a pool gorilla holds no write buffer
 			// per connection for the control frames it writes.
 			WriteBufferPool: new(sync.Pool),
-			ReadBufferSize:  512,
+			ReadBufferSize:  256,
 		},
 		sec:     sec,
 		stats:   stats,

@@ -64,8 +64,15 @@ func lookup(rules []MethodDuration, method string) time.Duration {
 
 // SetTimeouts sets the deadlines of calls started from now on.
 func (c *Core) SetTimeouts(t Timeouts) {
+	if len(t.Default) == 0 && len(t.Max) == 0 && len(t.StreamIdle) == 0 {
+		c.timeouts.Store(nil) // the common case costs a call nothing
+		return
+	}
 	c.timeouts.Store(&t)
 }
+
+// noLimit is limit's done when no timeout applies.
+func noLimit(err error) error { return err }
 
 // timeoutError is the cause with which a deadline of the core ends a call;
 // it is what the call returns in place of gRPC's generic error.
@@ -80,7 +87,7 @@ func (e *timeoutError) Error() string { return e.err.Error() }
 func (c *Core) limit(ctx context.Context, p *Procedure, emit func(json.RawMessage) error) (context.Context, func(json.RawMessage) error, func(error) error) {
 	t := c.timeouts.Load()
 	if t == nil {
-		return ctx, emit, func(err error) error { return err }
+		return ctx, emit, noLimit
 	}
 	method := p.method.FullName
 	var cancels []context.CancelFunc
