@@ -11,7 +11,8 @@ import (
 )
 
 // Caller runs a server-streaming procedure: args become the request and
-// emit receives each response as JSON, in order. It returns nil when the
+// emit receives each response as JSON, in order, in a slice valid only
+// until emit returns. It returns nil when the
 // stream ended with OK, else the error that ended it, and must return soon
 // after ctx ends. If emit returns an error the call stops with it.
 type Caller interface {

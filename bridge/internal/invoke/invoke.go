@@ -116,7 +116,8 @@ func (p *Procedure) Streaming() bool { return p.method.Kind.ServerStreams() }
 //
 // emit may block: while it does, no further response is read, so a slow
 // consumer slows the upstream through gRPC flow control. The slice passed to
-// emit is owned by the receiver. If emit returns an error the call is
+// emit is valid only until emit returns (the next response reuses it): a
+// receiver that keeps it must copy it. If emit returns an error the call is
 // cancelled and Call returns that error.
 //
 // Call returns nil when the call ended with OK, else an error that
@@ -138,10 +139,10 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		return err
 	}
 	var recvErr error // an error of ours, which Call returns as is
-	// size is the last response's JSON length, to size the next buffer.
-	size := 64
+	// buf holds each response's JSON in turn: emit may not keep it.
+	var buf []byte
 	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(r *upstream.Response) error {
-		b, ok := p.codec.AppendWire(make([]byte, 0, size), r.Desc(), r.Bytes())
+		b, ok := p.codec.AppendWire(buf[:0], r.Desc(), r.Bytes())
 		if !ok {
 			// The fast path gave up: decode and render as protojson does,
 			// which answers the same or fails as before.
@@ -156,7 +157,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 				return recvErr
 			}
 		}
-		size = len(b) + len(b)/8
+		buf = b
 		recvErr = emit(b)
 		return recvErr
 	})
