@@ -619,8 +619,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 
 // newUpstreamConn returns the client connection to the upstream, with
 // insecure credentials (unless extra holds grpc.WithTransportCredentials,
-// which then wins: serve adds it for -upstream-tls) and go-grpc-middleware
-// logging of every call at debug level, so that a normal run stays quiet. Failed calls reach the WAMP
+// which then wins: serve adds it for -upstream-tls) and, when logger logs at
+// debug level, go-grpc-middleware logging of every call at that level, so
+// that a normal run stays quiet and pays nothing for it. Failed calls reach the WAMP
 // client as CALLERROR; the bridge logs its own failures.
 //
 // Its load balancer is round_robin ([bridge.RoundRobinServiceConfig]): a
@@ -646,9 +647,15 @@ func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger
 	dopts := append(slices.Clip(outer),
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithDefaultServiceConfig(bridge.RoundRobinServiceConfig),
-		grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(l, lopts...)),
-		grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
 	)
+	// The interceptors do their work (fields, timing) before the logger
+	// decides to drop the line: install them only when their level logs.
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		dopts = append(dopts,
+			grpc.WithChainUnaryInterceptor(logging.UnaryClientInterceptor(l, lopts...)),
+			grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
+		)
+	}
 	if keepalive > 0 {
 		dopts = append(dopts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{
 			Time:                keepalive,
