@@ -114,7 +114,7 @@ func BenchmarkUnary(b *testing.B) {
 // BenchmarkIdleSessionMemory reports the memory (heap and stacks in use)
 // (and stacks alone) and goroutines that each idle session holds in the bridge: a session that
 // has read WELCOME and made one unary call. The clients run in a child
-// process (this test binary running TestIdleSessionClients), so that the
+// process (this test binary, which TestMain turns into runIdleClients), so that the
 // figures count the bridge side only; the upstream shares the bridge's
 // process but holds nothing per session once the calls have ended. Two
 // sizes show that the cost is linear in the number of sessions.
@@ -182,7 +182,7 @@ func waitGoroutines(b *testing.B, n int) {
 // startIdleClients starts the child process holding n sessions to url and
 // returns once they are all idle; stop closes them and waits for the child.
 func startIdleClients(b *testing.B, url string, n int) (stop func()) {
-	cmd := exec.Command(os.Args[0], "-test.run=^TestIdleSessionClients$", "-test.count=1")
+	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), idleClientsURL+"="+url, idleClientsCount+"="+strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
@@ -220,17 +220,14 @@ const (
 	idleClientsReady = "idle clients ready"
 )
 
-// TestIdleSessionClients is the child process of BenchmarkIdleSessionMemory:
-// it opens the sessions, reads WELCOME and makes one unary call on each,
-// says so on stdout and holds them until stdin is closed.
-func TestIdleSessionClients(t *testing.T) {
-	url := os.Getenv(idleClientsURL)
-	if url == "" {
-		t.Skip("the child process of BenchmarkIdleSessionMemory")
-	}
-	n, err := strconv.Atoi(os.Getenv(idleClientsCount))
+// runIdleClients is the child process of BenchmarkIdleSessionMemory, run
+// by TestMain when the environment names a bridge: it opens the sessions,
+// reads WELCOME and makes one unary call on each, says so on stdout and
+// holds them until stdin is closed.
+func runIdleClients(url, count string) error {
+	n, err := strconv.Atoi(count)
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("%s: %w", idleClientsCount, err)
 	}
 	call := []byte(`[2,"u","bridgetest.v1.TestService.Echo",{"text":"hello","number":42}]`)
 	dialer := websocket.Dialer{Subprotocols: []string{"wamp"}, HandshakeTimeout: bridgetest.Timeout}
@@ -243,23 +240,22 @@ func TestIdleSessionClients(t *testing.T) {
 	for range n {
 		c, _, err := dialer.Dial(url, nil)
 		if err != nil {
-			t.Fatal(err)
+			return err
 		}
 		conns = append(conns, c)
 		if _, data, err := c.ReadMessage(); err != nil || !bytes.HasPrefix(data, []byte(`[0,`)) {
-			t.Fatalf("got %s, %v; want WELCOME", data, err)
+			return fmt.Errorf("got %s, %v; want WELCOME", data, err)
 		}
 		if err := c.WriteMessage(websocket.TextMessage, call); err != nil {
-			t.Fatal(err)
+			return err
 		}
 		if _, data, err := c.ReadMessage(); err != nil || !bytes.HasPrefix(data, []byte(`[3,`)) {
-			t.Fatalf("got %s, %v; want CALLRESULT", data, err)
+			return fmt.Errorf("got %s, %v; want CALLRESULT", data, err)
 		}
 	}
 	fmt.Println(idleClientsReady)
-	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
-		t.Fatal(err)
-	}
+	_, err = io.Copy(io.Discard, os.Stdin)
+	return err
 }
 
 func dial(b *testing.B, addr string) *grpc.ClientConn {
