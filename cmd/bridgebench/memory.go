@@ -45,23 +45,32 @@ type memRow struct {
 
 // scrape reads the un-labelled samples of /metrics (the gauges above).
 func scrape(ctx context.Context, metricsURL string) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL, nil)
+	body, err := get(ctx, metricsURL)
+	if err != nil {
+		return nil, err
+	}
+	return parseMetrics(body), nil
+}
+
+// get returns the body of a GET of u that answered 200.
+func get(ctx context.Context, u string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", metricsURL, err)
+		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", metricsURL, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", metricsURL, err)
+		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
-	return parseMetrics(body), nil
+	return body, nil
 }
 
 // parseMetrics returns the samples without labels of a Prometheus text
@@ -252,21 +261,9 @@ func collected(ctx context.Context, metricsURL, pprofURL string, n int) (map[str
 		return nil, err
 	}
 	u := pprofURL + "heap?gc=1&debug=1"
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	body, err := get(ctx, u)
 	if err != nil {
 		return nil, err
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
-	}
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
 	}
 	stats := memStats(body)
 	m, err := scrape(ctx, metricsURL)
