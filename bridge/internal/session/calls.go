@@ -63,7 +63,7 @@ func (s *session) startCall(m *wampv1.Call) {
 	s.wg.Go(func() {
 		defer cancel()
 		var method string
-		var result json.RawMessage
+		var result *frame
 		p, err := s.core.Resolve(procedure)
 		if err == nil {
 			method = p.Method()
@@ -137,14 +137,23 @@ func (s *session) cancelCall(id string) {
 }
 
 // run calls the resolved procedure p and delivers its messages in the
-// session's mode. It returns the result of the CALLRESULT (nil encodes null).
-func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Procedure, args []json.RawMessage) (json.RawMessage, error) {
+// session's mode. It returns the CALLRESULT frame that ends the call when it
+// succeeds; on failure the frame, if any, is the caller's to release.
+func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Procedure, args []json.RawMessage) (*frame, error) {
 	if !p.Streaming() {
-		var result json.RawMessage
+		// The result goes straight into its frame: emit's slice is
+		// valid only until emit returns, and this saves a copy.
+		var result *frame
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
-			result = keep(nil, b)
+			if result != nil {
+				result.release()
+			}
+			result = resultFrame(id, b)
 			return nil
 		})
+		if result == nil && err == nil {
+			result = resultFrame(id, nil)
+		}
 		return result, err
 	}
 	switch s.cfg.Mode {
@@ -169,7 +178,10 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 				return nil, sendErr
 			}
 		}
-		return held, err
+		if err != nil {
+			return nil, err
+		}
+		return resultFrame(id, held), nil
 	case Collect:
 		buf := []byte{'['}
 		n := 0
@@ -186,12 +198,18 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 			n++
 			return nil
 		})
-		return append(buf, ']'), err
+		if err != nil {
+			return nil, err
+		}
+		return resultFrame(id, append(buf, ']')), nil
 	default:
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
 			return s.send(ctx, progressFrame(id, b))
 		})
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
+		return resultFrame(id, nil), nil
 	}
 }
 
@@ -209,9 +227,10 @@ func keep(buf, b json.RawMessage) json.RawMessage {
 
 // finish ends a call: it leaves the table first, so that a client that
 // reuses the call id after the terminal frame is never refused, and then
-// queues exactly one terminal frame. method is the resolved method's full
-// name, "" when the procedure did not resolve.
-func (s *session) finish(id string, c *call, method string, result json.RawMessage, err error) {
+// queues exactly one terminal frame: result, the CALLRESULT, when err is
+// nil, else a CALLERROR. method is the resolved method's full name, ""
+// when the procedure did not resolve.
+func (s *session) finish(id string, c *call, method string, result *frame, err error) {
 	s.mu.Lock()
 	delete(s.calls, id)
 	if len(s.calls) == 0 {
@@ -223,13 +242,16 @@ func (s *session) finish(id string, c *call, method string, result json.RawMessa
 		err = status.Errorf(codes.Canceled, "call %q was cancelled by CALL_CANCEL", id)
 	}
 	if err != nil {
+		if result != nil {
+			result.release()
+		}
 		frame, code := s.errorFrame(id, c.procedure, c.start, err)
 		s.metrics.callEnded(method, code, true)
 		s.sendFinal(frame)
 		return
 	}
 	s.metrics.callEnded(method, codes.OK, true)
-	s.sendFinal(encodeFrame(&wampv1.CallResult{CallID: id, Result: result}))
+	s.sendFinal(result)
 }
 
 // errorFrame returns the CALLERROR answering id, a call of procedure
@@ -278,6 +300,12 @@ func (f *frame) release() {
 	framePool.Put(f)
 }
 
+// resultFrame encodes a CALLRESULT; a nil result encodes null. It copies
+// result.
+func resultFrame(id string, result json.RawMessage) *frame {
+	return encodeFrame(&wampv1.CallResult{CallID: id, Result: result})
+}
+
 // progressFrame encodes a CALL_PROGRESS_RESULT. It copies result, so the
 // caller may reuse result once it returns.
 func progressFrame(id string, result json.RawMessage) *frame {
@@ -291,6 +319,14 @@ func (s *session) send(ctx context.Context, f *frame) error {
 	if err := ctx.Err(); err != nil {
 		f.release()
 		return status.FromContextError(err).Err()
+	}
+	// Most frames find room: a plain send costs less than a select.
+	select {
+	case s.queue <- f:
+		s.metrics.progressFrame()
+		s.metrics.queueDepth(len(s.queue))
+		return nil
+	default:
 	}
 	select {
 	case s.queue <- f:
