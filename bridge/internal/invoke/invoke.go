@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"google.golang.org/grpc/codes"
@@ -140,7 +141,14 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	}
 	var recvErr error // an error of ours, which Call returns as is
 	// buf holds each response's JSON in turn: emit may not keep it.
-	var buf []byte
+	bp := jsonBuffers.Get().(*[]byte)
+	buf := (*bp)[:0]
+	defer func() {
+		if cap(buf) <= maxPooledJSON {
+			*bp = buf[:0]
+			jsonBuffers.Put(bp)
+		}
+	}()
 	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(r *upstream.Response) error {
 		b, ok := p.codec.AppendWire(buf[:0], r.Desc(), r.Bytes())
 		if !ok {
@@ -169,6 +177,12 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	}
 	return err
 }
+
+// jsonBuffers hold the JSON of responses between calls.
+var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// maxPooledJSON bounds the buffers kept for reuse.
+const maxPooledJSON = 64 << 10
 
 // Failure renders err as the wire's failure. It returns nil for nil. Errors
 // that are not gRPC statuses (nor context errors) are logged here and reach

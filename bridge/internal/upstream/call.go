@@ -34,10 +34,25 @@ func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto
 	if got, want := req.ProtoReflect().Descriptor().FullName(), m.Desc.Input().FullName(); got != want {
 		return status.Errorf(codes.Internal, "method %s: request is a %s, want %s", m.FullName, got, want)
 	}
+	return call(ctx, cc, m, req, recv)
+}
+
+// CallWire is [Call] with the request already in the protobuf wire format:
+// req must encode a message of m's input type, which is not checked. It is
+// sent as it is, without decoding; req must not change until CallWire
+// returns.
+func CallWire(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req []byte, recv func(*Response) error) error {
+	return call(ctx, cc, m, &wireRequest{b: req}, recv)
+}
+
+// call is Call for a request that rawCodec marshals: a proto.Message or a
+// *wireRequest.
+func call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req any, recv func(*Response) error) error {
 	if m.Kind == Unary {
 		// Invoke rather than a stream: interceptors and stats handlers
 		// see a unary call, and it costs less.
-		resp := &Response{desc: m.Desc.Output()}
+		resp := newResponse(m.Desc.Output())
+		defer resp.free()
 		if err := cc.Invoke(ctx, m.Path, req, resp, rawCallOptions...); err != nil {
 			return statusError(err)
 		}
@@ -65,7 +80,8 @@ func Call(ctx context.Context, cc grpc.ClientConnInterface, m *Method, req proto
 		return statusError(err)
 	}
 
-	resp := &Response{desc: m.Desc.Output()}
+	resp := newResponse(m.Desc.Output())
+	defer resp.free()
 	held := false // a single response, waiting for the final status
 	for {
 		err := stream.RecvMsg(resp)

@@ -308,3 +308,60 @@ func TestCallUnaryInterceptors(t *testing.T) {
 		t.Errorf("unary interceptor saw %v, stream interceptor %v; want one unary call", unary, streams)
 	}
 }
+
+// TestCallWire checks that a request given in the wire format reaches the
+// upstream as the message it encodes, for each kind of method, and that
+// bytes the upstream cannot decode fail as gRPC fails them.
+func TestCallWire(t *testing.T) {
+	t.Parallel()
+	f := newCallFixture(t)
+	wire := func(t *testing.T, msg proto.Message) []byte {
+		t.Helper()
+		b, err := proto.Marshal(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	t.Run("unary", func(t *testing.T) {
+		t.Parallel()
+		var got []*bridgetestv1.EchoResponse
+		req := &bridgetestv1.EchoRequest{Text: "wire", Number: 9}
+		if err := upstream.CallWire(t.Context(), f.cc, f.method(t, "test.Echo"), wire(t, req), collect(t, &got)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 || !proto.Equal(got[0].GetRequest(), req) {
+			t.Errorf("responses = %v, want the request echoed once", got)
+		}
+	})
+	t.Run("server streaming", func(t *testing.T) {
+		t.Parallel()
+		var got []*bridgetestv1.StreamResponse
+		req := &bridgetestv1.StreamRequest{Count: 2, Tag: "w"}
+		if err := upstream.CallWire(t.Context(), f.cc, f.method(t, "test.Stream"), wire(t, req), collect(t, &got)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[1].GetIndex() != 2 {
+			t.Errorf("responses = %v, want indexes 1 and 2", got)
+		}
+	})
+	t.Run("empty request", func(t *testing.T) {
+		t.Parallel()
+		var got []*bridgetestv1.StreamResponse
+		if err := upstream.CallWire(t.Context(), f.cc, f.method(t, "test.Stream"), nil, collect(t, &got)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 0 {
+			t.Errorf("responses = %v, want none for count 0", got)
+		}
+	})
+	t.Run("bytes the upstream cannot decode", func(t *testing.T) {
+		t.Parallel()
+		var got []*bridgetestv1.EchoResponse
+		err := upstream.CallWire(t.Context(), f.cc, f.method(t, "test.Echo"), []byte{0x0a, 0x05, 'x'}, collect(t, &got))
+		if code := status.Code(err); code != codes.Internal {
+			t.Errorf("error %v: want the upstream's INTERNAL for a truncated message", err)
+		}
+	})
+}

@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"sync"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -25,6 +26,31 @@ type Response struct {
 	msg  *dynamicpb.Message // the decoded form, made on first use
 }
 
+// responses holds Responses between calls, so that a call's buffer is
+// usually one that an earlier call grew already.
+var responses = sync.Pool{New: func() any { return new(Response) }}
+
+// maxPooledResponse bounds the buffers kept for reuse, so that one huge
+// response does not stay pinned in the pool.
+const maxPooledResponse = 64 << 10
+
+// newResponse returns an empty Response for messages of type desc.
+func newResponse(desc protoreflect.MessageDescriptor) *Response {
+	r := responses.Get().(*Response)
+	r.desc = desc
+	return r
+}
+
+// free gives r back to the pool; r must not be used afterwards.
+func (r *Response) free() {
+	if cap(r.buf) > maxPooledResponse {
+		r.buf = nil
+	}
+	r.buf = r.buf[:0]
+	r.desc, r.msg = nil, nil
+	responses.Put(r)
+}
+
 // Bytes returns the message in the protobuf wire format.
 func (r *Response) Bytes() []byte { return r.buf }
 
@@ -45,7 +71,8 @@ func (r *Response) Message() (proto.Message, error) {
 	return r.msg, nil
 }
 
-// rawCodec marshals requests as the proto codec does and keeps responses
+// rawCodec marshals requests as the proto codec does, or sends those
+// already in the wire format as they are, and keeps responses
 // as bytes: received into a *Response, a message is copied into the
 // Response's buffer, which grows to the largest message of the call and is
 // then reused.
@@ -55,8 +82,16 @@ type rawCodec struct{}
 var protoCodec = encoding.GetCodecV2("proto")
 
 func (rawCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if w, ok := v.(*wireRequest); ok {
+		// gRPC frees what Marshal returns once it is sent; freeing a
+		// SliceBuffer does nothing, so the caller's bytes stay its own.
+		return mem.BufferSlice{mem.SliceBuffer(w.b)}, nil
+	}
 	return protoCodec.Marshal(v)
 }
+
+// wireRequest is a request in the protobuf wire format, sent as it is.
+type wireRequest struct{ b []byte }
 
 func (rawCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	r, ok := v.(*Response)
