@@ -138,11 +138,24 @@ flags:
 	return cfg, nil
 }
 
+// runRole runs the role that args ask for, when they ask for one (the
+// harness runs its own executable as the upstream and the relay), and
+// returns its exit status and true; else false.
+func runRole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
+	switch {
+	case len(args) == 1 && args[0] == upstreamRoleArg:
+		return upstreamMain(ctx, stdin, stdout, stderr), true
+	case len(args) == 2 && args[0] == relayRoleArg:
+		return relayMain(ctx, args[1], stdin, stdout, stderr), true
+	}
+	return 0, false
+}
+
 // run runs the command line args and returns the exit status. Cancelling
-// ctx is the user's interrupt. stdin matters to the upstream role only.
+// ctx is the user's interrupt. stdin matters to the roles only.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 1 && args[0] == upstreamRoleArg {
-		return upstreamMain(ctx, stdin, stdout, stderr)
+	if code, ok := runRole(ctx, args, stdin, stdout, stderr); ok {
+		return code
 	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
