@@ -53,6 +53,10 @@ type roundResult struct {
 	latDirect, latBridge       [3]time.Duration // p50, p90, p99
 	thrDirect, thrBridge       float64          // calls/s
 	cpu                        [numFigures][2]cpuPerOp
+
+	// p50 of the TCP round trips of the floor figures: direct to the
+	// echo server in the upstream process, and through the relay process.
+	tcpEcho, tcpRelay time.Duration
 }
 
 // pids are the processes whose CPU time the report shows.
@@ -168,13 +172,21 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	up, addr, err := startUpstreamProcess(ctx, self, dir)
+	up, addr, echoAddr, err := startUpstreamProcess(ctx, self, dir)
 	if up != nil {
 		children = append(children, up)
 	}
 	if err != nil {
 		return nil, err
 	}
+	rl, relayAddr, err := startRelayProcess(ctx, self, dir, echoAddr)
+	if rl != nil {
+		children = append(children, rl)
+	}
+	if err != nil {
+		return nil, err
+	}
+	tcp := tcpAddrs{echo: echoAddr, relay: relayAddr}
 	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir)
 	if br != nil {
 		children = append(children, br)
@@ -182,7 +194,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bridgebench: upstream on %s, bridge on %s\n", addr, wsURL)
+	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, TCP relay on %s\n", addr, echoAddr, wsURL, relayAddr)
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -194,19 +206,22 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
 
 	for r := range cfg.rounds {
-		res, frameLen, err := runRound(ctx, cfg, client, wsURL, procs, r%2 == 1)
+		res, frameLen, err := runRound(ctx, cfg, client, wsURL, tcp, procs, r%2 == 1)
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", r+1, err)
 		}
-		if err := br.failure(); err != nil {
-			return nil, err
+		for _, c := range children {
+			if err := c.failure(); err != nil {
+				return nil, err
+			}
 		}
 		rep.rounds = append(rep.rounds, res)
 		rep.frameLen = frameLen
-		fmt.Fprintf(stderr, "round %d/%d (direct / bridge): stream %s / %s msg/s; unary p50 %s / %s; concurrency %d: %s / %s calls/s\n",
+		fmt.Fprintf(stderr, "round %d/%d (direct / bridge): stream %s / %s msg/s; unary p50 %s / %s; concurrency %d: %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
 			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge),
 			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]),
-			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge))
+			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge),
+			formatMicros(res.tcpEcho), formatMicros(res.tcpRelay))
 	}
 
 	if len(counts) > 0 {
@@ -228,9 +243,17 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	return rep, nil
 }
 
+// tcpAddrs are the servers of the TCP floor figures.
+type tcpAddrs struct {
+	echo  string // the echo server, in the upstream process
+	relay string // the relay process in front of it
+}
+
 // runRound measures each figure on both sides, the bridge first when
 // bridgeFirst, and returns the figures and the size of a progress frame.
-func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, procs pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
+// The TCP floor figures come last, the relay first when bridgeFirst, so
+// that the bridge figures run in the order they always have.
+func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, tcp tcpAddrs, procs pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
 	measure := func(fig, side int, f func() (int64, error)) error {
@@ -293,7 +316,31 @@ func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient
 		res.thrBridge = s.rate()
 		return s.ops, err
 	})
-	return res, frameLen, err
+	if err != nil {
+		return res, 0, err
+	}
+	// Not through pair: the relay is none of the processes whose CPU
+	// time the report shows.
+	echo := func() error {
+		rtts, err := tcpLatency(ctx, "TCP echo", tcp.echo, d)
+		res.tcpEcho = percentile(rtts, 50)
+		return err
+	}
+	relay := func() error {
+		rtts, err := tcpLatency(ctx, "TCP relay", tcp.relay, d)
+		res.tcpRelay = percentile(rtts, 50)
+		return err
+	}
+	tcpSides := []func() error{echo, relay}
+	if bridgeFirst {
+		tcpSides = []func() error{relay, echo}
+	}
+	for _, f := range tcpSides {
+		if err := f(); err != nil {
+			return res, 0, err
+		}
+	}
+	return res, frameLen, nil
 }
 
 // collect returns f of each round.
@@ -310,7 +357,7 @@ func collect(rs []roundResult, f func(roundResult) float64) []float64 {
 func (rep *report) print(w io.Writer, markdown bool) error {
 	cfg := rep.cfg
 	var b strings.Builder
-	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge and upstream in separate processes on 127.0.0.1.\n",
+	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream and TCP relay in separate processes on 127.0.0.1.\n",
 		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	if markdown {
 		b.WriteString("\n") // two paragraphs, not one
@@ -335,9 +382,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		t.add(name, formatCount(median(collect(rs, direct)))+" "+unit, formatCount(median(collect(rs, bridge)))+" "+unit,
 			formatRatio(rt), tgs, verdict)
 	}
-	addLatency := func(name string, i int, tg *target) {
-		direct := func(r roundResult) float64 { return float64(r.latDirect[i]) }
-		bridge := func(r roundResult) float64 { return float64(r.latBridge[i]) }
+	addLatency := func(name string, directD, bridgeD func(roundResult) time.Duration, tg *target) {
+		direct := func(r roundResult) float64 { return float64(directD(r)) }
+		bridge := func(r roundResult) float64 { return float64(bridgeD(r)) }
 		ratios := make([]float64, len(rs))
 		for j, r := range rs {
 			ratios[j] = ratio(bridge(r), direct(r))
@@ -352,15 +399,35 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	}
 	addRate("server-streaming throughput", "msg/s",
 		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamBridge }, &targetStream)
-	addLatency("unary round trip p50, concurrency 1", 0, &targetLatencyP50)
-	addLatency("unary round trip p90, concurrency 1", 1, nil)
-	addLatency("unary round trip p99, concurrency 1", 2, nil)
+	for i, p := range []int{50, 90, 99} {
+		var tg *target
+		if p == 50 {
+			tg = &targetLatencyP50
+		}
+		addLatency(fmt.Sprintf("unary round trip p%d, concurrency 1", p),
+			func(r roundResult) time.Duration { return r.latDirect[i] }, func(r roundResult) time.Duration { return r.latBridge[i] }, tg)
+	}
 	addRate(fmt.Sprintf("unary throughput, concurrency %d, one connection", cfg.concurrency), "calls/s",
 		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrBridge }, &targetThroughput)
+	addLatency(fmt.Sprintf("TCP round trip p50, %d B: one process hop (echo) / through a relay process", tcpMessageSize),
+		func(r roundResult) time.Duration { return r.tcpEcho }, func(r roundResult) time.Duration { return r.tcpRelay }, nil)
 	if err := t.print(w, markdown); err != nil {
 		return err
 	}
-	if _, err := fmt.Fprintf(w, "\nDirect and bridge: medians over the rounds; bridge/direct: median of each round's ratio.\n"); err != nil {
+	floors := make([]float64, len(rs))
+	for i, r := range rs {
+		floors[i] = floorRatio(r.latDirect[0], r.tcpEcho, r.tcpRelay)
+	}
+	if _, err := fmt.Fprintf(w, `
+Direct and bridge: medians over the rounds; bridge/direct: median of each round's ratio.
+The TCP row sends %d bytes over one connection and waits for them to come back, one message at a
+time for as long as each unary figure, after %d warm-up round trips: in the direct gRPC column to
+an echo server in the upstream process, in the bridge column through a minimal relay, a process of
+its own that passes each message on to the echo server and the reply back.
+
+A bridge in its own process adds at least one such hop: with the TCP figures of this run, the lowest unary p50 ratio any separate-process bridge could reach here is about %s
+(median over the rounds of (direct gRPC p50 + relay p50 - echo p50) / direct gRPC p50).
+`, tcpMessageSize, latencyWarmup, formatRatio(median(floors))); err != nil {
 		return err
 	}
 	if err := rep.printCPU(w, markdown); err != nil {

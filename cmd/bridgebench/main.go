@@ -6,12 +6,15 @@
 //
 // It builds the real bridge (cmd/bridge) into a temporary directory, runs
 // its own executable again as the upstream (bench.v1.BenchService with
-// server reflection), and measures from its own process: server-streaming
+// server reflection, and a TCP echo server) and as a TCP relay in front of
+// that echo server, and measures from its own process: server-streaming
 // throughput, unary round trips at concurrency 1, unary throughput at
 // concurrency 64 over one connection, each round measuring direct gRPC and
-// the bridge one after the other; then the bridge's memory per idle
-// session. It prints medians over the rounds. Run it from inside the
-// repository (it runs `go build`).
+// the bridge one after the other; TCP round trips direct to the echo server
+// and through the relay, which show what one process hop costs and so set a
+// floor under the unary ratio of any bridge in its own process; then the
+// bridge's memory per idle session. It prints medians over the rounds. Run it from
+// inside the repository (it runs `go build`).
 package main
 
 import (
@@ -72,7 +75,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 bridgebench builds the bridge, starts it and a gRPC upstream as separate
 processes, and compares the bridge with direct gRPC to the same upstream:
 streaming throughput, unary round trip, unary throughput at concurrency 64,
-and the bridge's memory per idle session.
+and the bridge's memory per idle session. TCP round trips direct to an echo
+server and through a relay process show what one process hop costs here.
 
 flags:
 `)
@@ -138,11 +142,24 @@ flags:
 	return cfg, nil
 }
 
+// runRole runs the role that args ask for, when they ask for one (the
+// harness runs its own executable as the upstream and the relay), and
+// returns its exit status and true; else false.
+func runRole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
+	switch {
+	case len(args) == 1 && args[0] == upstreamRoleArg:
+		return upstreamMain(ctx, stdin, stdout, stderr), true
+	case len(args) == 2 && args[0] == relayRoleArg:
+		return relayMain(ctx, args[1], stdin, stdout, stderr), true
+	}
+	return 0, false
+}
+
 // run runs the command line args and returns the exit status. Cancelling
-// ctx is the user's interrupt. stdin matters to the upstream role only.
+// ctx is the user's interrupt. stdin matters to the roles only.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 1 && args[0] == upstreamRoleArg {
-		return upstreamMain(ctx, stdin, stdout, stderr)
+	if code, ok := runRole(ctx, args, stdin, stdout, stderr); ok {
+		return code
 	}
 	cfg, err := parseFlags(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {

@@ -8,11 +8,11 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain serves the upstream role when the smoke test runs this test
-// binary as the upstream, as the command runs itself.
+// TestMain serves the upstream or the relay role when the smoke test runs
+// this test binary as one of them, as the command runs itself.
 func TestMain(m *testing.M) {
-	if len(os.Args) == 2 && os.Args[1] == upstreamRoleArg {
-		os.Exit(run(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	if code, ok := runRole(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr); ok {
+		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
 }

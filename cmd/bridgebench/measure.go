@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -173,6 +176,43 @@ func bridgeLatency(ctx context.Context, url string, d time.Duration) ([]time.Dur
 		want = appendCallID(append(want[:0], prefixCallResult[:3]...), seq)
 		if !bytes.HasPrefix(f, want) {
 			return unexpected("bridge unary", f)
+		}
+		return nil
+	})
+}
+
+// tcpMessageSize is the size of the message of the TCP round-trip figures:
+// about a unary CALL frame of the bridge figures.
+const tcpMessageSize = 100
+
+// tcpLatency measures round trips of a tcpMessageSize-byte message at
+// concurrency 1 over one new connection to addr, the echo server or the
+// relay in front of it, as measureLatency does, and checks each reply.
+// what names the figure in errors.
+func tcpLatency(ctx context.Context, what, addr string, d time.Duration) ([]time.Duration, error) {
+	var dialer net.Dialer
+	c, err := dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	msg := make([]byte, tcpMessageSize)
+	for i := range msg {
+		msg[i] = 'a' + byte(i%26)
+	}
+	reply := make([]byte, len(msg))
+	return measureLatency(d, func(seq int64) error {
+		binary.BigEndian.PutUint64(msg, uint64(seq))
+		if _, err := c.Write(msg); err != nil {
+			return fmt.Errorf("%s: write message %d: %w", what, seq, err)
+		}
+		if _, err := io.ReadFull(c, reply); err != nil {
+			return fmt.Errorf("%s: read reply %d: %w", what, seq, err)
+		}
+		if !bytes.Equal(reply, msg) {
+			return fmt.Errorf("%s: reply %d is not the message: %q", what, seq, reply)
 		}
 		return nil
 	})

@@ -22,13 +22,14 @@ const bridgePackage = "github.com/wampbridge/grpcwamp/cmd/bridge"
 // for the bridge, to become ready.
 const startTimeout = 30 * time.Second
 
-// A child is a process the harness started: the upstream or the bridge.
-// Its stderr goes to a log file in the run's temporary directory.
+// A child is a process the harness started: the upstream, the relay or
+// the bridge. Its stderr goes to a log file in the run's temporary
+// directory.
 type child struct {
 	name    string
 	cmd     *exec.Cmd
 	logPath string
-	stdin   io.Closer     // the upstream's stdin; nil for the bridge
+	stdin   io.Closer     // a role's stdin; nil for the bridge
 	stopped bool          // stop was called: an exit is no failure
 	exited  chan struct{} // closed when the process has exited
 	waitErr error         // valid once exited is closed
@@ -155,43 +156,75 @@ func buildBridge(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// startUpstreamProcess runs self (this command's executable) in the
-// upstream role and returns it with its gRPC address.
-func startUpstreamProcess(ctx context.Context, self, dir string) (*child, string, error) {
-	cmd := exec.Command(self, upstreamRoleArg)
+// startRoleProcess runs self (this command's executable) with args, in
+// one of its roles, as the child name, and returns it with the first
+// lines lines of its stdout: the addresses it serves.
+func startRoleProcess(ctx context.Context, name, self, dir string, args []string, lines int) (*child, []string, error) {
+	cmd := exec.Command(self, args...)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, "", fmt.Errorf("upstream: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, "", fmt.Errorf("upstream: %w", err)
+		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	c, err := startChild("upstream", dir, cmd, nil)
+	c, err := startChild(name, dir, cmd, nil)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, err
 	}
 	c.stdin = stdin
-	addrc := make(chan string, 1)
+	addrc := make(chan []string, 1)
 	go func() {
-		line, _ := bufio.NewReader(stdout).ReadString('\n')
-		addrc <- strings.TrimSpace(line)
-		_, _ = io.Copy(io.Discard, stdout)
+		r := bufio.NewReader(stdout)
+		var addrs []string
+		for range lines {
+			line, _ := r.ReadString('\n')
+			if line = strings.TrimSpace(line); line == "" {
+				break
+			}
+			addrs = append(addrs, line)
+		}
+		addrc <- addrs
+		_, _ = io.Copy(io.Discard, r)
 	}()
 	select {
-	case addr := <-addrc:
-		if addr == "" {
+	case addrs := <-addrc:
+		if len(addrs) < lines {
+			// Its stdout ended: it is likely exiting. Ask why before stop,
+			// after which an exit is no failure.
+			ferr := c.diedWithin(time.Second)
 			c.stop(time.Second)
-			return c, "", fmt.Errorf("upstream did not report its address: %v", c.failure())
+			return c, nil, fmt.Errorf("%s reported %d of its %d addresses: %v", name, len(addrs), lines, ferr)
 		}
-		return c, addr, nil
+		return c, addrs, nil
 	case <-time.After(startTimeout):
 		c.stop(time.Second)
-		return c, "", fmt.Errorf("upstream did not report its address within %v", startTimeout)
+		return c, nil, fmt.Errorf("%s did not report its addresses within %v", name, startTimeout)
 	case <-ctx.Done():
 		c.stop(time.Second)
-		return c, "", ctx.Err()
+		return c, nil, ctx.Err()
 	}
+}
+
+// startUpstreamProcess runs the upstream role and returns it with its
+// gRPC address and the address of its TCP echo server.
+func startUpstreamProcess(ctx context.Context, self, dir string) (c *child, grpcAddr, echoAddr string, err error) {
+	c, addrs, err := startRoleProcess(ctx, "upstream", self, dir, []string{upstreamRoleArg}, 2)
+	if err != nil {
+		return c, "", "", err
+	}
+	return c, addrs[0], addrs[1], nil
+}
+
+// startRelayProcess runs the relay role in front of the echo server at
+// echoAddr and returns it with its address.
+func startRelayProcess(ctx context.Context, self, dir, echoAddr string) (*child, string, error) {
+	c, addrs, err := startRoleProcess(ctx, "relay", self, dir, []string{relayRoleArg, echoAddr}, 1)
+	if err != nil {
+		return c, "", err
+	}
+	return c, addrs[0], nil
 }
 
 // bannerMarker precedes the WebSocket URL in the bridge's start banner

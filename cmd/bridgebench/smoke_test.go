@@ -8,9 +8,9 @@ import (
 )
 
 // TestSmoke runs the whole pipeline with -quick sizes: it builds the real
-// bridge with go build and runs this test binary as the upstream (see
-// TestMain), as the command does. It checks that every figure is printed,
-// not what the figures are.
+// bridge with go build and runs this test binary as the upstream and as
+// the TCP relay (see TestMain), as the command does. It checks that every
+// figure is printed, not what the figures are.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the bridge and starts processes")
@@ -26,6 +26,8 @@ func TestSmoke(t *testing.T) {
 		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
 		"unary throughput, concurrency 64, one connection", ">= 0.75x", "<= 1.30x", ">= 0.80x",
 		"idle sessions", "\n20 ", "\n40 ", "each of the 20 from 20 to 40",
+		"TCP round trip p50, 100 B: one process hop (echo) / through a relay process",
+		"the lowest unary p50 ratio any separate-process bridge could reach here is about ",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)

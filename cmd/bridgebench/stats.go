@@ -44,6 +44,14 @@ func ratio(bridge, direct float64) float64 {
 	return bridge / direct
 }
 
+// floorRatio returns the unary p50 ratio of a bridge whose only cost is
+// one process hop: the direct gRPC round trip plus what a relay process
+// adds to a TCP round trip (relay - echo), over the direct gRPC round
+// trip. NaN when direct is not positive.
+func floorRatio(direct, echo, relay time.Duration) float64 {
+	return ratio(float64(direct+relay-echo), float64(direct))
+}
+
 // formatRatio formats a ratio as "0.81x"; "n/a" for NaN or infinity.
 func formatRatio(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 
@@ -102,6 +103,76 @@ func TestRatioAndTarget(t *testing.T) {
 	}
 	if got := (target{1.3, false}).String(); got != "<= 1.30x" {
 		t.Errorf("target string %q, want <= 1.30x", got)
+	}
+}
+
+func TestFloorRatio(t *testing.T) {
+	t.Parallel()
+	const us = time.Microsecond
+	for _, tc := range []struct {
+		name                string
+		direct, echo, relay time.Duration
+		want                float64
+	}{
+		{"hop adds 30%", 300 * us, 100 * us, 190 * us, 1.3},
+		{"no hop cost", 300 * us, 100 * us, 100 * us, 1},
+		{"hop costs a direct call", 200 * us, 100 * us, 300 * us, 2},
+		// Noise can make the relay faster than the echo: the figure
+		// shows it rather than hide it.
+		{"relay faster", 200 * us, 110 * us, 100 * us, 0.95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := floorRatio(tc.direct, tc.echo, tc.relay); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("floorRatio(%v, %v, %v) = %v, want %v", tc.direct, tc.echo, tc.relay, got, tc.want)
+			}
+		})
+	}
+	if got := floorRatio(0, 100*us, 190*us); !math.IsNaN(got) {
+		t.Errorf("floorRatio with no direct figure = %v, want NaN", got)
+	}
+}
+
+// TestReportFloor prints a report of made-up rounds and checks the TCP
+// row and the floor line: the median over the rounds of each round's
+// floor, in both output forms.
+func TestReportFloor(t *testing.T) {
+	t.Parallel()
+	const us = time.Microsecond
+	round := func(direct, echo, relay time.Duration) roundResult {
+		return roundResult{
+			streamDirect: 1000, streamBridge: 600,
+			latDirect: [3]time.Duration{direct, direct, direct}, latBridge: [3]time.Duration{2 * direct, 2 * direct, 2 * direct},
+			thrDirect: 1000, thrBridge: 500,
+			tcpEcho: echo, tcpRelay: relay,
+		}
+	}
+	rep := &report{
+		cfg: config{rounds: 3, duration: time.Second, concurrency: 64},
+		rounds: []roundResult{
+			round(300*us, 100*us, 190*us), // floor 1.30, relay/echo 1.90
+			round(200*us, 100*us, 140*us), // floor 1.20, relay/echo 1.40
+			round(200*us, 90*us, 190*us),  // floor 1.50, relay/echo 2.11
+		},
+	}
+	for _, markdown := range []bool{false, true} {
+		var b strings.Builder
+		if err := rep.print(&b, markdown); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		row := "TCP round trip p50, 100 B: one process hop (echo) / through a relay process"
+		if markdown {
+			row = "| " + row + " | 100.0 µs | 190.0 µs | 1.90x | (info) |  |"
+		}
+		for _, want := range []string{
+			row,
+			"A bridge in its own process adds at least one such hop: with the TCP figures of this run, the lowest unary p50 ratio any separate-process bridge could reach here is about 1.30x\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("markdown %v: output lacks %q:\n%s", markdown, want, out)
+			}
+		}
 	}
 }
 

@@ -72,29 +72,28 @@ func startUpstream() (addr string, stop func(), err error) {
 	return lis.Addr().String(), func() { srv.Stop(); <-served }, nil
 }
 
-// upstreamMain is the upstream role: it serves BenchService, writes its
-// address as one line on stdout, and serves until ctx is cancelled (a
-// signal) or stdin reaches its end (the harness closed it or went away,
-// even when killed). It returns the exit status.
+// upstreamMain is the upstream role: it serves BenchService and a TCP
+// echo server (for the floor figures, see startEcho), writes their
+// addresses as two lines on stdout, gRPC first, and serves until ctx is
+// cancelled (a signal) or stdin reaches its end (the harness closed it or
+// went away, even when killed). It returns the exit status.
 func upstreamMain(ctx context.Context, stdin io.Reader, stdout, stderr io.Writer) int {
 	addr, stop, err := startUpstream()
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
-		return 1
+		return exitFailure
 	}
 	defer stop()
-	if _, err := fmt.Fprintln(stdout, addr); err != nil {
-		fmt.Fprintf(stderr, "error: upstream: report the address: %v\n", err)
-		return 1
+	echo, err := startEcho(stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return exitFailure
 	}
-	stdinDone := make(chan struct{})
-	go func() {
-		defer close(stdinDone)
-		_, _ = io.Copy(io.Discard, stdin)
-	}()
-	select {
-	case <-ctx.Done():
-	case <-stdinDone:
+	defer echo.stop()
+	if _, err := fmt.Fprintf(stdout, "%s\n%s\n", addr, echo.addr()); err != nil {
+		fmt.Fprintf(stderr, "error: upstream: report the addresses: %v\n", err)
+		return exitFailure
 	}
-	return 0
+	serveUntilEOF(ctx, stdin)
+	return exitOK
 }
