@@ -307,7 +307,7 @@ flags of serve:
 	fs.Var(durationFlag{&cfg.pingInterval, time.Millisecond, ""}, "ping-interval",
 		"`period` of the WebSocket pings the bridge sends")
 	fs.Var(durationFlag{&cfg.pongTimeout, time.Millisecond, ""}, "pong-timeout",
-		"a client from which nothing, not even a pong, arrives for this `long` is disconnected; longer than -ping-interval")
+		"a client that answers no ping for this `long` after its last pong is disconnected (data frames do not count);\nlonger than -ping-interval")
 
 	// Deadlines and retries of calls, by method.
 	methodDurations := func(p *[]bridge.MethodDuration) *listFlag {
