@@ -490,7 +490,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, retryOpts, dopts...)
+	ka := keepaliveParams{every: cfg.upstreamKeepalive, timeout: upstreamKeepaliveTimeout}
+	cc, err := newUpstreamConn(target, ka, logger, retryOpts, dopts...)
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
 	}
@@ -627,18 +628,19 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 // Its load balancer is round_robin ([bridge.RoundRobinServiceConfig]): a
 // target resolving to several addresses, such as dns:///name:port over
 // the replicas of a headless service, gets a subchannel to each and calls
-// spread over the ready ones. When keepalive is positive, the connection
-// pings the upstream after keepalive without traffic, while calls are
+// spread over the ready ones. When ka.every is positive, the connection
+// pings the upstream after ka.every without traffic, while calls are
 // active only (PermitWithoutStream false), and drops a transport whose
-// ping goes unanswered for upstreamKeepaliveTimeout. It is off by default:
-// a grpc-go server's default enforcement policy (MinTime 5m) answers pings
-// more frequent than that with GOAWAY "too_many_pings".
+// ping goes unanswered for ka.timeout (serve: upstreamKeepaliveTimeout):
+// its calls fail with UNAVAILABLE instead of waiting on a dead path. It is
+// off by default: a grpc-go server's default enforcement policy (MinTime
+// 5m) answers pings more frequent than that with GOAWAY "too_many_pings".
 //
 // outer are dial options whose interceptors run before the logging ones
 // (serve gives the retry interceptors, so that every attempt is logged and
 // counted); extra are further dial options, whose interceptors (serve adds
 // the go-grpc-middleware Prometheus client metrics) run after them.
-func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger, outer []grpc.DialOption, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+func newUpstreamConn(target string, ka keepaliveParams, logger *slog.Logger, outer []grpc.DialOption, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	l := grpcLogger(logger.With("component", "upstream"))
 	lopts := []logging.Option{
 		logging.WithLogOnEvents(logging.StartCall, logging.FinishCall),
@@ -656,14 +658,21 @@ func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger
 			grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
 		)
 	}
-	if keepalive > 0 {
+	if ka.every > 0 {
 		dopts = append(dopts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{
-			Time:                keepalive,
-			Timeout:             upstreamKeepaliveTimeout,
+			Time:                ka.every,
+			Timeout:             ka.timeout,
 			PermitWithoutStream: false,
 		}))
 	}
 	return grpc.NewClient(target, append(dopts, extra...)...)
+}
+
+// keepaliveParams are the gRPC keep-alive settings of the upstream
+// connection (see newUpstreamConn). grpc-go raises every to at least 10s.
+type keepaliveParams struct {
+	every   time.Duration // ping after this long without traffic; 0: never
+	timeout time.Duration // close the transport when a ping is unanswered this long
 }
 
 // grpcLogger adapts a slog.Logger to the logging interface of
