@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -47,6 +48,20 @@ func (s *echoService) seen(text string) (metadata.MD, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.md[text], s.calls[text]
+}
+
+// applicationKeys returns the sorted keys of md, the metadata a gRPC
+// server received, without those gRPC itself sends on every call
+// (":authority", "content-type", "user-agent", "grpc-*").
+func applicationKeys(md metadata.MD) []string {
+	var keys []string
+	for k := range md {
+		if k != ":authority" && k != "content-type" && k != "user-agent" && !strings.HasPrefix(k, "grpc-") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // startEchoUpstream serves echoService with reflection on 127.0.0.1 until

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -117,6 +119,23 @@ func (s *Service) EchoMetadata(text string) (metadata.MD, bool) {
 	return md.Copy(), ok
 }
 
+// ApplicationKeys returns the sorted keys of md, metadata a gRPC server
+// received, without those gRPC itself puts on every call (":authority",
+// "content-type", "user-agent" and "grpc-*"): what the client chose to
+// send.
+func ApplicationKeys(md metadata.MD) []string {
+	var keys []string
+	for k := range md {
+		switch {
+		case k == ":authority", k == "content-type", k == "user-agent", strings.HasPrefix(k, "grpc-"):
+		default:
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // EchoCalls returns how many Echo calls the service has served: a test of
 // load balancing counts them per upstream.
 func (s *Service) EchoCalls() int {
@@ -132,9 +151,10 @@ var _ bridgetestv1.TestServiceServer = (*Service)(nil)
 type tagEvents struct {
 	blocked, canceled, release         chan struct{}
 	blockedOnce, canceledOnce, relOnce sync.Once
-	calls, running                     int  // guarded by Service.mu
-	sent                               int  // messages sent; guarded by Service.mu
-	canceledInSend                     bool // a cancellation ended a blocked Send
+	calls, running                     int         // guarded by Service.mu
+	md                                 metadata.MD // incoming metadata of the last call; guarded by Service.mu
+	sent                               int         // messages sent; guarded by Service.mu
+	canceledInSend                     bool        // a cancellation ended a blocked Send
 }
 
 // Sent returns how many messages the Stream calls with tag have sent.
@@ -153,6 +173,15 @@ func (s *Service) CanceledInSend(tag string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return e.canceledInSend
+}
+
+// StreamMetadata returns the incoming gRPC metadata of the last Stream
+// call with tag, and whether there was one.
+func (s *Service) StreamMetadata(tag string) (metadata.MD, bool) {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.md.Copy(), e.md != nil
 }
 
 // Calls returns how many Stream calls with tag have started.
@@ -287,7 +316,9 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 	ctx := stream.Context()
 	tag := req.GetTag()
 	e := s.events(tag)
+	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
+	e.md = md.Copy()
 	e.calls++
 	e.running++
 	s.mu.Unlock()
