@@ -80,3 +80,44 @@ func TestE2EBackPressureNoReader(t *testing.T) {
 		t.Errorf("client read %d frames, more than the %d messages sent", frames, sent)
 	}
 }
+
+// TestE2ESendQueueSize: WithSendQueue sets how many frames a session holds
+// for a client that does not read. The client below reads nothing while
+// the upstream floods it, so the writer blocks on the socket and the
+// stream's frames pile up in the queue until the no-read timeout closes
+// the session: the queue-depth histogram then shows it full at the
+// configured size, and never beyond it.
+func TestE2ESendQueueSize(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{4, 64} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			tag := fmt.Sprintf("queue-%d-%s", size, strings.Repeat("x", 1000))
+			e := start(t, bridgetest.Reflection, bridge.WithSendQueue(size), bridge.WithWriteTimeout(300*time.Millisecond))
+			c := e.connect(t, "")
+			c.Send(t, fmt.Sprintf(`[2,"flood",%q,{"count":100000,"tag":%q}]`, streamProc, tag))
+			if err := e.svc.WaitCanceled(t.Context(), tag); err != nil {
+				t.Fatal(err)
+			}
+			h := scrape(t, e.b)["grpcwamp_send_queue_depth"].GetMetric()[0].GetHistogram()
+			upTo := func(le float64) uint64 {
+				for _, b := range h.GetBucket() {
+					if b.GetUpperBound() == le {
+						return b.GetCumulativeCount()
+					}
+				}
+				t.Fatalf("grpcwamp_send_queue_depth has no bucket le=%v", le)
+				return 0
+			}
+			// Each observation is the number of frames waiting right after
+			// a call queued one.
+			n := h.GetSampleCount()
+			if upTo(float64(size)/2) == n {
+				t.Errorf("none of %d frames queued left more than %d waiting: the queue of %d never filled", n, size/2, size)
+			}
+			if over := n - upTo(float64(size)); over > 0 {
+				t.Errorf("%d of %d frames queued left more than %d waiting: the queue is larger than WithSendQueue(%d)", over, n, size, size)
+			}
+		})
+	}
+}
