@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -53,7 +54,9 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 // Service implements bridgetest.v1.TestService:
 //
 //   - Echo returns the request, and an Any as any_kind asks: "known" packs
-//     Inner{name: "packed"}, "unknown" an Any of [UnknownTypeURL].
+//     Inner{name: "packed"}, "unknown" an Any of [UnknownTypeURL]; with a
+//     text that [Service.HoldEcho] named, it waits until the call's
+//     context ends (reported by [Service.WaitCanceled] for the text).
 //   - Fail ends with the requested code and message, with details
 //     [ErrorInfo] and, if unknown_detail, an Any of [UnknownTypeURL]; code 0
 //     returns an empty response.
@@ -69,11 +72,67 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 type Service struct {
 	bridgetestv1.UnimplementedTestServiceServer
 
-	mu       sync.Mutex
-	tags     map[string]*tagEvents
-	metadata map[string]metadata.MD // incoming metadata of Echo calls by text
-	echos    int                    // Echo calls served
-	failures map[string]*failPlan   // see FailFirst
+	mu        sync.Mutex
+	tags      map[string]*tagEvents
+	metadata  map[string]metadata.MD // incoming metadata of Echo calls by text
+	deadlines map[string]deadline    // deadlines of Echo calls by text
+	echos     int                    // Echo calls served
+	failures  map[string]*failPlan   // see FailFirst
+	held      map[string]bool        // see HoldEcho
+}
+
+// deadline is what a call's context said of its deadline when the call
+// arrived.
+type deadline struct {
+	left time.Duration // time.Until the deadline
+	set  bool
+}
+
+// HoldEcho makes the Echo calls whose text is key wait until their
+// context ends, and then fail with its status: a unary call that takes too
+// long, for tests of deadlines.
+func (s *Service) HoldEcho(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil {
+		s.held = make(map[string]bool)
+	}
+	s.held[key] = true
+}
+
+// EchoDeadline returns how far away the deadline of the last Echo call
+// with text was when it arrived, and whether it had one; it fails the
+// test if no such call arrived.
+func (s *Service) EchoDeadline(t testing.TB, text string) (time.Duration, bool) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.deadlines[text]
+	if !ok {
+		t.Fatalf("bridgetest: the upstream saw no Echo call with text %q", text)
+	}
+	return d.left, d.set
+}
+
+// StreamDeadline is [Service.EchoDeadline] for the Stream calls with tag.
+func (s *Service) StreamDeadline(t testing.TB, tag string) (time.Duration, bool) {
+	t.Helper()
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.calls == 0 {
+		t.Fatalf("bridgetest: the upstream saw no Stream call with tag %q", tag)
+	}
+	return e.deadline.left, e.deadline.set
+}
+
+// deadlineOf returns what ctx says of its deadline now.
+func deadlineOf(ctx context.Context) deadline {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return deadline{}
+	}
+	return deadline{left: time.Until(dl), set: true}
 }
 
 type failPlan struct {
@@ -107,7 +166,7 @@ func (s *Service) planned(key string) error {
 
 // NewService returns a [Service].
 func NewService() *Service {
-	return &Service{tags: make(map[string]*tagEvents), metadata: make(map[string]metadata.MD)}
+	return &Service{tags: make(map[string]*tagEvents), metadata: make(map[string]metadata.MD), deadlines: make(map[string]deadline)}
 }
 
 // EchoMetadata returns the incoming gRPC metadata of the last Echo call
@@ -153,6 +212,7 @@ type tagEvents struct {
 	blockedOnce, canceledOnce, relOnce sync.Once
 	calls, running                     int         // guarded by Service.mu
 	md                                 metadata.MD // incoming metadata of the last call; guarded by Service.mu
+	deadline                           deadline    // of the last call; guarded by Service.mu
 	sent                               int         // messages sent; guarded by Service.mu
 	canceledInSend                     bool        // a cancellation ended a blocked Send
 }
@@ -263,13 +323,23 @@ func wait(ctx context.Context, ch <-chan struct{}, format, tag string) error {
 
 // Echo returns the request and the Any that any_kind asks for.
 func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	dl := deadlineOf(ctx)
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.metadata[req.GetText()] = md.Copy()
+	s.deadlines[req.GetText()] = dl
 	s.echos++
+	held := s.held[req.GetText()]
 	s.mu.Unlock()
 	if err := s.planned(req.GetText()); err != nil {
 		return nil, err
+	}
+	if held {
+		e := s.events(req.GetText())
+		e.blockedOnce.Do(func() { close(e.blocked) })
+		<-ctx.Done()
+		e.canceledOnce.Do(func() { close(e.canceled) })
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {
@@ -316,9 +386,11 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 	ctx := stream.Context()
 	tag := req.GetTag()
 	e := s.events(tag)
+	dl := deadlineOf(ctx)
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	e.md = md.Copy()
+	e.deadline = dl
 	e.calls++
 	e.running++
 	s.mu.Unlock()
