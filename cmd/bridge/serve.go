@@ -350,16 +350,7 @@ flags of serve:
 	}, "retry-codes", "gRPC status `code` retried (UNAVAILABLE, RESOURCE_EXHAUSTED, ...); repeatable; default: UNAVAILABLE")
 	fs.Var(durationFlag{&cfg.retry.Backoff, time.Millisecond, ""}, "retry-backoff",
 		"`wait` before the second attempt, doubling for each further one (10% jitter, at most 5s)")
-	fs.Var(stringFlag{&cfg.traceEndpoint, func(v string) error {
-		if v == "" {
-			return nil
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("want http://host:port (plaintext) or https://host:port (TLS) of an OTLP/gRPC collector, got %q", v)
-		}
-		return nil
-	}}, "trace-endpoint", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
+	fs.StringVar(&cfg.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
 	fs.StringVar(&cfg.debugListen, "debug-listen", "", "`address` (such as 127.0.0.1:6060) of a separate listener serving Go's profiles at /debug/pprof/;\nkeep it on loopback or a private network; empty: none")
 	fs.Var(ratioFlag{&cfg.traceSampleRatio}, "trace-sample-ratio", "`fraction` of traces sampled, from 0 to 1; a sampled parent wins")
 
@@ -368,9 +359,22 @@ flags of serve:
 	return fs
 }
 
-// check checks what no single setting can: the combinations. from tells
-// where each setting comes from.
+// check checks what no single setting can: the combinations, and the URL
+// settings, whose errors must not quote a password as the flag package
+// would (see redactURL). from tells where each setting comes from.
 func (cfg *serveConfig) check(from map[string]source) error {
+	for _, u := range []struct{ name, value string }{{"nats", cfg.nats}, {"trace-endpoint", cfg.traceEndpoint}} {
+		if err := checkNotRedacted(u.name, u.value); err != nil {
+			return fmt.Errorf("-%s (%s): %w", u.name, sourceOf(from, u.name), err)
+		}
+	}
+	if v := cfg.traceEndpoint; v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-trace-endpoint (%s): want http://host:port (plaintext) or https://host:port (TLS) of an OTLP/gRPC collector, got %q",
+				sourceOf(from, "trace-endpoint"), redactURL(v))
+		}
+	}
 	if cfg.pongTimeout <= cfg.pingInterval {
 		return fmt.Errorf("-pong-timeout %v (%s) must be longer than -ping-interval %v (%s): a client answering every ping would be disconnected",
 			cfg.pongTimeout, sourceOf(from, "pong-timeout"), cfg.pingInterval, sourceOf(from, "ping-interval"))
