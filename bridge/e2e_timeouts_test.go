@@ -260,6 +260,36 @@ func TestE2ERetryOnlySafeMethods(t *testing.T) {
 	}
 }
 
+// TestE2ERetryNeverClientStreams: client-streaming and bidi methods are
+// never retried, even when a retry pattern matches them: the bridge has
+// sent their request already, and go-grpc-middleware's retry interceptor
+// cannot replay it (it fails such calls with UNIMPLEMENTED instead). The
+// upstream's failure reaches the client after one attempt, and the next
+// call succeeds.
+func TestE2ERetryNeverClientStreams(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.*")
+
+	svc.FailFirst(bridgetest.SumKey, 1, codes.Unavailable)
+	c.Send(t, `[2,"sum1","bridgetest.v1.TestService.Sum",{"numbers":[1,2]}]`)
+	c.ExpectCallError(t, "sum1", int(codes.Unavailable))
+	if n := svc.Calls(bridgetest.SumKey); n != 1 {
+		t.Errorf("upstream saw %d Sum calls, want 1: a client-streaming call must not be retried", n)
+	}
+	c.Send(t, `[2,"sum2","bridgetest.v1.TestService.Sum",{"numbers":[1,2]}]`)
+	c.ExpectFrame(t, `[3,"sum2",{"total":"3","requests":1}]`)
+
+	svc.FailFirst("bidi", 1, codes.Unavailable)
+	c.Send(t, `[2,"chat1","bridgetest.v1.TestService.Chat",{"text":"bidi","repeat":1}]`)
+	c.ExpectCallError(t, "chat1", int(codes.Unavailable))
+	if n := svc.Calls("bidi"); n != 1 {
+		t.Errorf("upstream saw %d Chat calls, want 1: a bidi call must not be retried", n)
+	}
+	c.Send(t, `[2,"chat2","bridgetest.v1.TestService.Chat",{"text":"bidi","repeat":1}]`)
+	c.ExpectFrame(t, `[1000,"chat2",{"text":"bidi","index":1}]`)
+	c.ExpectFrame(t, `[3,"chat2",null]`)
+}
+
 func TestE2ERetryStreamBeforeFirstMessage(t *testing.T) {
 	t.Parallel()
 	c, svc := retryBridge(t, "bridgetest.v1.TestService.*")

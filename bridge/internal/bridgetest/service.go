@@ -140,9 +140,10 @@ type failPlan struct {
 	code codes.Code
 }
 
-// FailFirst makes the next n Echo calls whose text is key, and the next n
-// Stream calls whose tag is key, fail with code before they send anything:
-// an upstream failing for a while, for tests of retries.
+// FailFirst makes the next n Echo calls whose text is key, Stream calls
+// whose tag is key, Chat calls whose first request's text is key, and Sum
+// calls if key is [SumKey], fail with code before they send anything: an
+// upstream failing for a while, for tests of retries.
 func (s *Service) FailFirst(key string, n int, code codes.Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -244,7 +245,14 @@ func (s *Service) StreamMetadata(tag string) (metadata.MD, bool) {
 	return e.md.Copy(), e.md != nil
 }
 
-// Calls returns how many Stream calls with tag have started.
+// SumKey is the key of every Sum call for [Service.FailFirst] and
+// [Service.Calls]: its requests carry no text to name it by.
+const SumKey = "bridgetest.v1.TestService.Sum"
+
+// Calls returns how many Stream calls with tag, Chat calls whose first
+// request's text is tag, or Sum calls if tag is [SumKey], have started.
+// (Only Stream calls are told apart from the others by the other methods
+// taking a tag.)
 func (s *Service) Calls(tag string) int {
 	e := s.events(tag)
 	s.mu.Lock()
@@ -453,6 +461,9 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 
 // Sum adds every number of every request.
 func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest, bridgetestv1.SumResponse]) error {
+	if err := s.started(SumKey); err != nil {
+		return err
+	}
 	var resp bridgetestv1.SumResponse
 	for {
 		req, err := stream.Recv()
@@ -469,15 +480,30 @@ func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest,
 	}
 }
 
+// started counts a Sum or Chat call under key, and returns the failure
+// FailFirst planned for it, if any.
+func (s *Service) started(key string) error {
+	e := s.events(key)
+	s.mu.Lock()
+	e.calls++
+	s.mu.Unlock()
+	return s.planned(key)
+}
+
 // Chat answers each request with repeat messages.
 func (s *Service) Chat(stream grpc.BidiStreamingServer[bridgetestv1.ChatRequest, bridgetestv1.ChatResponse]) error {
-	for {
+	for first := true; ; first = false {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if first {
+			if err := s.started(req.GetText()); err != nil {
+				return err
+			}
 		}
 		for i := int32(1); i <= req.GetRepeat(); i++ {
 			if err := stream.Send(&bridgetestv1.ChatResponse{Text: req.GetText(), Index: i}); err != nil {
