@@ -3,7 +3,10 @@ package bridge_test
 import (
 	"fmt"
 	"runtime"
+	"runtime/metrics"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -19,16 +22,26 @@ import (
 // Send through gRPC flow control, keeps the bridge's memory bounded, and is
 // disconnected after the no-read timeout, which cancels the upstream call.
 //
-// It does not run in parallel: it measures the process's heap.
+// It does not run in parallel: it measures the process's heap, sampling
+// it while the stream runs, so that a peak that garbage collection would
+// hide afterwards counts too.
 func TestE2EBackPressureNoReader(t *testing.T) {
 	const (
 		n       = 100_000
 		msgSize = 1000
-		// bound is far below the 100 MB the stream would have queued in
-		// an unbounded bridge, and above what the socket buffers, gRPC's
-		// flow-control windows (up to 16 MiB with BDP estimation) and the
-		// bridge's own queues hold.
-		bound = 64 << 20
+		// sentBound is far below the 100 MB the stream would push through
+		// an unbounded bridge, and above what the socket buffers and
+		// gRPC's flow-control windows (up to 16 MiB with BDP estimation)
+		// hold between the upstream and the bridge's send queue.
+		sentBound = 64 << 20
+		// heapBound bounds the growth of the heap in use (HeapInuse) at
+		// its peak. About 3 MiB is measured, with -race too: the send
+		// queue (64 frames of 1 KB), the batch buffer (64 KiB), gRPC's
+		// buffers, and the garbage of the messages decoded before a
+		// collection. 16 MiB leaves room for an early or late collection;
+		// an unbounded bridge would grow by the tens of MB the upstream
+		// sends.
+		heapBound = 16 << 20
 	)
 	tag := strings.Repeat("x", msgSize)
 	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
@@ -37,32 +50,34 @@ func TestE2EBackPressureNoReader(t *testing.T) {
 	c.ReadWelcome(t)
 
 	runtime.GC()
-	var before, after runtime.MemStats
-	runtime.ReadMemStats(&before)
+	before := heapInuse()
+	stop, peak := sampleHeap()
 	c.Send(t, fmt.Sprintf(`[2,"flood","bridgetest.v1.TestService.Stream",{"count":%d,"tag":%q}]`, n, tag))
 	// The client reads nothing. The bridge's write blocks once the socket
 	// buffers are full, its send queue fills, it stops reading the gRPC
 	// stream, and flow control stops the upstream in Send; after the
 	// no-read timeout the bridge gives up on the client and cancels the
 	// call.
-	if err := svc.WaitCanceled(t.Context(), tag); err != nil {
+	err := svc.WaitCanceled(t.Context(), tag)
+	stop()
+	if err != nil {
 		t.Fatal(err)
 	}
-	runtime.ReadMemStats(&after)
 	sent := svc.Sent(tag)
-	t.Logf("upstream sent %d of %d messages (%d MiB) before the bridge gave up; heap in use grew by %d KiB",
-		sent, n, sent*msgSize>>20, (int64(after.HeapInuse)-int64(before.HeapInuse))>>10)
+	grew := int64(*peak) - int64(before)
+	t.Logf("upstream sent %d of %d messages (%d MiB) before the bridge gave up; heap in use grew by %d KiB at its peak",
+		sent, n, sent*msgSize>>20, grew>>10)
 	if sent >= n {
 		t.Fatalf("upstream sent all %d messages to a client that read none: nothing held it back", n)
 	}
 	if !svc.CanceledInSend(tag) {
 		t.Errorf("the upstream was not blocked in Send when the call was cancelled: flow control did not hold it")
 	}
-	if sent*msgSize > bound {
-		t.Errorf("upstream sent %d bytes to a client that read none; want at most %d: the bridge buffers without bound", sent*msgSize, bound)
+	if sent*msgSize > sentBound {
+		t.Errorf("upstream sent %d bytes to a client that read none; want at most %d: the bridge buffers without bound", sent*msgSize, sentBound)
 	}
-	if grew := int64(after.HeapInuse) - int64(before.HeapInuse); grew > bound {
-		t.Errorf("heap in use grew by %d bytes; want at most %d", grew, bound)
+	if grew > heapBound {
+		t.Errorf("heap in use grew by %d bytes at its peak; want at most %d", grew, heapBound)
 	}
 
 	if _, body := br.Get(t, "/metrics"); !strings.Contains(body, "\ngrpcwamp_slow_consumer_disconnects_total 1\n") {
@@ -78,5 +93,87 @@ func TestE2EBackPressureNoReader(t *testing.T) {
 	}
 	if frames > sent+1 {
 		t.Errorf("client read %d frames, more than the %d messages sent", frames, sent)
+	}
+}
+
+// heapSamples are the runtime metrics whose sum is the heap in use, as
+// runtime.MemStats.HeapInuse counts it; reading them does not stop the
+// world.
+var heapSamples = []metrics.Sample{
+	{Name: "/memory/classes/heap/objects:bytes"},
+	{Name: "/memory/classes/heap/unused:bytes"},
+}
+
+// heapInuse returns the heap in use now.
+func heapInuse() uint64 {
+	s := slices.Clone(heapSamples)
+	metrics.Read(s)
+	var n uint64
+	for _, x := range s {
+		n += x.Value.Uint64()
+	}
+	return n
+}
+
+// sampleHeap reads the heap in use every millisecond until stop is
+// called, and keeps the largest reading in *peak, which is final once
+// stop has returned.
+func sampleHeap() (stop func(), peak *uint64) {
+	peak = new(uint64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			*peak = max(*peak, heapInuse())
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }, peak
+}
+
+// TestE2ESendQueueSize: WithSendQueue sets how many frames a session holds
+// for a client that does not read. The client below reads nothing while
+// the upstream floods it, so the writer blocks on the socket and the
+// stream's frames pile up in the queue until the no-read timeout closes
+// the session: the queue-depth histogram then shows it full at the
+// configured size, and never beyond it.
+func TestE2ESendQueueSize(t *testing.T) {
+	t.Parallel()
+	for _, size := range []int{4, 64} {
+		t.Run(fmt.Sprint(size), func(t *testing.T) {
+			t.Parallel()
+			tag := fmt.Sprintf("queue-%d-%s", size, strings.Repeat("x", 1000))
+			e := start(t, bridgetest.Reflection, bridge.WithSendQueue(size), bridge.WithWriteTimeout(300*time.Millisecond))
+			c := e.connect(t, "")
+			c.Send(t, fmt.Sprintf(`[2,"flood",%q,{"count":100000,"tag":%q}]`, streamProc, tag))
+			if err := e.svc.WaitCanceled(t.Context(), tag); err != nil {
+				t.Fatal(err)
+			}
+			h := scrape(t, e.b)["grpcwamp_send_queue_depth"].GetMetric()[0].GetHistogram()
+			upTo := func(le float64) uint64 {
+				for _, b := range h.GetBucket() {
+					if b.GetUpperBound() == le {
+						return b.GetCumulativeCount()
+					}
+				}
+				t.Fatalf("grpcwamp_send_queue_depth has no bucket le=%v", le)
+				return 0
+			}
+			// Each observation is the number of frames waiting right after
+			// a call queued one.
+			n := h.GetSampleCount()
+			if upTo(float64(size)/2) == n {
+				t.Errorf("none of %d frames queued left more than %d waiting: the queue of %d never filled", n, size/2, size)
+			}
+			if over := n - upTo(float64(size)); over > 0 {
+				t.Errorf("%d of %d frames queued left more than %d waiting: the queue is larger than WithSendQueue(%d)", over, n, size, size)
+			}
+		})
 	}
 }

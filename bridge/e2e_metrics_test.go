@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
@@ -15,28 +16,57 @@ import (
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
 )
 
-// TestE2EMetrics: GET /metrics counts what sessions did. Every value read
-// is settled before the scrape: the session reports a call's end before
-// queuing its terminal frame, a dropped PUBLISH before reading the next
-// frame, and a bad frame and the session's end before its close frame.
+// TestE2EMetrics: GET /metrics counts what sessions did, with values the
+// test computes from its own side of the sockets. Every value read is
+// settled before the scrape: the session reports a call's start before
+// running it and its end before queuing its terminal frame, counts a frame
+// it read before acting on it and one it writes before writing it, a
+// dropped PUBLISH before reading the next frame, and a bad frame and the
+// session's end before its close frame.
 func TestE2EMetrics(t *testing.T) {
 	t.Parallel()
-	e := start(t, bridgetest.Reflection, bridge.WithMaxEventSize(16))
+	const maxFrame = 4096
+	e := start(t, bridgetest.Reflection, bridge.WithMaxEventSize(16), bridge.WithMaxMessageSize(maxFrame))
+
+	// callFrames counts the frames of calls the clients read: each went
+	// through its session's send queue, and grpcwamp_send_queue_depth is
+	// observed once for each frame queued there (WELCOME aside).
+	callFrames := 0
+	expect := func(c *bridgetest.Client, typ int, id string) bridgetest.Frame {
+		t.Helper()
+		f := c.ReadFrame(t)
+		if f.Type() != typ || f.CallID() != id {
+			t.Fatalf("got %s, want a frame of type %d of call %s", f.Raw(), typ, id)
+		}
+		switch typ {
+		case 3, 4, 1000:
+			callFrames++
+		}
+		return f
+	}
 
 	a := e.connect(t, "")
 	a.Send(t, fmt.Sprintf(`[2,"u1",%q,{"text":"hi"}]`, echoProc))
-	if f := a.ReadFrame(t); f.Type() != 3 || f.CallID() != "u1" {
-		t.Fatalf("got %s, want the CALLRESULT of u1", f.Raw())
-	}
+	expect(a, 3, "u1")
 	a.Send(t, fmt.Sprintf(`[2,"s1",%q,{"count":3,"tag":"t"}]`, streamProc))
-	for i, want := range []int{1000, 1000, 1000, 3} {
-		if f := a.ReadFrame(t); f.Type() != want || f.CallID() != "s1" {
-			t.Fatalf("frame %d: got %s, want type %d of s1", i, f.Raw(), want)
-		}
+	for range 3 {
+		expect(a, 1000, "s1")
 	}
+	expect(a, 3, "s1")
 	a.Send(t, fmt.Sprintf(`[7,"topic",%q]`, strings.Repeat("x", 64))) // over the event size: dropped
 	a.Send(t, `[2,"x1","no.such.Procedure"]`)
-	a.ExpectCallError(t, "x1", 12)
+	expect(a, 4, "x1")
+
+	// A call blocked in the upstream is in flight until it is cancelled.
+	a.Send(t, fmt.Sprintf(`[2,"held",%q,{"block":true,"tag":"metrics-held"}]`, streamProc))
+	if err := e.svc.WaitBlocked(t.Context(), "metrics-held"); err != nil {
+		t.Fatal(err)
+	}
+	if got := metricValue(t, scrape(t, e.b), "grpcwamp_calls_in_flight", nil); got != 1 {
+		t.Errorf("grpcwamp_calls_in_flight = %v while one call is blocked in the upstream, want 1", got)
+	}
+	a.Send(t, `[1001,"held"]`)
+	expect(a, 4, "held")
 
 	b := e.connect(t, "")
 	b.Send(t, `{"not":"an array"}`)
@@ -53,25 +83,25 @@ func TestE2EMetrics(t *testing.T) {
 		{"grpcwamp_calls_in_flight", nil, 0},
 		{"grpcwamp_calls_total", map[string]string{"procedure": echoProc, "code": "OK"}, 1},
 		{"grpcwamp_calls_total", map[string]string{"procedure": streamProc, "code": "OK"}, 1},
+		{"grpcwamp_calls_total", map[string]string{"procedure": streamProc, "code": "CANCELLED"}, 1},
 		{"grpcwamp_calls_total", map[string]string{"procedure": "unknown", "code": "UNIMPLEMENTED"}, 1},
 		{"grpcwamp_progress_frames_total", nil, 3},
 		{"grpcwamp_bad_frames_total", map[string]string{"kind": "not_json_array"}, 1},
 		{"grpcwamp_bad_frames_total", map[string]string{"kind": "binary"}, 0},
+		{"grpcwamp_bad_frames_total", map[string]string{"kind": "too_big"}, 0},
 		{"grpcwamp_pubsub_dropped_total", nil, 1},
 		{"grpcwamp_events_published_total", nil, 0},
 		{"grpcwamp_slow_consumer_disconnects_total", nil, 0},
+		// What the clients sent and read, as they counted it.
+		{"grpcwamp_bytes_in_total", nil, float64(a.TextBytesSent() + b.TextBytesSent())},
+		{"grpcwamp_bytes_out_total", nil, float64(a.TextBytesRead() + b.TextBytesRead())},
 	} {
 		if got := metricValue(t, mf, c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
 	}
-	for _, name := range []string{"grpcwamp_bytes_in_total", "grpcwamp_bytes_out_total"} {
-		if got := metricValue(t, mf, name, nil); got <= 0 {
-			t.Errorf("%s = %v, want > 0", name, got)
-		}
-	}
-	if h := mf["grpcwamp_send_queue_depth"]; h == nil || h.GetMetric()[0].GetHistogram().GetSampleCount() == 0 {
-		t.Errorf("grpcwamp_send_queue_depth has no observations: %v", h)
+	if got := histogramCount(t, mf, "grpcwamp_send_queue_depth"); got != uint64(callFrames) {
+		t.Errorf("grpcwamp_send_queue_depth has %d observations, want %d: one per frame of a call queued", got, callFrames)
 	}
 	if _, ok := mf["go_goroutines"]; !ok {
 		t.Errorf("the default registry lacks the Go collector's go_goroutines")
@@ -82,6 +112,24 @@ func TestE2EMetrics(t *testing.T) {
 				t.Errorf("calls_total has the raw procedure name as a label: %v", m)
 			}
 		}
+	}
+
+	// One frame over the size limit and one binary frame, each closing
+	// its session.
+	c := e.connect(t, "")
+	c.Send(t, `["`+strings.Repeat("x", maxFrame)+`"]`)
+	c.ExpectClose(t, 1009)
+	d := e.connect(t, "")
+	d.SendMessage(t, websocket.BinaryMessage, []byte(`[2,"bin","x"]`))
+	d.ExpectClose(t, 1003)
+	mf = scrape(t, e.b)
+	for kind, want := range map[string]float64{"too_big": 1, "binary": 1, "not_json_array": 1, "malformed": 0, "unknown_type": 0} {
+		if got := metricValue(t, mf, "grpcwamp_bad_frames_total", map[string]string{"kind": kind}); got != want {
+			t.Errorf("grpcwamp_bad_frames_total{kind=%q} = %v, want %v", kind, got, want)
+		}
+	}
+	if got := metricValue(t, mf, "grpcwamp_sessions_total", nil); got != 4 {
+		t.Errorf("grpcwamp_sessions_total = %v, want 4", got)
 	}
 }
 
@@ -129,6 +177,17 @@ func scrape(t *testing.T, b *bridgetest.Bridge) map[string]*dto.MetricFamily {
 		t.Fatalf("GET /metrics: parse: %v", err)
 	}
 	return mf
+}
+
+// histogramCount returns the sample count of the histogram name (with no
+// labels); a missing family fails the test.
+func histogramCount(t *testing.T, mf map[string]*dto.MetricFamily, name string) uint64 {
+	t.Helper()
+	f, ok := mf[name]
+	if !ok || len(f.GetMetric()) != 1 || f.GetMetric()[0].GetHistogram() == nil {
+		t.Fatalf("no histogram %s: %v", name, f)
+	}
+	return f.GetMetric()[0].GetHistogram().GetSampleCount()
 }
 
 // metricValue returns the value of the counter or gauge name whose labels

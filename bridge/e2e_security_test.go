@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
 )
@@ -197,6 +199,15 @@ func echoMetadata(t *testing.T, e env, c *bridgetest.Client, text string) map[st
 	return md
 }
 
+// expectKeys checks that the metadata an upstream received holds exactly
+// the keys want (sorted), besides the ones gRPC itself sends.
+func expectKeys(t *testing.T, md map[string][]string, want ...string) {
+	t.Helper()
+	if got := bridgetest.ApplicationKeys(md); !slices.Equal(got, want) {
+		t.Errorf("metadata keys reaching the upstream: %q, want exactly %q (all of it: %v)", got, want, md)
+	}
+}
+
 func TestE2EIdentityForwarding(t *testing.T) {
 	t.Parallel()
 	t.Run("default", func(t *testing.T) {
@@ -211,6 +222,7 @@ func TestE2EIdentityForwarding(t *testing.T) {
 		}, "wamp")
 		w := c.ReadWelcome(t)
 		md := echoMetadata(t, e, c, "default")
+		expectKeys(t, md, "authorization", "wamp-session-id", "x-forwarded-for")
 		if got := md["authorization"]; !slices.Equal(got, []string{"Bearer user-token"}) {
 			t.Errorf("authorization %q, want [\"Bearer user-token\"]", got)
 		}
@@ -237,6 +249,7 @@ func TestE2EIdentityForwarding(t *testing.T) {
 		}, "wamp")
 		w := c.ReadWelcome(t)
 		md := echoMetadata(t, e, c, "allow-list")
+		expectKeys(t, md, "wamp-session-id", "x-forwarded-for", "x-user")
 		if got := md["x-user"]; !slices.Equal(got, []string{"alice"}) {
 			t.Errorf("x-user %q, want [\"alice\"]", got)
 		}
@@ -258,6 +271,7 @@ func TestE2EIdentityForwarding(t *testing.T) {
 		c := bridgetest.Dial(t, e.b.URL+"?access_token="+goodToken, "wamp")
 		c.ReadWelcome(t)
 		md := echoMetadata(t, e, c, "query token")
+		expectKeys(t, md, "authorization", "wamp-session-id", "x-forwarded-for")
 		if got := md["authorization"]; !slices.Equal(got, []string{"Bearer " + goodToken}) {
 			t.Errorf("authorization %q, want [\"Bearer %s\"]", got, goodToken)
 		}
@@ -268,6 +282,7 @@ func TestE2EIdentityForwarding(t *testing.T) {
 		c := bridgetest.Dial(t, e.b.URL+"?access_token="+goodToken, "wamp")
 		c.ReadWelcome(t)
 		md := echoMetadata(t, e, c, "query token, not forwarded")
+		expectKeys(t, md, "wamp-session-id", "x-forwarded-for")
 		if v, ok := md["authorization"]; ok {
 			t.Errorf("authorization %q reached the upstream, want it not forwarded", v)
 		}
@@ -282,4 +297,29 @@ func TestE2EIdentityForwarding(t *testing.T) {
 			t.Errorf("wamp-session-id %q and %q, want %q and %q", md1["wamp-session-id"], md2["wamp-session-id"], w1.SessionID, w2.SessionID)
 		}
 	})
+}
+
+// TestE2EIdentityForwardingRetried: a retried call reaches the upstream
+// with the same metadata as any other, and nothing more: go-grpc-middleware's
+// retry interceptor would add x-retry-attempt to every attempt after the
+// first.
+func TestE2EIdentityForwardingRetried(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.*")
+	svc.FailFirst("retried", 2, codes.Unavailable)
+	md := echoMetadata(t, env{svc: svc}, c, "retried")
+	if n := svc.EchoCalls(); n != 3 {
+		t.Fatalf("the upstream served %d Echo calls, want 3: the call was not retried", n)
+	}
+	expectKeys(t, md, "wamp-session-id", "x-forwarded-for")
+
+	svc.FailFirst("retried stream", 1, codes.Unavailable)
+	c.Send(t, fmt.Sprintf(`[2,"s",%q,{"count":1,"tag":"retried stream"}]`, streamProc))
+	c.ExpectFrame(t, `[1000,"s",{"index":1,"tag":"retried stream"}]`)
+	c.ExpectFrame(t, `[3,"s",null]`)
+	if n := svc.Calls("retried stream"); n != 2 {
+		t.Fatalf("the upstream saw %d Stream calls, want 2: the call was not retried", n)
+	}
+	md, _ = svc.StreamMetadata("retried stream")
+	expectKeys(t, md, "wamp-session-id", "x-forwarded-for")
 }

@@ -96,6 +96,101 @@ func TestE2EStreamIdleTimeout(t *testing.T) {
 	c.ExpectFrame(t, `[3,"done",null]`)
 }
 
+// TestE2EUnaryDeadline: a unary call still running at its default or
+// maximum deadline is cancelled upstream and answered with CALLERROR
+// wamp.error.timeout naming the procedure and which limit it was; the
+// upstream received the deadline with the call.
+func TestE2EUnaryDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opt  bridge.Option
+		says string
+	}{
+		{"default", bridge.WithCallTimeout(bridge.MethodDuration{Pattern: echoProc, Duration: 20 * time.Millisecond}), "default deadline"},
+		{"maximum", bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.*", Duration: 20 * time.Millisecond}), "longest deadline allowed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, bridgetest.Reflection, tc.opt)
+			e.svc.HoldEcho("slow")
+			c := e.connect(t, "")
+			c.Send(t, fmt.Sprintf(`[2,"slow",%q,{"text":"slow"}]`, echoProc))
+			ce := c.ExpectCallError(t, "slow", int(codes.DeadlineExceeded))
+			if ce.URI != "wamp.error.timeout" {
+				t.Errorf("errorURI %q, want wamp.error.timeout", ce.URI)
+			}
+			for _, want := range []string{`procedure "` + echoProc + `"`, "20ms", tc.says} {
+				if !strings.Contains(ce.Desc, want) {
+					t.Errorf("CALLERROR desc %q does not say %s", ce.Desc, want)
+				}
+			}
+			if err := e.svc.WaitCanceled(t.Context(), "slow"); err != nil {
+				t.Fatal(err)
+			}
+			if left, ok := e.svc.EchoDeadline(t, "slow"); !ok || left > 20*time.Millisecond {
+				t.Errorf("the upstream's context: deadline %v away (set: %v), want one within 20ms", left, ok)
+			}
+			c.Sync(t) // the session goes on
+		})
+	}
+}
+
+// TestE2ENoDeadlineByDefault guards "no total timeout by default": with
+// no deadline configured, or deadlines configured for other methods only,
+// neither a unary call nor a stream reaches the upstream with a deadline.
+func TestE2ENoDeadlineByDefault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		opts []bridge.Option
+	}{
+		{"nothing configured", nil},
+		{"other methods configured", []bridge.Option{
+			bridge.WithCallTimeout(bridge.MethodDuration{Pattern: "demo.v1.*", Duration: time.Hour}),
+			bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "demo.v1.ClockService", Duration: time.Hour}),
+			bridge.WithStreamIdleTimeout(bridge.MethodDuration{Pattern: "demo.v1.ClockService.GetProgressiveTime", Duration: time.Hour}),
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, bridgetest.Reflection, tc.opts...)
+			c := e.connect(t, "")
+			echoMetadata(t, e, c, "no deadline")
+			if left, ok := e.svc.EchoDeadline(t, "no deadline"); ok {
+				t.Errorf("Echo reached the upstream with a deadline %v away, want none", left)
+			}
+			c.Send(t, fmt.Sprintf(`[2,"s",%q,{"count":1,"tag":"no deadline"}]`, streamProc))
+			c.ExpectFrame(t, `[1000,"s",{"index":1,"tag":"no deadline"}]`)
+			c.ExpectFrame(t, `[3,"s",null]`)
+			if left, ok := e.svc.StreamDeadline(t, "no deadline"); ok {
+				t.Errorf("Stream reached the upstream with a deadline %v away, want none", left)
+			}
+		})
+	}
+}
+
+// TestE2EDeadlineReachesUpstream: a deadline the bridge sets travels
+// upstream as grpc-timeout, so the upstream's context has it too.
+func TestE2EDeadlineReachesUpstream(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection,
+		bridge.WithCallTimeout(bridge.MethodDuration{Pattern: echoProc, Duration: time.Hour}),
+		bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: streamProc, Duration: 2 * time.Hour}))
+	c := e.connect(t, "")
+	echoMetadata(t, e, c, "an hour")
+	// The call took far less than a minute to arrive.
+	if left, ok := e.svc.EchoDeadline(t, "an hour"); !ok || left > time.Hour || left < 59*time.Minute {
+		t.Errorf("Echo reached the upstream with a deadline %v away (set: %v), want about 1h", left, ok)
+	}
+	c.Send(t, fmt.Sprintf(`[2,"s",%q,{"count":1,"tag":"two hours"}]`, streamProc))
+	c.ExpectFrame(t, `[1000,"s",{"index":1,"tag":"two hours"}]`)
+	c.ExpectFrame(t, `[3,"s",null]`)
+	if left, ok := e.svc.StreamDeadline(t, "two hours"); !ok || left > 2*time.Hour || left < 119*time.Minute {
+		t.Errorf("Stream reached the upstream with a deadline %v away (set: %v), want about 2h", left, ok)
+	}
+}
+
 func TestE2ETimeoutsRefused(t *testing.T) {
 	t.Parallel()
 	for _, s := range []string{"", "x", "a=", "=1s", "[=1s", "a=-1s"} {
@@ -163,6 +258,36 @@ func TestE2ERetryOnlySafeMethods(t *testing.T) {
 	if n := svc.Calls("unsafe"); n != 1 {
 		t.Errorf("upstream saw %d Stream calls, want 1: Stream is not configured safe to retry", n)
 	}
+}
+
+// TestE2ERetryNeverClientStreams: client-streaming and bidi methods are
+// never retried, even when a retry pattern matches them: the bridge has
+// sent their request already, and go-grpc-middleware's retry interceptor
+// cannot replay it (it fails such calls with UNIMPLEMENTED instead). The
+// upstream's failure reaches the client after one attempt, and the next
+// call succeeds.
+func TestE2ERetryNeverClientStreams(t *testing.T) {
+	t.Parallel()
+	c, svc := retryBridge(t, "bridgetest.v1.TestService.*")
+
+	svc.FailFirst(bridgetest.SumKey, 1, codes.Unavailable)
+	c.Send(t, `[2,"sum1","bridgetest.v1.TestService.Sum",{"numbers":[1,2]}]`)
+	c.ExpectCallError(t, "sum1", int(codes.Unavailable))
+	if n := svc.Calls(bridgetest.SumKey); n != 1 {
+		t.Errorf("upstream saw %d Sum calls, want 1: a client-streaming call must not be retried", n)
+	}
+	c.Send(t, `[2,"sum2","bridgetest.v1.TestService.Sum",{"numbers":[1,2]}]`)
+	c.ExpectFrame(t, `[3,"sum2",{"total":"3","requests":1}]`)
+
+	svc.FailFirst("bidi", 1, codes.Unavailable)
+	c.Send(t, `[2,"chat1","bridgetest.v1.TestService.Chat",{"text":"bidi","repeat":1}]`)
+	c.ExpectCallError(t, "chat1", int(codes.Unavailable))
+	if n := svc.Calls("bidi"); n != 1 {
+		t.Errorf("upstream saw %d Chat calls, want 1: a bidi call must not be retried", n)
+	}
+	c.Send(t, `[2,"chat2","bridgetest.v1.TestService.Chat",{"text":"bidi","repeat":1}]`)
+	c.ExpectFrame(t, `[1000,"chat2",{"text":"bidi","index":1}]`)
+	c.ExpectFrame(t, `[3,"chat2",null]`)
 }
 
 func TestE2ERetryStreamBeforeFirstMessage(t *testing.T) {

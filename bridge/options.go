@@ -229,9 +229,11 @@ func WithPingInterval(d time.Duration) Option {
 	return func(c *config) { c.pingInterval = d }
 }
 
-// WithPongTimeout sets how long a client may send nothing, not even a
-// pong, before it is taken for dead and disconnected; it should exceed the
-// ping interval. The default is 60s; 0 or less means the default.
+// WithPongTimeout sets how long after its last pong (or the start of its
+// session) a client that answers no ping is taken for dead and
+// disconnected, which cancels its calls; data frames do not count, as
+// WebSocket clients answer pings by themselves. It should exceed the ping
+// interval. The default is 60s; 0 or less means the default.
 func WithPongTimeout(d time.Duration) Option {
 	return func(c *config) { c.pongTimeout = d }
 }

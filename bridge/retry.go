@@ -14,6 +14,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/selector"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
@@ -46,8 +47,9 @@ const maxRetryBackoff = 5 * time.Second
 // RetryDialOptions returns the dial options of the upstream connection
 // that retry calls as p says, with go-grpc-middleware's retry
 // interceptors. Give them to grpc.NewClient before other interceptors, so
-// that logging and metrics see each attempt. It returns nil when p names
-// no method, and an error naming a malformed pattern.
+// that logging and metrics see each attempt. Every attempt carries the
+// same metadata as the first: none of the interceptor's own. It returns
+// nil when p names no method, and an error naming a malformed pattern.
 func RetryDialOptions(p RetryPolicy) ([]grpc.DialOption, error) {
 	if len(p.Methods) == 0 {
 		return nil, nil
@@ -85,15 +87,41 @@ func RetryDialOptions(p RetryPolicy) ([]grpc.DialOption, error) {
 		return slices.ContainsFunc(p.Methods, func(pattern string) bool { return upstream.MatchMethod(pattern, name) })
 	})
 	return []grpc.DialOption{
-		grpc.WithChainUnaryInterceptor(selector.UnaryClientInterceptor(retry.UnaryClientInterceptor(opts...), safe)),
+		grpc.WithChainUnaryInterceptor(
+			selector.UnaryClientInterceptor(retry.UnaryClientInterceptor(opts...), safe),
+			selector.UnaryClientInterceptor(unaryWithoutAttempt, safe),
+		),
 		// markAfterMessage runs beneath the retry interceptor: it marks the
 		// failures of a stream that has delivered a message, which the
 		// retry interceptor would otherwise retry like any other.
 		grpc.WithChainStreamInterceptor(
 			selector.StreamClientInterceptor(retry.StreamClientInterceptor(opts...), safe),
 			selector.StreamClientInterceptor(markAfterMessage, safe),
+			selector.StreamClientInterceptor(streamWithoutAttempt, safe),
 		),
 	}, nil
+}
+
+// withoutAttempt removes the metadata key that the retry interceptor puts
+// on every attempt after the first (retry.AttemptMetadataKey,
+// "x-retry-attempt"), which go-grpc-middleware v2 offers no option to turn
+// off: the upstream receives the session's metadata and nothing else (see
+// WithForwardHeaders), whichever attempt it serves.
+func withoutAttempt(ctx context.Context) context.Context {
+	if len(metadata.ValueFromOutgoingContext(ctx, retry.AttemptMetadataKey)) == 0 {
+		return ctx
+	}
+	md, _ := metadata.FromOutgoingContext(ctx) // a copy
+	delete(md, retry.AttemptMetadataKey)
+	return metadata.NewOutgoingContext(ctx, md)
+}
+
+func unaryWithoutAttempt(ctx context.Context, method string, req, reply any, cc *grpc.ClientConn, invoker grpc.UnaryInvoker, opts ...grpc.CallOption) error {
+	return invoker(withoutAttempt(ctx), method, req, reply, cc, opts...)
+}
+
+func streamWithoutAttempt(ctx context.Context, desc *grpc.StreamDesc, cc *grpc.ClientConn, method string, streamer grpc.Streamer, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	return streamer(withoutAttempt(ctx), desc, cc, method, opts...)
 }
 
 // ParseRetryCode parses a status code name as gRPC spells it in upper case

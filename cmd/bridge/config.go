@@ -329,10 +329,14 @@ func kindName(n *yaml.Node) string {
 	return "a document"
 }
 
-// quoteValue quotes a value for an error message, unless it is a secret's.
+// quoteValue quotes a value for an error message, unless it is a secret's,
+// and with the secret of a URL redacted.
 func quoteValue(name, v string) string {
-	if secretSettings[name] {
+	switch {
+	case secretSettings[name]:
 		return redacted
+	case urlSettings[name]:
+		return strconv.Quote(redactURL(v))
 	}
 	return strconv.Quote(v)
 }
@@ -383,7 +387,8 @@ func editDistance(a, b string) int {
 }
 
 // effectiveSettings returns every setting of the file with its value in
-// effect and its source, secrets redacted, in the order of bridge -h.
+// effect and its source, secrets (and the secrets of URLs) redacted, in
+// the order of bridge -h.
 func effectiveSettings(fs *flag.FlagSet, from map[string]source) []setting {
 	var out []setting
 	fs.VisitAll(func(f *flag.Flag) {
@@ -403,9 +408,12 @@ func effectiveSettings(fs *flag.FlagSet, from map[string]source) []setting {
 				_, s.str = g.Get().(string)
 			}
 		}
-		if secretSettings[f.Name] {
-			for i := range s.values {
+		for i, v := range s.values {
+			switch {
+			case secretSettings[f.Name]:
 				s.values[i] = redacted
+			case urlSettings[f.Name]:
+				s.values[i] = redactURL(v)
 			}
 		}
 		out = append(out, s)

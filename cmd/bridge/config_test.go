@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -324,6 +325,107 @@ func TestPrintConfigRedacts(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "bearer-token: invalid value <redacted>: <redacted> is what -print-config shows for a secret") {
 		t.Errorf("-config with <redacted> tokens: stderr does not say why:\n%s", stderr.String())
+	}
+}
+
+// TestPrintConfigRedactsURLs: the passwords (and tokens) in the userinfo
+// of URL settings show as <redacted> in -print-config and in errors, the
+// rest of the URL as given; read back, the placeholder is refused unless
+// the environment gives the URL.
+func TestPrintConfigRedactsURLs(t *testing.T) {
+	const (
+		natsURLs = "nats://alice:n4ts-s3cret@nats-1.example:4222,nats://t0ken-s3cret@nats-2.example:4222/"
+		traceURL = "http://bob:tr4ce-s3cret@collector.example:4317/v1?x=1"
+	)
+	secrets := []string{"n4ts-s3cret", "t0ken-s3cret", "tr4ce-s3cret"}
+	noSecret := func(what, out string) {
+		t.Helper()
+		for _, sec := range secrets {
+			if strings.Contains(out, sec) {
+				t.Errorf("%s shows the secret %q:\n%s", what, sec, out)
+			}
+		}
+	}
+	t.Setenv("BRIDGE_NATS", natsURLs)
+	var stdout, stderr strings.Builder
+	if got := run(t.Context(), []string{"-print-config", "-trace-endpoint", traceURL}, &stdout, &stderr); got != exitOK {
+		t.Fatalf("-print-config: exit status %d; stderr:\n%s", got, stderr.String())
+	}
+	out := stdout.String()
+	noSecret("-print-config", out+stderr.String())
+	for _, want := range []string{
+		"\nnats: nats://alice:<redacted>@nats-1.example:4222,nats://<redacted>@nats-2.example:4222/ # env BRIDGE_NATS\n",
+		"\ntrace-endpoint: http://bob:<redacted>@collector.example:4317/v1?x=1 # flag\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("-print-config lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Read back with the variable still set, which wins for -nats: only
+	// the trace endpoint's placeholder is refused, naming the way out.
+	file := writeFile(t, out)
+	stderr.Reset()
+	if got := run(t.Context(), []string{"-config", file}, &stdout, &stderr); got != exitUsage {
+		t.Errorf("-config with a <redacted> URL: exit status %d, want %d", got, exitUsage)
+	}
+	if want := "-trace-endpoint (file " + file + ":"; !strings.Contains(stderr.String(), want) ||
+		!strings.Contains(stderr.String(), "<redacted> is what -print-config shows for the secret of a URL") ||
+		!strings.Contains(stderr.String(), "BRIDGE_TRACE_ENDPOINT") {
+		t.Errorf("-config with a <redacted> trace endpoint: stderr does not say %q, why and what to do:\n%s", want, stderr.String())
+	}
+	t.Setenv("BRIDGE_NATS", "")
+	stderr.Reset()
+	if got := run(t.Context(), []string{"-config", file, "-trace-endpoint", traceURL}, &stdout, &stderr); got != exitUsage ||
+		!strings.Contains(stderr.String(), "-nats (file "+file+":") {
+		t.Errorf("-config with a <redacted> NATS URL: exit status %d, stderr %q; want %d naming -nats and the file", got, stderr.String(), exitUsage)
+	}
+
+	// A bad URL is quoted in the error without its password.
+	stderr.Reset()
+	bad := "grpc://bob:tr4ce-s3cret@collector.example:4317"
+	if got := run(t.Context(), []string{"-trace-endpoint", bad}, &stdout, &stderr); got != exitUsage ||
+		!strings.Contains(stderr.String(), `"grpc://bob:<redacted>@collector.example:4317"`) {
+		t.Errorf("bad -trace-endpoint: exit status %d, stderr %q; want %d quoting the URL redacted", got, stderr.String(), exitUsage)
+	}
+	noSecret("the error of a bad -trace-endpoint", stderr.String())
+}
+
+// TestServeNATSErrorRedacted: when the NATS server cannot be reached, the
+// error that stops the bridge names the URL without its password.
+func TestServeNATSErrorRedacted(t *testing.T) {
+	t.Parallel()
+	stderr := newLineWriter()
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "nats://alice:n4ts-s3cret@" + lis.Addr().String()
+	lis.Close() // nothing listens there now
+	if got := run(t.Context(), []string{"-listen", "127.0.0.1:0", "-nats", url}, nil, stderr); got != exitFailure {
+		t.Errorf("serve with an unreachable NATS server: exit status %d, want %d; stderr:\n%s", got, exitFailure, stderr)
+	}
+	if s := stderr.String(); strings.Contains(s, "n4ts-s3cret") || !strings.Contains(s, "NATS") {
+		t.Errorf("stderr %q: want an error about NATS without the password", s)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                                    "",
+		"nats://127.0.0.1:4222":               "nats://127.0.0.1:4222",
+		"nats://a:b@h:1":                      "nats://a:<redacted>@h:1",
+		"nats://tok@h:1":                      "nats://<redacted>@h:1",
+		"http://a:b:c@h/p@q?r=s@t#u@v":        "http://a:<redacted>@h/p@q?r=s@t#u@v",
+		"nats://a:b@h:1, nats://c:d@h:2":      "nats://a:<redacted>@h:1, nats://c:<redacted>@h:2",
+		"not a url with @ in it":              "not a url with @ in it",
+		"https://user%40x:p%40ss@h.example/x": "https://user%40x:<redacted>@h.example/x",
+	} {
+		if got := redactURL(in); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 

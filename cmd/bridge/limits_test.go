@@ -1,7 +1,6 @@
 package main
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -31,19 +30,6 @@ func TestParseLimitFlags(t *testing.T) {
 		stderr.Reset()
 		if _, err := parseServeFlags(bad, &stderr); err == nil || !strings.Contains(err.Error(), bad[0]) {
 			t.Errorf("parseServeFlags(%q): %v, want an error naming the flag", bad, err)
-		}
-	}
-}
-
-func TestNewUpstreamConnKeepalive(t *testing.T) {
-	t.Parallel()
-	for _, ka := range []time.Duration{0, 30 * time.Second} {
-		cc, err := newUpstreamConn("dns:///localhost:1", ka, slog.New(slog.DiscardHandler), nil)
-		if err != nil {
-			t.Fatalf("newUpstreamConn(keepalive %v): %v", ka, err)
-		}
-		if err := cc.Close(); err != nil {
-			t.Errorf("close: %v", err)
 		}
 	}
 }

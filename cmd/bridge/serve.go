@@ -307,7 +307,7 @@ flags of serve:
 	fs.Var(durationFlag{&cfg.pingInterval, time.Millisecond, ""}, "ping-interval",
 		"`period` of the WebSocket pings the bridge sends")
 	fs.Var(durationFlag{&cfg.pongTimeout, time.Millisecond, ""}, "pong-timeout",
-		"a client from which nothing, not even a pong, arrives for this `long` is disconnected; longer than -ping-interval")
+		"a client that answers no ping for this `long` after its last pong is disconnected (data frames do not count);\nlonger than -ping-interval")
 
 	// Deadlines and retries of calls, by method.
 	methodDurations := func(p *[]bridge.MethodDuration) *listFlag {
@@ -350,16 +350,7 @@ flags of serve:
 	}, "retry-codes", "gRPC status `code` retried (UNAVAILABLE, RESOURCE_EXHAUSTED, ...); repeatable; default: UNAVAILABLE")
 	fs.Var(durationFlag{&cfg.retry.Backoff, time.Millisecond, ""}, "retry-backoff",
 		"`wait` before the second attempt, doubling for each further one (10% jitter, at most 5s)")
-	fs.Var(stringFlag{&cfg.traceEndpoint, func(v string) error {
-		if v == "" {
-			return nil
-		}
-		u, err := url.Parse(v)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("want http://host:port (plaintext) or https://host:port (TLS) of an OTLP/gRPC collector, got %q", v)
-		}
-		return nil
-	}}, "trace-endpoint", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
+	fs.StringVar(&cfg.traceEndpoint, "trace-endpoint", "", "OTLP/gRPC collector `URL` (http://host:4317 plaintext, https:// TLS) that receives a span per upstream call;\nthe trace context goes upstream as traceparent; empty: no tracing")
 	fs.StringVar(&cfg.debugListen, "debug-listen", "", "`address` (such as 127.0.0.1:6060) of a separate listener serving Go's profiles at /debug/pprof/;\nkeep it on loopback or a private network; empty: none")
 	fs.Var(ratioFlag{&cfg.traceSampleRatio}, "trace-sample-ratio", "`fraction` of traces sampled, from 0 to 1; a sampled parent wins")
 
@@ -368,9 +359,22 @@ flags of serve:
 	return fs
 }
 
-// check checks what no single setting can: the combinations. from tells
-// where each setting comes from.
+// check checks what no single setting can: the combinations, and the URL
+// settings, whose errors must not quote a password as the flag package
+// would (see redactURL). from tells where each setting comes from.
 func (cfg *serveConfig) check(from map[string]source) error {
+	for _, u := range []struct{ name, value string }{{"nats", cfg.nats}, {"trace-endpoint", cfg.traceEndpoint}} {
+		if err := checkNotRedacted(u.name, u.value); err != nil {
+			return fmt.Errorf("-%s (%s): %w", u.name, sourceOf(from, u.name), err)
+		}
+	}
+	if v := cfg.traceEndpoint; v != "" {
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("-trace-endpoint (%s): want http://host:port (plaintext) or https://host:port (TLS) of an OTLP/gRPC collector, got %q",
+				sourceOf(from, "trace-endpoint"), redactURL(v))
+		}
+	}
 	if cfg.pongTimeout <= cfg.pingInterval {
 		return fmt.Errorf("-pong-timeout %v (%s) must be longer than -ping-interval %v (%s): a client answering every ping would be disconnected",
 			cfg.pongTimeout, sourceOf(from, "pong-timeout"), cfg.pingInterval, sourceOf(from, "ping-interval"))
@@ -490,7 +494,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	cc, err := newUpstreamConn(target, cfg.upstreamKeepalive, logger, retryOpts, dopts...)
+	ka := keepaliveParams{every: cfg.upstreamKeepalive, timeout: upstreamKeepaliveTimeout}
+	cc, err := newUpstreamConn(target, ka, logger, retryOpts, dopts...)
 	if err != nil {
 		return fmt.Errorf("flag -upstream: %w", err)
 	}
@@ -627,18 +632,19 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 // Its load balancer is round_robin ([bridge.RoundRobinServiceConfig]): a
 // target resolving to several addresses, such as dns:///name:port over
 // the replicas of a headless service, gets a subchannel to each and calls
-// spread over the ready ones. When keepalive is positive, the connection
-// pings the upstream after keepalive without traffic, while calls are
+// spread over the ready ones. When ka.every is positive, the connection
+// pings the upstream after ka.every without traffic, while calls are
 // active only (PermitWithoutStream false), and drops a transport whose
-// ping goes unanswered for upstreamKeepaliveTimeout. It is off by default:
-// a grpc-go server's default enforcement policy (MinTime 5m) answers pings
-// more frequent than that with GOAWAY "too_many_pings".
+// ping goes unanswered for ka.timeout (serve: upstreamKeepaliveTimeout):
+// its calls fail with UNAVAILABLE instead of waiting on a dead path. It is
+// off by default: a grpc-go server's default enforcement policy (MinTime
+// 5m) answers pings more frequent than that with GOAWAY "too_many_pings".
 //
 // outer are dial options whose interceptors run before the logging ones
 // (serve gives the retry interceptors, so that every attempt is logged and
 // counted); extra are further dial options, whose interceptors (serve adds
 // the go-grpc-middleware Prometheus client metrics) run after them.
-func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger, outer []grpc.DialOption, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
+func newUpstreamConn(target string, ka keepaliveParams, logger *slog.Logger, outer []grpc.DialOption, extra ...grpc.DialOption) (*grpc.ClientConn, error) {
 	l := grpcLogger(logger.With("component", "upstream"))
 	lopts := []logging.Option{
 		logging.WithLogOnEvents(logging.StartCall, logging.FinishCall),
@@ -656,14 +662,21 @@ func newUpstreamConn(target string, keepalive time.Duration, logger *slog.Logger
 			grpc.WithChainStreamInterceptor(logging.StreamClientInterceptor(l, lopts...)),
 		)
 	}
-	if keepalive > 0 {
+	if ka.every > 0 {
 		dopts = append(dopts, grpc.WithKeepaliveParams(grpckeepalive.ClientParameters{
-			Time:                keepalive,
-			Timeout:             upstreamKeepaliveTimeout,
+			Time:                ka.every,
+			Timeout:             ka.timeout,
 			PermitWithoutStream: false,
 		}))
 	}
 	return grpc.NewClient(target, append(dopts, extra...)...)
+}
+
+// keepaliveParams are the gRPC keep-alive settings of the upstream
+// connection (see newUpstreamConn). grpc-go raises every to at least 10s.
+type keepaliveParams struct {
+	every   time.Duration // ping after this long without traffic; 0: never
+	timeout time.Duration // close the transport when a ping is unanswered this long
 }
 
 // grpcLogger adapts a slog.Logger to the logging interface of

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -94,6 +95,12 @@ func TestServeTracing(t *testing.T) {
 		return run(t.Context(), []string{"call", url, "bridgetest.v1.TestService.Echo", `{"text":"traced"}`}, newLineWriter(), newLineWriter()) == exitOK
 	})
 	md, _ := svc.seen("traced")
+	// traceparent is the one key tracing adds to what the bridge forwards
+	// (bridge call sends no Authorization): the trace starts at the
+	// bridge, so it has no tracestate or baggage to pass on.
+	if got, want := applicationKeys(md), []string{"traceparent", "wamp-session-id", "x-forwarded-for"}; !slices.Equal(got, want) {
+		t.Errorf("metadata keys reaching the upstream: %q, want exactly %q (all of it: %v)", got, want, md)
+	}
 	tp := md.Get("traceparent")
 	if len(tp) != 1 {
 		t.Fatalf("upstream metadata traceparent = %q, want one value", tp)
@@ -167,7 +174,12 @@ func TestServeRetry(t *testing.T) {
 	if code, stderr := echo(retrying, "flaky-retried"); code != exitOK {
 		t.Errorf("with -retry-method: exit status %d, stderr %q; want %d", code, stderr, exitOK)
 	}
-	if _, n := svc.seen("flaky-retried"); n != 2 {
+	md, n := svc.seen("flaky-retried")
+	if n != 2 {
 		t.Errorf("upstream saw %d calls of the retried Echo, want 2", n)
+	}
+	// The second attempt carries what the first did, no retry metadata.
+	if got, want := applicationKeys(md), []string{"wamp-session-id", "x-forwarded-for"}; !slices.Equal(got, want) {
+		t.Errorf("metadata keys of the retried call reaching the upstream: %q, want exactly %q (all of it: %v)", got, want, md)
 	}
 }

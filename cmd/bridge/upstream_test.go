@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -49,6 +50,20 @@ func (s *echoService) seen(text string) (metadata.MD, int) {
 	return s.md[text], s.calls[text]
 }
 
+// applicationKeys returns the sorted keys of md, the metadata a gRPC
+// server received, without those gRPC itself sends on every call
+// (":authority", "content-type", "user-agent", "grpc-*").
+func applicationKeys(md metadata.MD) []string {
+	var keys []string
+	for k := range md {
+		if k != ":authority" && k != "content-type" && k != "user-agent" && !strings.HasPrefix(k, "grpc-") {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // startEchoUpstream serves echoService with reflection on 127.0.0.1 until
 // the test ends and returns its address.
 func startEchoUpstream(t *testing.T) string {
@@ -57,8 +72,27 @@ func startEchoUpstream(t *testing.T) string {
 	return addr
 }
 
+// total returns how many Echo calls the service has received.
+func (s *echoService) total() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
 // startEchoService is startEchoUpstream that also returns the service.
 func startEchoService(t *testing.T) (string, *echoService) {
+	t.Helper()
+	addr, svc, _ := startEchoServer(t)
+	return addr, svc
+}
+
+// startEchoServer is startEchoService that also returns stop, which stops
+// the server at once, as a crash would; the end of the test stops it too.
+func startEchoServer(t *testing.T) (string, *echoService, func()) {
 	t.Helper()
 	gs := grpc.NewServer()
 	svc := &echoService{md: make(map[string]metadata.MD), calls: make(map[string]int)}
@@ -77,7 +111,7 @@ func startEchoService(t *testing.T) (string, *echoService) {
 			t.Errorf("upstream Serve: %v", err)
 		}
 	})
-	return lis.Addr().String(), svc
+	return lis.Addr().String(), svc, gs.Stop
 }
 
 // TestServeUpstreamMessageSizes: with -upstream-max-recv-size, a response

@@ -35,7 +35,18 @@ type Client struct {
 	Response *http.Response
 
 	closeOnce sync.Once
+	// Payload bytes of the text messages sent and read, as the bridge's
+	// grpcwamp_bytes_in_total and grpcwamp_bytes_out_total count them.
+	textSent, textRead int
 }
+
+// TextBytesSent returns the payload bytes of the text messages the client
+// has sent.
+func (c *Client) TextBytesSent() int { return c.textSent }
+
+// TextBytesRead returns the payload bytes of the text messages the client
+// has read.
+func (c *Client) TextBytesRead() int { return c.textRead }
 
 // syncIDs numbers the calls of [Client.Sync] across all clients.
 var syncIDs atomic.Int64
@@ -127,6 +138,9 @@ func (c *Client) SendMessage(t testing.TB, typ int, data []byte) {
 	if err := c.Conn.WriteMessage(typ, data); err != nil {
 		t.Fatalf("bridgetest: send %.200q: %v", data, err)
 	}
+	if typ == websocket.TextMessage {
+		c.textSent += len(data)
+	}
 }
 
 // Read returns the next message, which must be a text message, within
@@ -147,7 +161,11 @@ func (c *Client) read() (int, []byte, error) {
 	if err := c.Conn.SetReadDeadline(time.Now().Add(Timeout)); err != nil {
 		return 0, nil, err
 	}
-	return c.Conn.ReadMessage()
+	typ, data, err := c.Conn.ReadMessage()
+	if err == nil && typ == websocket.TextMessage {
+		c.textRead += len(data)
+	}
+	return typ, data, err
 }
 
 // Frame is a WAMP frame split into its elements.

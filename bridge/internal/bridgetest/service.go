@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
+	"testing"
 	"time"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -51,7 +54,9 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 // Service implements bridgetest.v1.TestService:
 //
 //   - Echo returns the request, and an Any as any_kind asks: "known" packs
-//     Inner{name: "packed"}, "unknown" an Any of [UnknownTypeURL].
+//     Inner{name: "packed"}, "unknown" an Any of [UnknownTypeURL]; with a
+//     text that [Service.HoldEcho] named, it waits until the call's
+//     context ends (reported by [Service.WaitCanceled] for the text).
 //   - Fail ends with the requested code and message, with details
 //     [ErrorInfo] and, if unknown_detail, an Any of [UnknownTypeURL]; code 0
 //     returns an empty response.
@@ -67,11 +72,67 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 type Service struct {
 	bridgetestv1.UnimplementedTestServiceServer
 
-	mu       sync.Mutex
-	tags     map[string]*tagEvents
-	metadata map[string]metadata.MD // incoming metadata of Echo calls by text
-	echos    int                    // Echo calls served
-	failures map[string]*failPlan   // see FailFirst
+	mu        sync.Mutex
+	tags      map[string]*tagEvents
+	metadata  map[string]metadata.MD // incoming metadata of Echo calls by text
+	deadlines map[string]deadline    // deadlines of Echo calls by text
+	echos     int                    // Echo calls served
+	failures  map[string]*failPlan   // see FailFirst
+	held      map[string]bool        // see HoldEcho
+}
+
+// deadline is what a call's context said of its deadline when the call
+// arrived.
+type deadline struct {
+	left time.Duration // time.Until the deadline
+	set  bool
+}
+
+// HoldEcho makes the Echo calls whose text is key wait until their
+// context ends, and then fail with its status: a unary call that takes too
+// long, for tests of deadlines.
+func (s *Service) HoldEcho(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.held == nil {
+		s.held = make(map[string]bool)
+	}
+	s.held[key] = true
+}
+
+// EchoDeadline returns how far away the deadline of the last Echo call
+// with text was when it arrived, and whether it had one; it fails the
+// test if no such call arrived.
+func (s *Service) EchoDeadline(t testing.TB, text string) (time.Duration, bool) {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d, ok := s.deadlines[text]
+	if !ok {
+		t.Fatalf("bridgetest: the upstream saw no Echo call with text %q", text)
+	}
+	return d.left, d.set
+}
+
+// StreamDeadline is [Service.EchoDeadline] for the Stream calls with tag.
+func (s *Service) StreamDeadline(t testing.TB, tag string) (time.Duration, bool) {
+	t.Helper()
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e.calls == 0 {
+		t.Fatalf("bridgetest: the upstream saw no Stream call with tag %q", tag)
+	}
+	return e.deadline.left, e.deadline.set
+}
+
+// deadlineOf returns what ctx says of its deadline now.
+func deadlineOf(ctx context.Context) deadline {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return deadline{}
+	}
+	return deadline{left: time.Until(dl), set: true}
 }
 
 type failPlan struct {
@@ -79,9 +140,10 @@ type failPlan struct {
 	code codes.Code
 }
 
-// FailFirst makes the next n Echo calls whose text is key, and the next n
-// Stream calls whose tag is key, fail with code before they send anything:
-// an upstream failing for a while, for tests of retries.
+// FailFirst makes the next n Echo calls whose text is key, Stream calls
+// whose tag is key, Chat calls whose first request's text is key, and Sum
+// calls if key is [SumKey], fail with code before they send anything: an
+// upstream failing for a while, for tests of retries.
 func (s *Service) FailFirst(key string, n int, code codes.Code) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -105,7 +167,7 @@ func (s *Service) planned(key string) error {
 
 // NewService returns a [Service].
 func NewService() *Service {
-	return &Service{tags: make(map[string]*tagEvents), metadata: make(map[string]metadata.MD)}
+	return &Service{tags: make(map[string]*tagEvents), metadata: make(map[string]metadata.MD), deadlines: make(map[string]deadline)}
 }
 
 // EchoMetadata returns the incoming gRPC metadata of the last Echo call
@@ -115,6 +177,23 @@ func (s *Service) EchoMetadata(text string) (metadata.MD, bool) {
 	defer s.mu.Unlock()
 	md, ok := s.metadata[text]
 	return md.Copy(), ok
+}
+
+// ApplicationKeys returns the sorted keys of md, metadata a gRPC server
+// received, without those gRPC itself puts on every call (":authority",
+// "content-type", "user-agent" and "grpc-*"): what the client chose to
+// send.
+func ApplicationKeys(md metadata.MD) []string {
+	var keys []string
+	for k := range md {
+		switch {
+		case k == ":authority", k == "content-type", k == "user-agent", strings.HasPrefix(k, "grpc-"):
+		default:
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 // EchoCalls returns how many Echo calls the service has served: a test of
@@ -132,9 +211,11 @@ var _ bridgetestv1.TestServiceServer = (*Service)(nil)
 type tagEvents struct {
 	blocked, canceled, release         chan struct{}
 	blockedOnce, canceledOnce, relOnce sync.Once
-	calls, running                     int  // guarded by Service.mu
-	sent                               int  // messages sent; guarded by Service.mu
-	canceledInSend                     bool // a cancellation ended a blocked Send
+	calls, running                     int         // guarded by Service.mu
+	md                                 metadata.MD // incoming metadata of the last call; guarded by Service.mu
+	deadline                           deadline    // of the last call; guarded by Service.mu
+	sent                               int         // messages sent; guarded by Service.mu
+	canceledInSend                     bool        // a cancellation ended a blocked Send
 }
 
 // Sent returns how many messages the Stream calls with tag have sent.
@@ -155,7 +236,23 @@ func (s *Service) CanceledInSend(tag string) bool {
 	return e.canceledInSend
 }
 
-// Calls returns how many Stream calls with tag have started.
+// StreamMetadata returns the incoming gRPC metadata of the last Stream
+// call with tag, and whether there was one.
+func (s *Service) StreamMetadata(tag string) (metadata.MD, bool) {
+	e := s.events(tag)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return e.md.Copy(), e.md != nil
+}
+
+// SumKey is the key of every Sum call for [Service.FailFirst] and
+// [Service.Calls]: its requests carry no text to name it by.
+const SumKey = "bridgetest.v1.TestService.Sum"
+
+// Calls returns how many Stream calls with tag, Chat calls whose first
+// request's text is tag, or Sum calls if tag is [SumKey], have started.
+// (Only Stream calls are told apart from the others by the other methods
+// taking a tag.)
 func (s *Service) Calls(tag string) int {
 	e := s.events(tag)
 	s.mu.Lock()
@@ -234,13 +331,23 @@ func wait(ctx context.Context, ch <-chan struct{}, format, tag string) error {
 
 // Echo returns the request and the Any that any_kind asks for.
 func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bridgetestv1.EchoResponse, error) {
+	dl := deadlineOf(ctx)
 	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
 	s.metadata[req.GetText()] = md.Copy()
+	s.deadlines[req.GetText()] = dl
 	s.echos++
+	held := s.held[req.GetText()]
 	s.mu.Unlock()
 	if err := s.planned(req.GetText()); err != nil {
 		return nil, err
+	}
+	if held {
+		e := s.events(req.GetText())
+		e.blockedOnce.Do(func() { close(e.blocked) })
+		<-ctx.Done()
+		e.canceledOnce.Do(func() { close(e.canceled) })
+		return nil, status.FromContextError(ctx.Err()).Err()
 	}
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {
@@ -287,7 +394,11 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 	ctx := stream.Context()
 	tag := req.GetTag()
 	e := s.events(tag)
+	dl := deadlineOf(ctx)
+	md, _ := metadata.FromIncomingContext(ctx)
 	s.mu.Lock()
+	e.md = md.Copy()
+	e.deadline = dl
 	e.calls++
 	e.running++
 	s.mu.Unlock()
@@ -350,6 +461,9 @@ func (s *Service) Stream(req *bridgetestv1.StreamRequest, stream grpc.ServerStre
 
 // Sum adds every number of every request.
 func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest, bridgetestv1.SumResponse]) error {
+	if err := s.started(SumKey); err != nil {
+		return err
+	}
 	var resp bridgetestv1.SumResponse
 	for {
 		req, err := stream.Recv()
@@ -366,15 +480,30 @@ func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest,
 	}
 }
 
+// started counts a Sum or Chat call under key, and returns the failure
+// FailFirst planned for it, if any.
+func (s *Service) started(key string) error {
+	e := s.events(key)
+	s.mu.Lock()
+	e.calls++
+	s.mu.Unlock()
+	return s.planned(key)
+}
+
 // Chat answers each request with repeat messages.
 func (s *Service) Chat(stream grpc.BidiStreamingServer[bridgetestv1.ChatRequest, bridgetestv1.ChatResponse]) error {
-	for {
+	for first := true; ; first = false {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
 		if err != nil {
 			return err
+		}
+		if first {
+			if err := s.started(req.GetText()); err != nil {
+				return err
+			}
 		}
 		for i := int32(1); i <= req.GetRepeat(); i++ {
 			if err := stream.Send(&bridgetestv1.ChatResponse{Text: req.GetText(), Index: i}); err != nil {

@@ -1,0 +1,78 @@
+package session
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"testing/synctest"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// TestSendQueueBound: a session's send queue holds Config.SendQueue frames
+// of calls. That many are queued while no writer takes any; the next send
+// blocks until the writer takes one, and then goes in behind the others;
+// a send so blocked gives up when its call is cancelled. A blocked send is
+// what stops a call reading from its upstream stream (back-pressure).
+//
+// synctest.Wait tells a send that is blocked from one that has not run
+// yet: it returns once every goroutine of the bubble is durably blocked.
+func TestSendQueueBound(t *testing.T) {
+	if got := withDefaults(Config{}).SendQueue; got != 64 {
+		t.Errorf("default SendQueue = %d, want 64 as the README says", got)
+	}
+	synctest.Test(t, func(t *testing.T) {
+		const n = 3
+		cfg := withDefaults(Config{SendQueue: n})
+		s := &session{cfg: cfg, queue: make(chan *frame, cfg.SendQueue)} // as Serve makes it
+		ctx, cancel := context.WithCancel(t.Context())
+		defer cancel()
+		msg := func(i int) *frame { return progressFrame("c", json.RawMessage(fmt.Sprint(i))) }
+		for i := range n {
+			if err := s.send(ctx, msg(i)); err != nil {
+				t.Fatalf("send %d into a queue of %d: %v", i+1, n, err)
+			}
+		}
+		done := make(chan error, 1)
+		blocked := func(what string) {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case err := <-done:
+				t.Fatalf("%s: send returned %v, want it blocked", what, err)
+			default:
+			}
+		}
+
+		go func() { done <- s.send(ctx, msg(n)) }()
+		blocked(fmt.Sprintf("send %d into a full queue of %d with no writer", n+1, n))
+		// The writer takes the oldest frame: the blocked send goes in.
+		f := <-s.queue
+		if want := `[1000,"c",0]`; string(f.b) != want {
+			t.Errorf("writer took %s, want %s", f.b, want)
+		}
+		f.release()
+		if err := <-done; err != nil {
+			t.Fatalf("send once the writer took a frame: %v", err)
+		}
+		if len(s.queue) != n {
+			t.Errorf("queue holds %d frames, want %d", len(s.queue), n)
+		}
+
+		go func() { done <- s.send(ctx, msg(n+1)) }()
+		blocked("send into a full queue again")
+		cancel()
+		if err := <-done; status.Code(err) != codes.Canceled {
+			t.Errorf("blocked send after its call was cancelled: %v, want CANCELLED", err)
+		}
+		for i := 1; i <= n; i++ {
+			f := <-s.queue
+			if want := fmt.Sprintf(`[1000,"c",%d]`, i); string(f.b) != want {
+				t.Errorf("queued frame %s, want %s: in order, without the cancelled one", f.b, want)
+			}
+			f.release()
+		}
+	})
+}
