@@ -315,10 +315,13 @@ func TestServeUpstreamMTLS(t *testing.T) {
 		host := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
 		tr := &http.Transport{}
 		defer tr.CloseIdleConnections()
-		// The reason names the TLS failure once the first attempt has failed.
+		// The reason names the failed connection once the first attempt
+		// has failed: under TLS 1.3 the client usually reads the server's
+		// "certificate required" alert, but a loaded machine may let it
+		// see the connection reset first, which names no certificate.
 		var status int
 		var body []byte
-		waitFor(t, "/readyz to name the certificate", func() bool {
+		waitFor(t, "/readyz to name the failed connection", func() bool {
 			resp, err := (&http.Client{Transport: tr}).Get("http://" + host + "/readyz")
 			if err != nil {
 				t.Fatalf("GET /readyz: %v", err)
@@ -326,10 +329,10 @@ func TestServeUpstreamMTLS(t *testing.T) {
 			body, _ = io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
 			status = resp.StatusCode
-			return status != http.StatusServiceUnavailable || strings.Contains(string(body), "certificate")
+			return status != http.StatusServiceUnavailable || strings.Contains(string(body), "connection error")
 		})
 		if status != http.StatusServiceUnavailable {
-			t.Errorf("GET /readyz without a client certificate: %d %q, want 503 naming the certificate", status, body)
+			t.Errorf("GET /readyz without a client certificate: %d %q, want 503 naming the failed connection", status, body)
 		}
 		callErr := newLineWriter()
 		if got := run(t.Context(), []string{"call", url, "GetTime"}, newLineWriter(), callErr); got == exitOK {
