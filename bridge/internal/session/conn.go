@@ -181,13 +181,6 @@ func (c *batchConn) writeText(p []byte) error {
 	return err
 }
 
-// buffered returns the size of the open batch.
-func (c *batchConn) buffered() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.buf)
-}
-
 // begin opens a batch whose writes must be done by deadline.
 func (c *batchConn) begin(deadline time.Time) {
 	c.mu.Lock()

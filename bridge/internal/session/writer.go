@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"runtime"
 	"time"
 	"unicode/utf8"
 
@@ -92,7 +91,6 @@ func (s *session) writeFailed(err error) {
 func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 	bc := s.conn.batch
 	bc.begin(time.Now().Add(s.cfg.WriteTimeout))
-	yielded := false
 	for ctx.Err() == nil {
 		data := ev
 		if f != nil {
@@ -130,31 +128,10 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 			ev = e
 			continue
 		}
-		// The queues are empty. While the batch is small, let the
-		// goroutines that feed them run once before flushing, as gRPC's
-		// own writer does: a busy stream then costs a system call per
-		// batch rather than per frame, and an idle one only a yield.
-		if !yielded && bc.buffered() < minBatch {
-			yielded = true
-			runtime.Gosched()
-			select {
-			case f = <-s.queue:
-				continue
-			default:
-			}
-			if e, ok := s.events.pop(); ok {
-				ev = e
-				continue
-			}
-		}
 		break
 	}
 	return bc.end()
 }
-
-// minBatch is the size of a batch below which the writer yields once
-// before flushing it (gRPC's loopy writer uses 1000 bytes).
-const minBatch = 1 << 10
 
 // writeClose tells the peer why the session ends, unless the peer left
 // first, and gives it CloseGrace to answer before the reader stops.
