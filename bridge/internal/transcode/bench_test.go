@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	benchv1 "github.com/wampbridge/grpcwamp/gen/bench/v1"
 	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
 )
 
@@ -117,6 +118,11 @@ func BenchmarkWire(b *testing.B) {
 		msg  proto.Message
 	}{
 		{"StreamResponse", &bridgetestv1.StreamResponse{Index: 42, Tag: "tag"}},
+		// cmd/bridgebench's message: 80 bytes, as in issue 6's figures.
+		{"BenchPayload", &benchv1.StreamResponse{Payload: &benchv1.Payload{
+			Seq: 123456, Price: 112.4375, Volume: 300, Symbol: "EURUSD",
+			Note: "bridgebench payload: a note that pads it to 80 bytes",
+		}}},
 		{"EchoResponse", rich},
 	} {
 		wire, err := proto.Marshal(bc.msg)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"unicode/utf8"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -321,5 +322,20 @@ func TestAppendWireCommaSpace(t *testing.T) {
 	want := `{"fInt32":1` + comma + `"fBool":true}`
 	if string(got) != want {
 		t.Errorf("AppendWire = %s, want %s", got, want)
+	}
+}
+
+// TestPlainASCII checks the word-at-a-time test of appendString against
+// the byte rule, for every byte value at every position of a word.
+func TestPlainASCII(t *testing.T) {
+	plain := func(c byte) bool { return c >= ' ' && c < utf8.RuneSelf && c != '"' && c != '\\' }
+	for pos := range 8 {
+		for c := range 256 {
+			w := []byte("abcdefgh")
+			w[pos] = byte(c)
+			if got, want := plainASCII(le64(w)), plain(byte(c)); got != want {
+				t.Errorf("plainASCII(%q) = %v, want %v", w, got, want)
+			}
+		}
 	}
 }

@@ -80,6 +80,14 @@ func appendString[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		// Eight bytes at a time while none needs a look of its own:
+		// most strings are plain ASCII.
+		for i+8 <= len(s) && plainASCII(le64(s[i:i+8])) {
+			i += 8
+		}
+		if i >= len(s) {
+			break
+		}
 		c := s[i]
 		if c >= utf8.RuneSelf {
 			r, n := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
@@ -116,6 +124,29 @@ func appendString[T string | []byte](dst []byte, s T) ([]byte, bool) {
 	}
 	dst = append(dst, s[start:]...)
 	return append(dst, '"'), true
+}
+
+// le64 reads 8 bytes of s as a little-endian word.
+func le64[T string | []byte](s T) uint64 {
+	_ = s[7]
+	return uint64(s[0]) | uint64(s[1])<<8 | uint64(s[2])<<16 | uint64(s[3])<<24 |
+		uint64(s[4])<<32 | uint64(s[5])<<40 | uint64(s[6])<<48 | uint64(s[7])<<56
+}
+
+// plainASCII reports whether each byte of x is printable ASCII other than
+// '"' and '\': one that appendString copies as it is. Each test below is
+// the classic "has a byte below n" bit trick, exact for n <= 0x80.
+func plainASCII(x uint64) bool {
+	const (
+		ones = 0x0101010101010101
+		high = 0x8080808080808080
+	)
+	below := func(v uint64, n uint64) uint64 { return (v - ones*n) &^ v & high }
+	bad := x&high | // not ASCII
+		below(x, 0x20) | // control characters
+		below(x^(ones*'"'), 1) | // '"'
+		below(x^(ones*'\\'), 1) // '\\'
+	return bad == 0
 }
 
 // Timestamp and Duration limits, as protojson checks them.
