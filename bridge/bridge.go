@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
@@ -66,7 +67,14 @@ type Handler struct {
 	force    context.Context    // cancelled when Shutdown's ctx ends
 	forceEnd context.CancelFunc // cancels force
 	shutDone chan struct{}      // closed when everything has ended
+	// workers run the calls of every session; Shutdown stops them once
+	// the sessions have ended.
+	workers *session.Workers
 }
+
+// workerIdle is how long a goroutine that ran a call waits for the next
+// before it exits (see session.Workers).
+const workerIdle = 5 * time.Second
 
 // NewHandler returns a handler bridging the upstream behind cc. It starts
 // resolving the upstream's methods at once, in the background: the handler
@@ -147,6 +155,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 		cancel:  cancel,
 		runDone: make(chan struct{}),
 		fatal:   fatal,
+		workers: session.NewWorkers(workerIdle),
 	}
 	go func() {
 		defer close(h.runDone)
@@ -256,6 +265,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		PingInterval:     h.cfg.pingInterval,
 		PongTimeout:      h.cfg.pongTimeout,
 		Remote:           r.RemoteAddr,
+		Workers:          h.workers,
 	}
 	// The session runs on a goroutine of its own, its reader, and the
 	// handler returns: net/http then lets go of what it keeps for the
@@ -290,6 +300,7 @@ func (h *Handler) Shutdown(ctx context.Context) error {
 		close(h.drain)
 		go func() {
 			h.sessions.Wait()
+			h.workers.Close()
 			h.forceEnd()
 			h.cancel()
 			h.feeds.Close()

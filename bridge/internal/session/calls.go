@@ -60,7 +60,7 @@ func (s *session) startCall(m *wampv1.Call) {
 	s.started++
 	s.mu.Unlock()
 	s.metrics.callStarted()
-	s.wg.Go(func() {
+	s.goCall(func() {
 		defer cancel()
 		var method string
 		var result *frame
@@ -81,6 +81,20 @@ func (s *session) startCall(m *wampv1.Call) {
 	})
 }
 
+// goCall runs f, a call or a refusal, on a goroutine that Serve waits for:
+// one of cfg.Workers, or a new one.
+func (s *session) goCall(f func()) {
+	if s.cfg.Workers == nil {
+		s.wg.Go(f)
+		return
+	}
+	s.wg.Add(1)
+	s.cfg.Workers.Go(func() {
+		defer s.wg.Done()
+		f()
+	})
+}
+
 // refuse answers a call that was never started with CALLERROR. The
 // refusals being delivered are bounded: a client that keeps calling while
 // not reading its frames is disconnected.
@@ -94,7 +108,7 @@ func (s *session) refuse(id, procedure string, err error) {
 	}
 	s.refusing++
 	s.mu.Unlock()
-	s.wg.Go(func() {
+	s.goCall(func() {
 		frame, code := s.errorFrame(id, procedure, time.Time{}, err)
 		s.metrics.callEnded("", code, false)
 		s.sendFinal(frame)

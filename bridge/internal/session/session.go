@@ -74,6 +74,8 @@ type Config struct {
 	// Remote is the client's address, for the log lines of the session's
 	// start and end.
 	Remote string
+	// Workers runs the calls of the session; nil: a new goroutine each.
+	Workers *Workers
 }
 
 // Stats counts what sessions drop or refuse. The fields are safe for
@@ -125,7 +127,7 @@ type session struct {
 	cancelCalls context.CancelCauseFunc
 	queue       chan *frame    // frames of calls; senders block (back-pressure)
 	events      eventQueue     // EVENT frames; the broker never blocks on it
-	wg          sync.WaitGroup // call goroutines
+	wg          sync.WaitGroup // calls and refusals running
 
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
