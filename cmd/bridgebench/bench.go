@@ -187,7 +187,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		return nil, err
 	}
 	tcp := tcpAddrs{echo: echoAddr, relay: relayAddr}
-	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir)
+	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
 	if br != nil {
 		children = append(children, br)
 	}
@@ -228,7 +228,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		// A fresh bridge: the rounds' garbage and buffers would blur the
 		// baseline of the memory figure.
 		br.stop(stopGrace)
-		br2, wsURL2, httpURL2, pprofURL2, err := startBridgeProcess(ctx, bin, addr, dir)
+		br2, wsURL2, httpURL2, pprofURL2, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
 		if br2 != nil {
 			children = append(children, br2)
 		}
@@ -359,6 +359,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	var b strings.Builder
 	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream and TCP relay in separate processes on 127.0.0.1.\n",
 		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
+	if len(cfg.bridgeEnv) > 0 {
+		fmt.Fprintf(&b, "The bridge ran with %s added to its environment.\n", strings.Join(cfg.bridgeEnv, " "))
+	}
 	if markdown {
 		b.WriteString("\n") // two paragraphs, not one
 	}

@@ -55,6 +55,7 @@ type config struct {
 	sessions    []int // ascending; empty: no memory figure
 	markdown    bool
 	quick       bool
+	bridgeEnv   []string // NAME=VALUE settings added to the bridge's environment
 }
 
 // Sizes of -quick, for a smoke run of the whole pipeline.
@@ -87,6 +88,7 @@ flags:
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "calls outstanding in the unary throughput figure")
 	sessions := fs.String("sessions", "1000,10000", "comma-separated `counts` of idle sessions for the memory figure; empty: skip it")
 	fs.BoolVar(&cfg.markdown, "markdown", false, "print the tables as Markdown (for the README)")
+	bridgeEnv := fs.String("bridge-env", "", "space-separated NAME=VALUE `settings` added to the bridge's environment, e.g. \"GOMAXPROCS=1 GOGC=200\"")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run: -rounds "+strconv.Itoa(quickRounds)+" -duration "+quickDuration.String()+
 		" -sessions "+quickSessions+" unless given")
 	if err := fs.Parse(args); err != nil {
@@ -131,6 +133,13 @@ flags:
 			continue
 		}
 		cfg.sessions = append(cfg.sessions, n)
+	}
+	for _, kv := range strings.Fields(*bridgeEnv) {
+		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
+			errs = append(errs, fmt.Errorf("flag -bridge-env: %q: want NAME=VALUE", kv))
+			continue
+		}
+		cfg.bridgeEnv = append(cfg.bridgeEnv, kv)
 	}
 	slices.Sort(cfg.sessions)
 	cfg.sessions = slices.Compact(cfg.sessions)

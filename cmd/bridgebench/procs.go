@@ -239,9 +239,15 @@ const pprofMarker = "pprof: "
 // waits until it is ready (/readyz). It returns the WebSocket URL, the
 // base URL of its HTTP endpoints, and the base URL of its Go profiles
 // (-debug-listen), through which the memory figure forces a collection.
-func startBridgeProcess(ctx context.Context, bin, upstream, dir string) (c *child, wsURL, httpURL, pprofURL string, err error) {
+//
+// env, NAME=VALUE settings such as GOMAXPROCS=1, is added to the bridge's
+// environment, which is otherwise bridgebench's own.
+func startBridgeProcess(ctx context.Context, bin, upstream, dir string, env []string) (c *child, wsURL, httpURL, pprofURL string, err error) {
 	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0", "-upstream", upstream,
 		"-max-sessions", "0", "-log-level", "warn", "-shutdown-grace", "1s", "-debug-listen", "127.0.0.1:0")
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	urlc := make(chan string, 1)
 	pprofc := make(chan string, 1)
 	c, err = startChild("bridge", dir, cmd, func(line string) bool {

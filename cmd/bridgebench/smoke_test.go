@@ -16,7 +16,7 @@ func TestSmoke(t *testing.T) {
 		t.Skip("builds the bridge and starts processes")
 	}
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), []string{"-quick", "-sessions", "20,40"}, nil, &stdout, &stderr)
+	code := run(t.Context(), []string{"-quick", "-sessions", "20,40", "-bridge-env", "GOGC=150"}, nil, &stdout, &stderr)
 	t.Logf("stderr:\n%s", stderr.String())
 	if code != exitOK {
 		t.Fatalf("exit status %d, want 0; stdout:\n%s", code, stdout.String())
@@ -25,6 +25,7 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
 		"unary throughput, concurrency 64, one connection", ">= 0.75x", "<= 1.30x", ">= 0.80x",
+		"The bridge ran with GOGC=150 added to its environment.",
 		"idle sessions", "\n20 ", "\n40 ", "each of the 20 from 20 to 40",
 		"TCP round trip p50, 100 B: one process hop (echo) / through a relay process",
 		"the lowest unary p50 ratio any separate-process bridge could reach here is about ",

@@ -4,6 +4,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -255,7 +256,11 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || len(cfg.sessions) != 0 {
 		t.Errorf("-sessions '': %v, %v; want none", cfg.sessions, err)
 	}
-	for _, bad := range [][]string{{"-rounds", "0"}, {"-sessions", "ten"}, {"-duration", "-1s"}, {"extra"}} {
+	cfg, err = parseFlags([]string{"-bridge-env", " GOMAXPROCS=1  GOGC=200 "}, testWriter{t})
+	if err != nil || !slices.Equal(cfg.bridgeEnv, []string{"GOMAXPROCS=1", "GOGC=200"}) {
+		t.Errorf("-bridge-env ' GOMAXPROCS=1  GOGC=200 ': %q, %v; want the two settings", cfg.bridgeEnv, err)
+	}
+	for _, bad := range [][]string{{"-rounds", "0"}, {"-sessions", "ten"}, {"-duration", "-1s"}, {"extra"}, {"-bridge-env", "GOGC"}, {"-bridge-env", "=1"}} {
 		if _, err := parseFlags(bad, testWriter{t}); err == nil {
 			t.Errorf("parseFlags(%q) accepted it", bad)
 		}
