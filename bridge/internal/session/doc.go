@@ -9,8 +9,10 @@
 // drains a bounded queue of encoded frames, writes all that are queued and
 // then flushes them to the network in one write (see [Upgrade]), sends
 // pings, and watches the shutdown signals. Each CALL runs on a goroutine of
-// its own with its own context. Serve returns only when all of them have
-// ended. An idle session has just the reader and the writer.
+// its own with its own context: one of the bridge's [Workers], which run
+// call after call so as to keep the stack a call into gRPC grows. Serve
+// returns only when all its calls have ended. An idle session has just the
+// reader and the writer.
 //
 // # Memory
 //
