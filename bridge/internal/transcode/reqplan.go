@@ -54,8 +54,17 @@ type reqName struct {
 // hashing for the small messages most requests are.
 const maxLinearNames = 16
 
-// field returns the index of the field key names, or -1.
-func (p *reqMsgPlan) field(key []byte) int {
+// field returns the index of the field key names, or -1. Keys mostly come
+// in declaration order, so the field after the last one, next, is tried
+// first.
+func (p *reqMsgPlan) field(key []byte, next int) int {
+	if next < len(p.fields) {
+		for _, n := range p.fields[next].names {
+			if n == string(key) {
+				return next
+			}
+		}
+	}
 	if p.byName != nil {
 		if i, ok := p.byName[string(key)]; ok {
 			return int(i)
@@ -73,6 +82,9 @@ func (p *reqMsgPlan) field(key []byte) int {
 // reqFieldPlan is how to encode one field (or a map entry's key or value).
 type reqFieldPlan struct {
 	kind protoreflect.Kind
+	// names are the field's JSON and proto names that protojson resolves
+	// to it (one if they are the same).
+	names []string
 	// tag is the field's encoded tag for one element; for packed lists the
 	// tag of the whole, length-delimited run.
 	tag      uint64
@@ -194,6 +206,14 @@ func (cp *reqCompiler) message(md protoreflect.MessageDescriptor) *reqMsgPlan {
 			if found != nil {
 				index[name] = int32(found.Index())
 			}
+		}
+	}
+	for name, i := range index {
+		f := &p.fields[i]
+		if name == fds.Get(int(i)).JSONName() {
+			f.names = append([]string{name}, f.names...) // the likelier one first
+		} else {
+			f.names = append(f.names, name)
 		}
 	}
 	if len(index) > maxLinearNames {

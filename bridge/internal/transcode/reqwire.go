@@ -140,6 +140,7 @@ func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte,
 	// second member is refused), as protojson tracks them.
 	var small [2]uint64
 	seen := bitset(small[:], len(p.fields)+p.oneofs)
+	next := 0 // the field after the last one given
 	i = d.ws(i + 1)
 	if d.at(i, '}') {
 		return b, i + 1, true
@@ -162,7 +163,10 @@ func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte,
 		if len(key) > 0 && key[0] == '[' && key[len(key)-1] == ']' {
 			return b, i, false // an extension: protojson resolves it
 		}
-		fi := p.field(key)
+		fi := p.field(key, next)
+		if fi >= 0 {
+			next = fi + 1
+		}
 		i = d.ws(end)
 		if !d.at(i, ':') {
 			return b, i, false
