@@ -648,14 +648,16 @@ func (d *reqDecoder) bytesValue(b []byte, i int) (_ []byte, end int, zero, ok bo
 
 // base64For picks the encoding protojson picks for s.
 func base64For(s []byte) *base64.Encoding {
-	enc := base64.StdEncoding
-	if bytes.ContainsAny(s, "-_") {
-		enc = base64.URLEncoding
+	url, raw := bytes.ContainsAny(s, "-_"), len(s)%4 != 0
+	switch {
+	case url && raw:
+		return base64.RawURLEncoding // URLEncoding without padding
+	case url:
+		return base64.URLEncoding
+	case raw:
+		return base64.RawStdEncoding // StdEncoding without padding
 	}
-	if len(s)%4 != 0 {
-		enc = enc.WithPadding(base64.NoPadding)
-	}
-	return enc
+	return base64.StdEncoding
 }
 
 // enumValue appends an enum value: a value name, or a 32-bit number (for a
