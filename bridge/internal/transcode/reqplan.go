@@ -11,16 +11,19 @@ import (
 // maxRequestPlans bounds the message types whose request plans a Codec
 // keeps. A Codec serves one schema, whose types are far fewer; the bound
 // only keeps a caller that hands in descriptors from ever new schemas from
-// growing the cache without end. Past it, AppendRequestWire compiles
-// nothing more and reports false for new types, so Request serves them.
+// growing the cache without end. Once a compilation would pass it,
+// AppendRequestWire compiles nothing more and reports false for types
+// without a plan, so Request serves them.
 const maxRequestPlans = 1 << 14
 
 // reqCache holds the request plans of a Codec, one per message type it was
 // asked about and every type reachable from it. Plans are published only
 // when complete, so readers never lock.
 type reqCache struct {
-	mu    sync.Mutex // serialises compilation and guards n
+	mu    sync.Mutex // serialises compilation and guards n and full
 	n     int        // plans stored
+	full  bool       // a compilation would have passed the bound
+	max   int        // the bound: maxRequestPlans, or less in tests
 	plans sync.Map   // protoreflect.MessageDescriptor → *reqMsgPlan
 }
 
@@ -121,9 +124,13 @@ func (c *Codec) reqPlan(md protoreflect.MessageDescriptor) *reqMsgPlan {
 	if p, ok := c.req.plans.Load(md); ok {
 		return p.(*reqMsgPlan)
 	}
+	if c.req.full {
+		return nil // compiling again on every call would cost more than Request
+	}
 	cp := reqCompiler{c: c, building: make(map[protoreflect.MessageDescriptor]*reqMsgPlan)}
 	p := cp.message(md)
-	if c.req.n+len(cp.building) > maxRequestPlans {
+	if c.req.n+len(cp.building) > c.req.max {
+		c.req.full = true
 		return nil
 	}
 	for d, bp := range cp.building {

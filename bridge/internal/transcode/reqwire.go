@@ -30,8 +30,11 @@ const maxLinearMapKeys = 32
 // proto.Unmarshal to a message equal to Request's (see "Requests" in the
 // package documentation for what it handles). It never keeps args or b, and
 // allocates nothing but b's growth once the plan of md is compiled (on first
-// use, cached in the Codec), except for large maps and unusually large
-// messages.
+// use, cached in the Codec), but for maps of more than 32 entries and
+// messages of more than 128 fields or 64 oneofs.
+//
+// It uses b's spare capacity as scratch space even when it gives up, so
+// args must not lie in it.
 func (c *Codec) AppendRequestWire(b []byte, md protoreflect.MessageDescriptor, args []json.RawMessage) ([]byte, bool) {
 	if len(args) == 0 || len(args) == 1 && string(trimJSONSpace(args[0])) == "null" {
 		return b, true // the empty request, whatever its type

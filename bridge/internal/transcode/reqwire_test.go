@@ -392,14 +392,49 @@ func TestRequestWireBytes(t *testing.T) {
 // TestRequestWireAllocs checks that the fast path allocates nothing once
 // the plan is compiled and b has room.
 func TestRequestWireAllocs(t *testing.T) {
-	c := New(nil, DefaultOptions())
-	b := make([]byte, 0, 64)
-	for _, args := range [][]json.RawMessage{rawArgs([]string{`{"seq":12345}`}), rawArgs([]string{`12345`})} {
-		if _, ok := c.AppendRequestWire(b, benchReqDesc, args); !ok {
+	c := New(wireTestTypes, DefaultOptions())
+	b := make([]byte, 0, 1024)
+	for _, tc := range []struct {
+		md   protoreflect.MessageDescriptor
+		args []string
+	}{
+		{benchReqDesc, []string{`{"seq":12345}`}},
+		{benchReqDesc, []string{`12345`}},
+		{allDesc, []string{`{"fDouble": 1.5, "fFloat": "1e10", "fBytes": "AAE", "rBytes": ["-_8", "\u0041A=="],
+			"fString": "a\u00e9\ud83d\ude00", "f_enum": "GREEN", "mString": {"a": 1, "b\n": 2}, "mInt32": {"\u0031": 1},
+			"rMsg": [{"fInt32": "1e2"}, {"fMsg": {"fString": "` + strings.Repeat("x", 200) + `"}}],
+			"rInt64": [1, -1, "5"], "wInt32value": 3, "cString": "c", "optInt32": 0}`}},
+	} {
+		args := rawArgs(tc.args)
+		if _, ok := c.AppendRequestWire(b, tc.md, args); !ok {
 			t.Fatalf("AppendRequestWire(%s) gave up", showArgs(args))
 		}
-		if n := testing.AllocsPerRun(100, func() { c.AppendRequestWire(b, benchReqDesc, args) }); n != 0 {
+		if n := testing.AllocsPerRun(100, func() { c.AppendRequestWire(b, tc.md, args) }); n != 0 {
 			t.Errorf("AppendRequestWire(%s) allocates %v times", showArgs(args), n)
 		}
+	}
+}
+
+// TestRequestWirePlanBound checks that a Codec stops compiling plans past
+// its bound, and keeps answering for the types it has plans for.
+func TestRequestWirePlanBound(t *testing.T) {
+	t.Parallel()
+	c := New(nil, DefaultOptions())
+	c.req.max = 3
+	bench := rawArgs([]string{`{"seq": 1}`})
+	echo := rawArgs([]string{`{"text": "t"}`})
+	if _, ok := c.AppendRequestWire(nil, benchReqDesc, bench); !ok {
+		t.Fatal("the fast path gave up on UnaryRequest, within the bound")
+	}
+	for range 2 {
+		if _, ok := c.AppendRequestWire(nil, echoDesc, echo); ok {
+			t.Fatal("the fast path answered for EchoRequest, whose types pass the bound")
+		}
+	}
+	if _, ok := c.AppendRequestWire(nil, benchReqDesc, bench); !ok {
+		t.Fatal("the fast path gave up on UnaryRequest after the bound was reached")
+	}
+	if c.req.n != 1 || !c.req.full {
+		t.Fatalf("cache holds %d plans, full %v; want 1, true", c.req.n, c.req.full)
 	}
 }

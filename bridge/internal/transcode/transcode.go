@@ -66,7 +66,7 @@ func New(r Resolver, o Options) *Codec {
 		opts:     o,
 		resolver: res,
 		wire:     new(wireCache),
-		req:      new(reqCache),
+		req:      &reqCache{max: maxRequestPlans},
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   o.UseProtoNames,
 			EmitUnpopulated: o.EmitUnpopulated,
