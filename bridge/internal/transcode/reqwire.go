@@ -27,11 +27,11 @@ const maxLinearMapKeys = 32
 // which builds the request or explains the refusal.
 //
 // Whenever it reports true, Request accepts args, and the bytes decode with
-// proto.Unmarshal to a message equal to Request's (see "Requests" in the
-// package documentation for what it handles). It never keeps args or b, and
-// allocates nothing but b's growth once the plan of md is compiled (on first
-// use, cached in the Codec), but for maps of more than 32 entries and
-// messages of more than 128 fields or 64 oneofs.
+// proto.Unmarshal to a message equal to Request's (see "Requests on the
+// fast path" in the package documentation for what it handles). It never
+// keeps args or b, and allocates nothing but b's growth once the plan of md
+// is compiled (on first use, cached in the Codec), but for maps of more than
+// 32 entries and messages of more than 128 fields or 64 oneofs.
 //
 // It uses b's spare capacity as scratch space even when it gives up, so
 // args must not lie in it.
@@ -41,6 +41,8 @@ func (c *Codec) AppendRequestWire(b []byte, md protoreflect.MessageDescriptor, a
 	}
 	p := c.reqPlan(md)
 	if p == nil || p.slow || p.wrapper != nil {
+		// A wrapper request is one argument in the wrapper's JSON form,
+		// whatever its kind: rare enough to leave to Request.
 		return b, false
 	}
 	d := reqDecoder{discard: c.opts.DiscardUnknown}
