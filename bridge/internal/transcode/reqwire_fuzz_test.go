@@ -58,10 +58,12 @@ var reqFuzzSnippets = []string{
 // Rendered arguments are one object or positional values, each field's
 // value as protojson writes it, under its JSON or proto name, in order or
 // not, perhaps with nulls and an unknown key; then edited as data says:
-// bytes replaced, inserted or deleted, snippets spliced in, numbers spelled
-// another way, characters of strings escaped, members duplicated,
-// arguments dropped or added. The rest of schema is stretched by a
-// generator seeded from it, so that short inputs still make rich messages.
+// bytes replaced, inserted or deleted, snippets spliced in (in strings
+// too, and runs long enough to need a second byte of length), numbers
+// spelled another way, characters of strings escaped, members of objects
+// given twice, arguments dropped or added. The rest of schema is stretched
+// by a generator seeded from it, so that short inputs still make rich
+// messages.
 //
 // For both DiscardUnknown settings: whenever AppendRequestWire answers,
 // Request must accept the arguments and build the message the bytes decode
@@ -255,10 +257,14 @@ func editArgs(args []json.RawMessage, data string) []json.RawMessage {
 		case 2: // insert a snippet
 			s := reqFuzzSnippets[int(x)%len(reqFuzzSnippets)]
 			a = append(a[:pos:pos], append([]byte(s), a[pos:]...)...)
-		case 3: // insert a snippet where the argument's first string starts
+		case 3: // insert a snippet, or a long run, into a string
 			s := reqFuzzSnippets[int(x)%len(reqFuzzSnippets)]
-			if q := strings.IndexByte(string(a), '"'); q >= 0 {
-				a = append(a[:q+1:q+1], append([]byte(s), a[q+1:]...)...)
+			if x&7 == 7 {
+				s = strings.Repeat("x", 130) // past one byte of length
+			}
+			if _, chars, _ := tokens(a); len(chars) > 0 {
+				q := chars[int(x)%len(chars)][0]
+				a = append(a[:q:q], append([]byte(s), a[q:]...)...)
 			}
 		case 4: // drop an argument, or add a null
 			if x&1 == 0 {
@@ -266,9 +272,13 @@ func editArgs(args []json.RawMessage, data string) []json.RawMessage {
 				continue
 			}
 			args = append(args, json.RawMessage("null"))
-		case 5: // duplicate the first member of an object argument
-			if e := firstMemberEnd(a); e > 0 {
-				a = append(a[:e:e], append([]byte(","+string(a[1:e])), a[e:]...)...)
+		case 5: // duplicate the first member of an object, a key given twice
+			if _, _, objects := tokens(a); len(objects) > 0 {
+				o := objects[int(x)%len(objects)]
+				if e := firstMemberEnd(a[o:]); e > 0 {
+					e += o
+					a = append(a[:e:e], append([]byte(","+string(a[o+1:e])), a[e:]...)...)
+				}
 			}
 		case 6:
 			a = respell(a, int(x))
@@ -280,7 +290,8 @@ func editArgs(args []json.RawMessage, data string) []json.RawMessage {
 	return args
 }
 
-// firstMemberEnd returns the end of the first member of the object a, or 0.
+// firstMemberEnd returns the end of the first member of the object that
+// starts a, or 0.
 func firstMemberEnd(a []byte) int {
 	if len(a) < 2 || a[0] != '{' {
 		return 0
@@ -299,11 +310,15 @@ func firstMemberEnd(a []byte) int {
 	return int(dec.InputOffset())
 }
 
-// tokens returns the spans of the numbers (outside strings) and of the
-// characters inside strings (not escapes) in a.
-func tokens(a []byte) (numbers, chars [][2]int) {
+// tokens returns the spans of the numbers (outside strings), of the
+// characters inside strings (not escapes), and the starts of the objects
+// in a.
+func tokens(a []byte) (numbers, chars [][2]int, objects []int) {
 	for i := 0; i < len(a); {
 		switch c := a[i]; {
+		case c == '{':
+			objects = append(objects, i)
+			i++
 		case c == '"':
 			for i++; i < len(a) && a[i] != '"'; {
 				if a[i] == '\\' {
@@ -326,14 +341,14 @@ func tokens(a []byte) (numbers, chars [][2]int) {
 			i++
 		}
 	}
-	return numbers, chars
+	return numbers, chars, objects
 }
 
 // respell rewrites the x-th number of a (modulo their count) as another
 // spelling of the same decimal value, chosen by x too: quoted, with an
 // exponent, the point moved, zeros added.
 func respell(a []byte, x int) []byte {
-	numbers, _ := tokens(a)
+	numbers, _, _ := tokens(a)
 	if len(numbers) == 0 {
 		return a
 	}
@@ -388,7 +403,7 @@ func respell(a []byte, x int) []byte {
 // escapeChar replaces the x-th character inside strings of a (modulo their
 // count) by its \u escape (a surrogate pair beyond the BMP).
 func escapeChar(a []byte, x int) []byte {
-	_, chars := tokens(a)
+	_, chars, _ := tokens(a)
 	if len(chars) == 0 {
 		return a
 	}

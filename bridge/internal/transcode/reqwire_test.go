@@ -261,6 +261,9 @@ var reqWireCases = []reqWireCase{
 	{name: "map value message", md: allDesc, args: []string{`{"mValue": {"a": 1}}`}},
 	{name: "map proto2 enum", md: p2Desc, args: []string{`{"levels": {"a": "ONE", "b": 0}}`}, fast: true},
 	{name: "map long entry", md: allDesc, args: []string{`{"mMsg": {"k": {"fString": "` + strings.Repeat("z", 200) + `"}}}`}, fast: true},
+	{name: "map long entries duplicate", md: allDesc, args: []string{`{"mMsg": {"k": {"fString": "` + strings.Repeat("z", 200) + `"}, "k": {}}}`}},
+	{name: "map long keys", md: allDesc, args: []string{`{"mString": {"` + strings.Repeat("a", 200) + `": 1, "` + strings.Repeat("a", 199) + `": 2}}`}, fast: true},
+	{name: "map long keys duplicate", md: allDesc, args: []string{`{"mString": {"` + strings.Repeat("a", 200) + `": 1, "` + strings.Repeat("a", 200) + `": 2}}`}},
 
 	// Oneofs and proto3 optional.
 	{name: "oneof", md: allDesc, args: []string{`{"cString": "x"}`}, fast: true},
