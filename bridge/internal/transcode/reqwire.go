@@ -117,6 +117,8 @@ func claim(s []uint64, i int) bool {
 	return true
 }
 
+// ws returns the index of the first byte at or after i that is not
+// whitespace.
 func (d *reqDecoder) ws(i int) int {
 	for i < len(d.in) && jsonSpace(d.in[i]) {
 		i++
