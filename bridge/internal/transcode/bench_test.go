@@ -90,6 +90,9 @@ func TestCodecConcurrent(t *testing.T) {
 				if _, err := c.AppendResponse(nil, resp); err != nil {
 					t.Error(err)
 				}
+				if _, ok := c.AppendRequestWire(nil, echoDesc, []json.RawMessage{json.RawMessage(`{"text": "a", "inner": {"values": [1]}}`)}); !ok {
+					t.Error("AppendRequestWire gave up")
+				}
 				if f := c.Failure(fail.Err()); f == nil || f.Code != codes.Aborted {
 					t.Errorf("Failure = %+v", f)
 				}
