@@ -40,6 +40,57 @@
 // Types with a JSON form of their own (Timestamp, Duration, Struct, Value,
 // the wrappers, ...) are never walked: protojson decodes them whole.
 //
+// # Requests on the fast path
+//
+// Decoding the arguments into a dynamic message only for gRPC's codec to
+// marshal it again costs microseconds and dozens of allocations per call,
+// so [Codec.AppendRequestWire] writes the request's wire bytes straight
+// from the JSON, guided by a plan compiled once per message type and
+// cached in the Codec (for at most 16384 types). Whenever it answers, Request
+// accepts the same arguments, and the bytes decode (proto.Unmarshal) to the
+// message Request builds; it accepts only what both protojson and
+// Request's own reading of positional arguments (encoding/json) accept:
+//
+//   - no argument or one null (zero bytes), one object, positional
+//     arguments, as Request reads them; keys by JSON name, then proto name;
+//     null leaves a field unset; unknown keys skipped with DiscardUnknown;
+//   - integers as numbers or strings holding exactly a number, with a
+//     fraction or exponent as long as the value is an integer as protojson
+//     decides it (1e3, 1.0, -0, 150e-1; at most 20 digits before the point),
+//     in the field's range;
+//   - floats as numbers or strings holding one, "NaN", "Infinity",
+//     "-Infinity", parsed by strconv as protojson does (a float out of
+//     float32 range is refused); bools as true and false only;
+//   - strings with every JSON escape, surrogate pairs only in pairs, valid
+//     UTF-8, no control characters; bytes in standard or URL-safe base64
+//     (URL-safe if the string holds '-' or '_'), unpadded if its length is
+//     not a multiple of four, newlines ignored, as encoding/base64 decodes;
+//   - enums by value name or 32-bit number (for closed enums, numbers with
+//     a value);
+//   - nested messages, repeated fields (packed where proto.Marshal packs),
+//     maps with keys read as protojson reads them (strconv, so "+1" and
+//     "01" are int keys, and duplicates compare by value), oneofs, proto3
+//     optional (zeros of fields with presence are written, others not);
+//   - the wrappers (their JSON is the wrapped value) and Empty.
+//
+// It gives up, returning b unchanged and false, so that Request builds the
+// request or explains the refusal, for:
+//
+//   - anything Request refuses: malformed JSON, unknown keys (without
+//     DiscardUnknown), duplicate fields or map keys, a second member of a
+//     oneof, too many positional arguments, values of the wrong kind or
+//     out of range;
+//   - request types with a JSON form of their own, and wherever a value
+//     occurs, Timestamp, Duration, Struct, Value, ListValue, FieldMask,
+//     Any and NullValue (null included for Value and NullValue, where null
+//     is a value), types with required fields (Request checks them),
+//     MessageSets, groups, extensions ("[full.name]" keys);
+//   - an enum name the enum lacks (DiscardUnknown would drop it);
+//   - what protojson reads in its own way: a number with an exponent but
+//     no digits (`1e` before a delimiter), which it takes for 1;
+//   - nesting of objects and arrays deeper than 32;
+//   - a field whose JSON name protojson resolves to another field.
+//
 // # Results
 //
 // [Codec.AppendResponse] appends exactly protojson's bytes, with the

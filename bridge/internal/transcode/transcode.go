@@ -49,8 +49,9 @@ type Codec struct {
 	resolver  Resolver
 	marshal   protojson.MarshalOptions
 	unmarshal protojson.UnmarshalOptions
-	// wire caches the plans of AppendWire.
+	// wire caches the plans of AppendWire, req those of AppendRequestWire.
 	wire *wireCache
+	req  *reqCache
 }
 
 // New returns a Codec resolving types with r first and
@@ -65,6 +66,7 @@ func New(r Resolver, o Options) *Codec {
 		opts:     o,
 		resolver: res,
 		wire:     new(wireCache),
+		req:      &reqCache{max: maxRequestPlans},
 		marshal: protojson.MarshalOptions{
 			UseProtoNames:   o.UseProtoNames,
 			EmitUnpopulated: o.EmitUnpopulated,
