@@ -135,21 +135,12 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 			err = status.Errorf(codes.Internal, "procedure %q: internal error", p.name)
 		}
 	}()
-	req, err := p.codec.Request(p.name, p.method.Desc.Input(), args)
-	if err != nil {
-		return err
-	}
 	var recvErr error // an error of ours, which Call returns as is
 	// buf holds each response's JSON in turn: emit may not keep it.
-	bp := jsonBuffers.Get().(*[]byte)
-	buf := (*bp)[:0]
-	defer func() {
-		if cap(buf) <= maxPooledJSON {
-			*bp = buf[:0]
-			jsonBuffers.Put(bp)
-		}
-	}()
-	err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, func(r *upstream.Response) error {
+	bufp := buffers.Get().(*[]byte)
+	buf := (*bufp)[:0]
+	defer func() { putBuffer(bufp, buf) }()
+	recv := func(r *upstream.Response) error {
 		b, ok := p.codec.AppendWire(buf[:0], r.Desc(), r.Bytes())
 		if !ok {
 			// The fast path gave up: decode and render as protojson does,
@@ -168,7 +159,22 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		buf = b
 		recvErr = emit(b)
 		return recvErr
-	})
+	}
+	// The request's wire bytes have a buffer of their own: gRPC may still
+	// hold them, to write or to retry, while responses arrive.
+	reqp := buffers.Get().(*[]byte)
+	reqBuf := (*reqp)[:0]
+	defer func() { putBuffer(reqp, reqBuf) }()
+	var ok bool
+	if reqBuf, ok = p.codec.AppendRequestWire(reqBuf, p.method.Desc.Input(), args); ok {
+		err = upstream.CallWire(ctx, p.core.up.Conn(), p.method, reqBuf, recv)
+	} else {
+		req, rerr := p.codec.Request(p.name, p.method.Desc.Input(), args)
+		if rerr != nil {
+			return rerr
+		}
+		err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, recv)
+	}
 	if err != nil && err != recvErr && status.Code(err) == codes.Unimplemented {
 		// The upstream no longer has a method its schema listed: it was
 		// probably redeployed. Load the schema again (in the background,
@@ -178,11 +184,20 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	return err
 }
 
-// jsonBuffers hold the JSON of responses between calls.
-var jsonBuffers = sync.Pool{New: func() any { return new([]byte) }}
+// buffers hold the requests and the JSON of responses between calls.
+var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
-// maxPooledJSON bounds the buffers kept for reuse.
-const maxPooledJSON = 64 << 10
+// maxPooledBuffer bounds the buffers kept for reuse.
+const maxPooledBuffer = 64 << 10
+
+// putBuffer gives b, grown or not from the buffer bp held, back to the
+// pool, once nothing refers to it any more.
+func putBuffer(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooledBuffer {
+		*bp = b[:0]
+		buffers.Put(bp)
+	}
+}
 
 // Failure renders err as the wire's failure. It returns nil for nil. Errors
 // that are not gRPC statuses (nor context errors) are logged here and reach
