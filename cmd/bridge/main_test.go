@@ -19,6 +19,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(runMainEnv) == "1" {
 		main()
 	}
+	// serve runs inside this process in most tests: -procs must not change
+	// the GOMAXPROCS of the tests. TestServeProcs runs real processes.
+	setGOMAXPROCS = func(int) int { return 0 }
 	goleak.VerifyTestMain(m)
 }
 

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -72,6 +73,8 @@ type serveConfig struct {
 	forwardHeaders []string // -forward-header; nil: the default (authorization)
 
 	maxSessions       int           // -max-sessions; 0: unlimited
+	procs             int           // -procs: GOMAXPROCS; 0 leaves the runtime's choice
+	procsSet          bool          // procs came from a source, not the default
 	upstreamKeepalive time.Duration // -upstream-keepalive; 0: no keep-alive pings
 
 	// Limits of a session and of publish/subscribe: bridge.With... options.
@@ -126,6 +129,9 @@ const (
 	defaultPongTimeout         = 60 * time.Second
 	defaultRetryAttempts       = 3
 	defaultRetryBackoff        = 100 * time.Millisecond
+	// defaultProcs is the default of -procs: a sidecar leaves the other
+	// CPUs to the service beside it (see the README's Performance).
+	defaultProcs = 1
 )
 
 func defaultServeConfig() serveConfig {
@@ -138,6 +144,7 @@ func defaultServeConfig() serveConfig {
 		publisherReceives:   true,
 		schemaRefresh:       bridge.DefaultSchemaRefresh,
 		shutdownGrace:       defaultShutdownGrace,
+		procs:               defaultProcs,
 		maxSessions:         bridge.DefaultMaxSessions,
 		sendQueue:           defaultSendQueue,
 		maxFrameSize:        defaultMaxFrameSize,
@@ -271,6 +278,8 @@ flags of serve:
 		},
 		clear: func() { cfg.forwardHeaders = []string{} },
 	}, "forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization")
+	fs.Var(intFlag{&cfg.procs, 0, "0 leaves the Go runtime's choice"}, "procs",
+		"most `CPUs` that run the bridge's code at once (GOMAXPROCS); 0: the Go runtime's choice\n(all CPUs, or the container's CPU limit); the default 1 suits a sidecar;\nan explicit $GOMAXPROCS is kept unless -procs is given")
 	fs.Var(intFlag{&cfg.maxSessions, 0, "0 means unlimited"}, "max-sessions",
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
 	fs.Var(durationFlag{&cfg.upstreamKeepalive, 0, "0 turns keep-alive pings off"}, "upstream-keepalive",
@@ -363,6 +372,7 @@ flags of serve:
 // settings, whose errors must not quote a password as the flag package
 // would (see redactURL). from tells where each setting comes from.
 func (cfg *serveConfig) check(from map[string]source) error {
+	_, cfg.procsSet = from["procs"]
 	for _, u := range []struct{ name, value string }{{"nats", cfg.nats}, {"trace-endpoint", cfg.traceEndpoint}} {
 		if err := checkNotRedacted(u.name, u.value); err != nil {
 			return fmt.Errorf("-%s (%s): %w", u.name, sourceOf(from, u.name), err)
@@ -426,6 +436,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
 	} else {
 		logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	}
+	if n := procsToSet(cfg.procs, cfg.procsSet, os.Getenv("GOMAXPROCS") != ""); n > 0 {
+		setGOMAXPROCS(n)
+		logger.Debug("set GOMAXPROCS", "procs", n)
 	}
 
 	// Listen first, so that a busy port fails before anything starts and
@@ -695,4 +709,18 @@ func dialAddr(a net.Addr) string {
 		return a.String()
 	}
 	return net.JoinHostPort("localhost", strconv.Itoa(tcp.Port))
+}
+
+// setGOMAXPROCS sets how many CPUs run Go code at once; tests replace it,
+// since serve runs inside their process.
+var setGOMAXPROCS = runtime.GOMAXPROCS
+
+// procsToSet returns the GOMAXPROCS that serve sets, 0 for none: -procs,
+// unless it is 0 (the runtime's choice) or only the default while the
+// environment gives GOMAXPROCS, which the runtime has applied already.
+func procsToSet(procs int, set, envGOMAXPROCS bool) int {
+	if procs <= 0 || (!set && envGOMAXPROCS) {
+		return 0
+	}
+	return procs
 }

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestProcsToSet(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		procs     int
+		set, env  bool
+		want      int
+		situation string
+	}{
+		{1, false, false, 1, "the default"},
+		{1, false, true, 0, "the default, $GOMAXPROCS given: the runtime applied it"},
+		{4, true, true, 4, "-procs given and $GOMAXPROCS: -procs wins"},
+		{0, true, false, 0, "-procs 0: the runtime's choice"},
+		{0, true, true, 0, "-procs 0 and $GOMAXPROCS: the runtime applied it"},
+	} {
+		if got := procsToSet(tc.procs, tc.set, tc.env); got != tc.want {
+			t.Errorf("%s: procsToSet(%d, %v, %v) = %d, want %d", tc.situation, tc.procs, tc.set, tc.env, got, tc.want)
+		}
+	}
+}
+
+// TestServeProcs runs the bridge as a process (the test binary running
+// main) and reads the GOMAXPROCS it runs with from its /metrics.
+func TestServeProcs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want int
+	}{
+		{"default", nil, nil, 1},
+		{"flag", []string{"-procs", "3"}, nil, 3},
+		{"environment", nil, []string{"BRIDGE_PROCS=2"}, 2},
+		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3},
+		{"flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2},
+		// What the runtime chose for this test process too (the CPUs or
+		// the container's limit), unless $GOMAXPROCS chose it.
+		{"runtime's choice", []string{"-procs", "0"}, nil, runtime.GOMAXPROCS(0)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if tc.name == "runtime's choice" && os.Getenv("GOMAXPROCS") != "" {
+				t.Skip("$GOMAXPROCS set the tests' own GOMAXPROCS")
+			}
+			if got := bridgeProcessGOMAXPROCS(t, tc.args, tc.env); got != tc.want {
+				t.Errorf("bridge %q with %q: GOMAXPROCS %d, want %d", tc.args, tc.env, got, tc.want)
+			}
+		})
+	}
+}
+
+// bridgeProcessGOMAXPROCS starts the bridge with args and env and returns
+// go_sched_gomaxprocs_threads from its /metrics.
+func bridgeProcessGOMAXPROCS(t *testing.T, args, env []string) int {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-listen", "127.0.0.1:0"}, args...)...)
+	// The parent's own GOMAXPROCS, if any, must not leak into the cases.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "BRIDGE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, append(env, runMainEnv+"=1")...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	lines := bufio.NewScanner(stderr)
+	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on ws://(127\.0\.0\.1:\d+)/ `)
+	var host string
+	for host == "" && lines.Scan() {
+		if m := bannerRE.FindStringSubmatch(lines.Text()); m != nil {
+			host = m[1]
+		}
+	}
+	if host == "" {
+		t.Fatal("no banner from the bridge process")
+	}
+	go io.Copy(io.Discard, stderr) // the process must never block on stderr
+	resp, err := http.Get("http://" + host + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics has no go_sched_gomaxprocs_threads:\n%s", body)
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
