@@ -93,11 +93,20 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 		st.heads[i] = -1
 	}
 	for pos := 0; pos < len(b); {
-		num, wt, tl := protowire.ConsumeTag(b[pos:])
-		if tl < 0 || num > protowire.MaxValidNumber {
-			return false
+		var num protowire.Number
+		var wt protowire.Type
+		if c := b[pos]; c < 0x80 && c >= 8 {
+			// A one-byte tag: fields 1 to 15, the usual case.
+			num, wt = protowire.Number(c>>3), protowire.Type(c&7)
+			pos++
+		} else {
+			n, t, tl := protowire.ConsumeTag(b[pos:])
+			if tl < 0 || n > protowire.MaxValidNumber {
+				return false
+			}
+			num, wt = n, t
+			pos += tl
 		}
-		pos += tl
 		fi := p.field(num)
 		if fi < 0 {
 			if p.ext.Has(num) {
@@ -117,6 +126,10 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 		r := wireRec{wt: wt, next: -1}
 		switch wt {
 		case protowire.VarintType:
+			if pos < len(b) && b[pos] < 0x80 {
+				r.v, pos = uint64(b[pos]), pos+1 // a one-byte varint
+				break
+			}
 			v, vl := protowire.ConsumeVarint(b[pos:])
 			if vl < 0 {
 				return false
