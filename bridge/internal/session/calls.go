@@ -19,7 +19,7 @@ import (
 
 // call is an entry of the table of calls in flight.
 type call struct {
-	cancel    context.CancelFunc
+	cancel    context.CancelCauseFunc
 	canceled  bool // CALL_CANCEL arrived; guarded by session.mu
 	procedure string
 	start     time.Time
@@ -50,7 +50,10 @@ func (s *session) startCall(m *wampv1.Call) {
 			procedure, s.cfg.MaxCallsInFlight))
 		return
 	}
-	cctx, cancel := context.WithCancel(s.callsCtx)
+	cctx, cancel := context.WithCancelCause(s.callsBase)
+	if s.callsEnded != nil {
+		cancel(s.callsEnded)
+	}
 	c := &call{cancel: cancel, procedure: procedure, start: time.Now()}
 	if s.calls == nil {
 		s.calls = make(map[string]*call)
@@ -61,7 +64,7 @@ func (s *session) startCall(m *wampv1.Call) {
 	s.mu.Unlock()
 	s.metrics.callStarted()
 	s.goCall(func() {
-		defer cancel()
+		defer cancel(nil)
 		var method string
 		var result *frame
 		p, err := s.core.Resolve(procedure)
@@ -146,7 +149,7 @@ func (s *session) cancelCall(id string) {
 	defer s.mu.Unlock()
 	if c, ok := s.calls[id]; ok {
 		c.canceled = true
-		c.cancel()
+		c.cancel(nil)
 	}
 }
 

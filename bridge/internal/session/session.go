@@ -119,12 +119,13 @@ type session struct {
 
 	ctx           context.Context // the session's; ends when the session does
 	cancelSession context.CancelCauseFunc
-	// callsCtx is the parent of the calls' contexts. It ends with ctx (see
-	// cancel), or earlier, with errShutdown, when a shutdown's grace runs
-	// out: then the calls' terminal frames still go out before the close
-	// frame.
-	callsCtx    context.Context
-	cancelCalls context.CancelCauseFunc
+	// callsBase is the parent of the calls' contexts: it carries the
+	// metadata, never ends, and so keeps no table of children, which an
+	// idle session would hold on to. cancelCalls ends the calls in the
+	// table instead: with ctx (see cancel), or earlier, with errShutdown,
+	// when a shutdown's grace runs out; then the calls' terminal frames
+	// still go out before the close frame.
+	callsBase context.Context
 	queue       chan *frame    // frames of calls; senders block (back-pressure)
 	events      eventQueue     // EVENT frames; the broker never blocks on it
 	wg          sync.WaitGroup // calls and refusals running
@@ -141,6 +142,9 @@ type session struct {
 	started  int // calls started, for the log line of the session's end
 	draining bool
 	closing  bool // the close marker is queued
+	// callsEnded is why the calls were cancelled (see cancelCalls); a
+	// call started afterwards is cancelled at once.
+	callsEnded error
 }
 
 // Serve runs the session on conn until the peer leaves, a bad frame ends it,
@@ -158,7 +162,6 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	// with it (see cancel): that saves every session a table of children.
 	base := context.WithoutCancel(ctx)
 	ctx, cancelSession := context.WithCancelCause(base)
-	callsCtx, cancelCalls := context.WithCancelCause(base)
 	s := &session{
 		cfg:           cfg,
 		conn:          conn,
@@ -167,8 +170,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		stats:         cfg.Stats,
 		ctx:           ctx,
 		cancelSession: cancelSession,
-		callsCtx:      callsCtx,
-		cancelCalls:   cancelCalls,
+		callsBase:     base,
 		queue:         make(chan *frame, cfg.SendQueue),
 		events:        eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
 		metrics:       cfg.Metrics,
@@ -423,6 +425,23 @@ func (s *session) dispatch(data []byte) {
 func (s *session) cancel(cause error) {
 	s.cancelSession(cause)
 	s.cancelCalls(cause)
+}
+
+// cancelCalls cancels every call in flight with cause, and every call
+// started later; the first cause stays.
+func (s *session) cancelCalls(cause error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.callsEnded != nil {
+		return
+	}
+	if cause == nil {
+		cause = context.Canceled
+	}
+	s.callsEnded = cause
+	for _, c := range s.calls {
+		c.cancel(cause)
+	}
 }
 
 // readBuffers hold frames while they are read: a frame then costs one
