@@ -126,9 +126,9 @@ type session struct {
 	// when a shutdown's grace runs out; then the calls' terminal frames
 	// still go out before the close frame.
 	callsBase context.Context
-	queue       chan *frame    // frames of calls; senders block (back-pressure)
-	events      eventQueue     // EVENT frames; the broker never blocks on it
-	wg          sync.WaitGroup // calls and refusals running
+	queue     chan *frame    // frames of calls; senders block (back-pressure)
+	events    eventQueue     // EVENT frames; the broker never blocks on it
+	wg        sync.WaitGroup // calls and refusals running
 
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
