@@ -100,10 +100,7 @@ func (d *reqDecoder) scalar(b []byte, i int, f *reqFieldPlan) (_ []byte, end int
 		}
 		return b, i, false, false
 	case protoreflect.StringKind:
-		if !d.at(i, '"') {
-			return b, i, false, false
-		}
-		end, escaped, ok := scanString(d.in, i)
+		end, escaped, ok := d.str(i)
 		if !ok {
 			return b, i, false, false
 		}
@@ -231,10 +228,7 @@ func (d *reqDecoder) floatValue(b []byte, i int, k protoreflect.Kind) (_ []byte,
 // string holds '-' or '_'), padded or not (if its length is not a multiple
 // of four), decoded as protojson decodes it.
 func (d *reqDecoder) bytesValue(b []byte, i int) (_ []byte, end int, zero, ok bool) {
-	if !d.at(i, '"') {
-		return b, i, false, false
-	}
-	end, escaped, ok := scanString(d.in, i)
+	end, escaped, ok := d.str(i)
 	if !ok {
 		return b, i, false, false
 	}

@@ -134,6 +134,37 @@ func (d *reqDecoder) literal(i int, s string) bool {
 	return len(d.in)-i >= len(s) && string(d.in[i:i+len(s)]) == s && endsToken(d.in, i+len(s))
 }
 
+// str scans the JSON string at in[i]: end is just past its closing quote,
+// escaped reports a backslash in it.
+func (d *reqDecoder) str(i int) (end int, escaped, ok bool) {
+	if !d.at(i, '"') {
+		return i, false, false
+	}
+	return scanString(d.in, i)
+}
+
+// colon skips the ':' after an object key that ends at in[i], and the
+// space around it, returning where the value starts.
+func (d *reqDecoder) colon(i int) (int, bool) {
+	if i = d.ws(i); !d.at(i, ':') {
+		return i, false
+	}
+	return d.ws(i + 1), true
+}
+
+// next steps past the ',' or the closer after a value of an object or
+// array that ends at in[i]: more reports a ',' (i is then at the next
+// member), and otherwise i is just past the closer.
+func (d *reqDecoder) next(i int, closer byte) (_ int, more, ok bool) {
+	switch i = d.ws(i); {
+	case d.at(i, ','):
+		return d.ws(i + 1), true, true
+	case d.at(i, closer):
+		return i + 1, false, true
+	}
+	return i, false, false
+}
+
 // message encodes the fields of the object at in[i] (a '{') as a message
 // of plan p, appending them to b.
 func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte, int, bool) {
@@ -150,10 +181,7 @@ func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte,
 		return b, i + 1, true
 	}
 	for {
-		if !d.at(i, '"') {
-			return b, i, false
-		}
-		end, escaped, ok := scanString(d.in, i)
+		end, escaped, ok := d.str(i)
 		if !ok {
 			return b, i, false
 		}
@@ -171,11 +199,9 @@ func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte,
 		if fi >= 0 {
 			next = fi + 1
 		}
-		i = d.ws(end)
-		if !d.at(i, ':') {
+		if i, ok = d.colon(end); !ok {
 			return b, i, false
 		}
-		i = d.ws(i + 1)
 		switch {
 		case fi < 0 && !d.discard:
 			return b, i, false
@@ -201,14 +227,9 @@ func (d *reqDecoder) message(b []byte, i int, p *reqMsgPlan, depth int) ([]byte,
 				return b, i, false
 			}
 		}
-		i = d.ws(i)
-		switch {
-		case d.at(i, ','):
-			i = d.ws(i + 1)
-		case d.at(i, '}'):
-			return b, i + 1, true
-		default:
-			return b, i, false
+		var more bool
+		if i, more, ok = d.next(i, '}'); !ok || !more {
+			return b, i, ok
 		}
 	}
 }
@@ -298,17 +319,15 @@ func (d *reqDecoder) list(b []byte, i int, f *reqFieldPlan, depth int) ([]byte, 
 		if !ok {
 			return b, i, false
 		}
-		i = d.ws(i)
-		switch {
-		case d.at(i, ','):
-			i = d.ws(i + 1)
-		case d.at(i, ']'):
+		var more bool
+		if i, more, ok = d.next(i, ']'); !ok {
+			return b, i, false
+		}
+		if !more {
 			if f.packed {
 				b = closeLen(b, at)
 			}
-			return b, i + 1, true
-		default:
-			return b, i, false
+			return b, i, true
 		}
 	}
 }
@@ -332,10 +351,7 @@ func (d *reqDecoder) mapValue(b []byte, i int, f *reqFieldPlan, depth int) ([]by
 		return b, i + 1, true
 	}
 	for {
-		if !d.at(i, '"') {
-			return b, i, false
-		}
-		end, escaped, ok := scanString(d.in, i)
+		end, escaped, ok := d.str(i)
 		if !ok {
 			return b, i, false
 		}
@@ -346,11 +362,9 @@ func (d *reqDecoder) mapValue(b []byte, i int, f *reqFieldPlan, depth int) ([]by
 			return b, i, false
 		}
 		klen := len(b) - at - 1
-		i = d.ws(end)
-		if !d.at(i, ':') {
+		if i, ok = d.colon(end); !ok {
 			return b, i, false
 		}
-		i = d.ws(i + 1)
 		b = protowire.AppendVarint(b, f.val.tag)
 		if f.val.msg != nil {
 			b, i, ok = d.messageValue(b, i, f.val.msg, depth+1)
@@ -366,14 +380,9 @@ func (d *reqDecoder) mapValue(b []byte, i int, f *reqFieldPlan, depth int) ([]by
 		if keys, set, ok = addKey(b, keys, set, span{ks, ks + klen}); !ok {
 			return b, i, false
 		}
-		i = d.ws(i)
-		switch {
-		case d.at(i, ','):
-			i = d.ws(i + 1)
-		case d.at(i, '}'):
-			return b, i + 1, true
-		default:
-			return b, i, false
+		var more bool
+		if i, more, ok = d.next(i, '}'); !ok || !more {
+			return b, i, ok
 		}
 	}
 }
@@ -433,30 +442,20 @@ func (d *reqDecoder) skip(i int, depth int) (int, bool) {
 			return i + 1, true
 		}
 		for {
-			var ok bool
+			var ok, more bool
 			if c == '{' {
-				if !d.at(i, '"') {
+				if i, _, ok = d.str(i); !ok {
 					return i, false
 				}
-				if i, _, ok = scanString(d.in, i); !ok {
+				if i, ok = d.colon(i); !ok {
 					return i, false
 				}
-				if i = d.ws(i); !d.at(i, ':') {
-					return i, false
-				}
-				i = d.ws(i + 1)
 			}
 			if i, ok = d.skip(i, depth+1); !ok {
 				return i, false
 			}
-			i = d.ws(i)
-			switch {
-			case d.at(i, ','):
-				i = d.ws(i + 1)
-			case d.at(i, closer):
-				return i + 1, true
-			default:
-				return i, false
+			if i, more, ok = d.next(i, closer); !ok || !more {
+				return i, ok
 			}
 		}
 	}
