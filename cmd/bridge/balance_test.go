@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,8 +15,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/resolver"
 	"google.golang.org/grpc/resolver/manual"
-
-	"github.com/wampbridge/grpcwamp/bridge"
 )
 
 // TestUpstreamRoundRobin: the connection serve dials (newUpstreamConn,
@@ -39,20 +36,7 @@ func TestUpstreamRoundRobin(t *testing.T) {
 		t.Fatalf("newUpstreamConn: %v", err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
-	h, err := bridge.NewHandler(cc)
-	if err != nil {
-		t.Fatalf("bridge.NewHandler: %v", err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(func() {
-		srv.Close() // forgets the WebSockets: the handler closes them
-		ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
-		defer cancel()
-		if err := h.Shutdown(ctx); err != nil {
-			t.Errorf("Shutdown: %v", err)
-		}
-	})
-	waitFor(t, "the bridge to be ready", h.Ready)
+	_, srv := serveHandler(t, cc)
 	readyz := func() (int, string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, srv.URL+"/readyz", nil)

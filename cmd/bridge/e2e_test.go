@@ -39,6 +39,14 @@ func startBridge(t *testing.T, opts ...bridge.Option) (string, *bridge.Handler) 
 		t.Fatalf("grpc.NewClient(%q): %v", addr, err)
 	}
 	t.Cleanup(func() { _ = cc.Close() })
+	h, srv := serveHandler(t, cc, opts...)
+	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/", h
+}
+
+// serveHandler serves a bridge in front of cc in an httptest server, once
+// the handler is ready; the end of the test shuts both down.
+func serveHandler(t *testing.T, cc *grpc.ClientConn, opts ...bridge.Option) (*bridge.Handler, *httptest.Server) {
+	t.Helper()
 	h, err := bridge.NewHandler(cc, opts...)
 	if err != nil {
 		t.Fatalf("bridge.NewHandler: %v", err)
@@ -53,7 +61,7 @@ func startBridge(t *testing.T, opts ...bridge.Option) (string, *bridge.Handler) 
 		}
 	})
 	waitFor(t, "the bridge to be ready", h.Ready)
-	return "ws" + strings.TrimPrefix(srv.URL, "http") + "/", h
+	return h, srv
 }
 
 // waitFor polls cond until it holds, failing the test after readyTimeout.

@@ -190,20 +190,7 @@ func TestUpstreamKeepalive(t *testing.T) {
 	gs := grpc.NewServer()
 	svc := &holdService{held: make(chan struct{}, 1)}
 	bridgetestv1.RegisterTestServiceServer(gs, svc)
-	var lc net.ListenConfig
-	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	t.Cleanup(func() {
-		gs.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("upstream Serve: %v", err)
-		}
-	})
-	proxy := startH2Proxy(t, lis.Addr().String())
+	proxy := startH2Proxy(t, serveGRPC(t, gs))
 
 	cc, err := newUpstreamConn(proxy.addr, keepaliveParams{every: every, timeout: timeout}, slog.New(slog.DiscardHandler), nil)
 	if err != nil {

@@ -284,20 +284,7 @@ func TestServeUpstreamMTLS(t *testing.T) {
 	})))
 	demov1.RegisterClockServiceServer(gs, clock{})
 	reflection.Register(gs)
-	var lc net.ListenConfig
-	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gs.Serve(lis) }()
-	t.Cleanup(func() {
-		gs.Stop()
-		if err := <-served; err != nil {
-			t.Errorf("upstream Serve: %v", err)
-		}
-	})
-	addr := lis.Addr().String()
+	addr := serveGRPC(t, gs)
 
 	t.Run("client certificate", func(t *testing.T) {
 		url, _ := runServe(t, "-upstream", addr, "-upstream-ca", ca.file, "-upstream-cert", cliCert, "-upstream-key", cliKey)

@@ -98,6 +98,13 @@ func startEchoServer(t *testing.T) (string, *echoService, func()) {
 	svc := &echoService{md: make(map[string]metadata.MD), calls: make(map[string]int)}
 	bridgetestv1.RegisterTestServiceServer(gs, svc)
 	reflection.Register(gs)
+	return serveGRPC(t, gs), svc, gs.Stop
+}
+
+// serveGRPC serves gs on a port of 127.0.0.1 and returns its address; the
+// end of the test stops it.
+func serveGRPC(t *testing.T, gs *grpc.Server) string {
+	t.Helper()
 	var lc net.ListenConfig
 	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +118,7 @@ func startEchoServer(t *testing.T) (string, *echoService, func()) {
 			t.Errorf("upstream Serve: %v", err)
 		}
 	})
-	return lis.Addr().String(), svc, gs.Stop
+	return lis.Addr().String()
 }
 
 // TestServeUpstreamMessageSizes: with -upstream-max-recv-size, a response
