@@ -340,20 +340,17 @@ func (s *session) send(ctx context.Context, f *frame) error {
 	// Most frames find room: a plain send costs less than a select.
 	select {
 	case s.queue <- f:
-		s.metrics.progressFrame()
-		s.metrics.queueDepth(len(s.queue))
-		return nil
 	default:
+		select {
+		case s.queue <- f:
+		case <-ctx.Done():
+			f.release()
+			return status.FromContextError(ctx.Err()).Err()
+		}
 	}
-	select {
-	case s.queue <- f:
-		s.metrics.progressFrame()
-		s.metrics.queueDepth(len(s.queue))
-		return nil
-	case <-ctx.Done():
-		f.release()
-		return status.FromContextError(ctx.Err()).Err()
-	}
+	s.metrics.progressFrame()
+	s.metrics.queueDepth(len(s.queue))
+	return nil
 }
 
 // sendFinal queues a terminal frame; only the end of the session stops it.
