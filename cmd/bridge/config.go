@@ -157,6 +157,7 @@ func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, err
 	if err := cfg.check(from); err != nil {
 		return fail(err)
 	}
+	_, cfg.procsSet = from["procs"]
 	cfg.settings = effectiveSettings(fs, from)
 	return cfg, nil
 }

@@ -372,7 +372,6 @@ flags of serve:
 // settings, whose errors must not quote a password as the flag package
 // would (see redactURL). from tells where each setting comes from.
 func (cfg *serveConfig) check(from map[string]source) error {
-	_, cfg.procsSet = from["procs"]
 	for _, u := range []struct{ name, value string }{{"nats", cfg.nats}, {"trace-endpoint", cfg.traceEndpoint}} {
 		if err := checkNotRedacted(u.name, u.value); err != nil {
 			return fmt.Errorf("-%s (%s): %w", u.name, sourceOf(from, u.name), err)
