@@ -45,6 +45,8 @@ const (
 const (
 	sideDirect = iota
 	sideBridge
+	sideProxy // the gRPC proxy of the reference figures (proxy.go)
+	numSides
 )
 
 // roundResult holds the figures of one round.
@@ -52,14 +54,20 @@ type roundResult struct {
 	streamDirect, streamBridge float64          // messages/s
 	latDirect, latBridge       [3]time.Duration // p50, p90, p99
 	thrDirect, thrBridge       float64          // calls/s
-	cpu                        [numFigures][2]cpuPerOp
+	cpu                        [numFigures][numSides]cpuPerOp
+
+	// The same figures through the gRPC proxy.
+	streamProxy float64
+	latProxy    [3]time.Duration
+	thrProxy    float64
 
 	// p50 of the TCP round trips of the floor figures: direct to the
 	// echo server in the upstream process, and through the relay process.
 	tcpEcho, tcpRelay time.Duration
 }
 
-// pids are the processes whose CPU time the report shows.
+// pids are the processes whose CPU time the report shows. bridge is the
+// process in the middle: the bridge, or the gRPC proxy for its figures.
 type pids struct{ client, bridge, upstream int }
 
 // A cpuPerOp is the CPU time per message or call of each process during a
@@ -69,11 +77,15 @@ type cpuPerOp struct {
 	ok                       bool
 }
 
-// readCPU returns the CPU time used so far by each of p; false when one
-// cannot be read.
+// readCPU returns the CPU time used so far by each of p (0 for a pid of
+// 0: none, as the bridge of the direct side); false when one cannot be
+// read.
 func readCPU(p pids) ([3]time.Duration, bool) {
 	var t [3]time.Duration
 	for i, pid := range []int{p.client, p.bridge, p.upstream} {
+		if pid == 0 {
+			continue
+		}
 		d, err := processCPU(pid)
 		if err != nil {
 			return t, false
@@ -187,6 +199,13 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		return nil, err
 	}
 	tcp := tcpAddrs{echo: echoAddr, relay: relayAddr}
+	px, proxyAddr, err := startProxyProcess(ctx, self, dir, addr, cfg.bridgeEnv)
+	if px != nil {
+		children = append(children, px)
+	}
+	if err != nil {
+		return nil, err
+	}
 	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
 	if br != nil {
 		children = append(children, br)
@@ -194,7 +213,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, TCP relay on %s\n", addr, echoAddr, wsURL, relayAddr)
+	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, gRPC proxy on %s, TCP relay on %s\n", addr, echoAddr, wsURL, proxyAddr, relayAddr)
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -202,11 +221,21 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	}
 	defer cc.Close()
 	client := benchv1.NewBenchServiceClient(cc)
-	procs := pids{client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid}
+	pcc, err := grpc.NewClient(proxyAddr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return nil, fmt.Errorf("client of the gRPC proxy: %w", err)
+	}
+	defer pcc.Close()
+	clients := clients{direct: client, proxy: benchv1.NewBenchServiceClient(pcc)}
+	procs := [numSides]pids{
+		sideDirect: {client: os.Getpid(), upstream: up.cmd.Process.Pid},
+		sideBridge: {client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
+		sideProxy:  {client: os.Getpid(), bridge: px.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
+	}
 	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
 
 	for r := range cfg.rounds {
-		res, frameLen, err := runRound(ctx, cfg, client, wsURL, tcp, procs, r%2 == 1)
+		res, frameLen, err := runRound(ctx, cfg, clients, wsURL, tcp, procs, r%2 == 1)
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", r+1, err)
 		}
@@ -217,10 +246,10 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		}
 		rep.rounds = append(rep.rounds, res)
 		rep.frameLen = frameLen
-		fmt.Fprintf(stderr, "round %d/%d (direct / bridge): stream %s / %s msg/s; unary p50 %s / %s; concurrency %d: %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
-			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge),
-			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]),
-			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge),
+		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy): stream %s / %s / %s msg/s; unary p50 %s / %s / %s; concurrency %d: %s / %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
+			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge), formatCount(res.streamProxy),
+			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]), formatMicros(res.latProxy[0]),
+			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge), formatCount(res.thrProxy),
 			formatMicros(res.tcpEcho), formatMicros(res.tcpRelay))
 	}
 
@@ -249,77 +278,96 @@ type tcpAddrs struct {
 	relay string // the relay process in front of it
 }
 
-// runRound measures each figure on both sides, the bridge first when
-// bridgeFirst, and returns the figures and the size of a progress frame.
-// The TCP floor figures come last, the relay first when bridgeFirst, so
-// that the bridge figures run in the order they always have.
-func runRound(ctx context.Context, cfg config, client benchv1.BenchServiceClient, url string, tcp tcpAddrs, procs pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
+// clients are the gRPC clients of a round: to the upstream, and to the
+// gRPC proxy in front of it.
+type clients struct{ direct, proxy benchv1.BenchServiceClient }
+
+// runRound measures each figure on each side, in the order direct, bridge,
+// gRPC proxy, or the other way round when bridgeFirst, and returns the
+// figures and the size of a progress frame. The TCP floor figures come
+// last, the relay first when bridgeFirst.
+func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
 	measure := func(fig, side int, f func() (int64, error)) error {
-		before, ok := readCPU(procs)
+		before, ok := readCPU(procs[side])
 		ops, err := f()
 		if err != nil {
 			return err
 		}
-		after, ok2 := readCPU(procs)
+		after, ok2 := readCPU(procs[side])
 		if ok && ok2 && ops > 0 {
 			per := func(i int) time.Duration { return (after[i] - before[i]) / time.Duration(ops) }
 			res.cpu[fig][side] = cpuPerOp{client: per(0), bridge: per(1), upstream: per(2), ok: true}
 		}
 		return nil
 	}
-	pair := func(fig int, direct, bridge func() (int64, error)) error {
-		sides := []int{sideDirect, sideBridge}
-		fs := []func() (int64, error){direct, bridge}
-		if bridgeFirst {
-			sides, fs = []int{sideBridge, sideDirect}, []func() (int64, error){bridge, direct}
-		}
-		for i := range sides {
-			if err := measure(fig, sides[i], fs[i]); err != nil {
+	sides := func(fig int, direct, bridge, proxy func() (int64, error)) error {
+		fs := [numSides]func() (int64, error){sideDirect: direct, sideBridge: bridge, sideProxy: proxy}
+		for i := range numSides {
+			side := i
+			if bridgeFirst {
+				side = numSides - 1 - i
+			}
+			if err := measure(fig, side, fs[side]); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	d := cfg.duration
-	err = pair(figStream, func() (int64, error) {
-		s, err := directStream(ctx, client, d)
+	err = sides(figStream, func() (int64, error) {
+		s, err := grpcStream(ctx, "direct", cl.direct, d)
 		res.streamDirect = s.rate()
 		return s.ops, err
 	}, func() (int64, error) {
 		s, n, err := bridgeStream(ctx, url, d)
 		res.streamBridge, frameLen = s.rate(), n
 		return s.ops, err
+	}, func() (int64, error) {
+		s, err := grpcStream(ctx, "gRPC proxy", cl.proxy, d)
+		res.streamProxy = s.rate()
+		return s.ops, err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	err = pair(figUnary, func() (int64, error) {
-		rtts, err := directLatency(ctx, client, d)
-		res.latDirect = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
+	pcts := func(rtts []time.Duration) [3]time.Duration {
+		return [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
+	}
+	err = sides(figUnary, func() (int64, error) {
+		rtts, err := grpcLatency(ctx, "direct", cl.direct, d)
+		res.latDirect = pcts(rtts)
 		return int64(len(rtts) + latencyWarmup), err
 	}, func() (int64, error) {
 		rtts, err := bridgeLatency(ctx, url, d)
-		res.latBridge = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
+		res.latBridge = pcts(rtts)
+		return int64(len(rtts) + latencyWarmup), err
+	}, func() (int64, error) {
+		rtts, err := grpcLatency(ctx, "gRPC proxy", cl.proxy, d)
+		res.latProxy = pcts(rtts)
 		return int64(len(rtts) + latencyWarmup), err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	err = pair(figThroughput, func() (int64, error) {
-		s, err := directThroughput(ctx, client, d, cfg.concurrency)
+	err = sides(figThroughput, func() (int64, error) {
+		s, err := grpcThroughput(ctx, "direct", cl.direct, d, cfg.concurrency)
 		res.thrDirect = s.rate()
 		return s.ops, err
 	}, func() (int64, error) {
 		s, err := bridgeThroughput(ctx, url, d, cfg.concurrency)
 		res.thrBridge = s.rate()
 		return s.ops, err
+	}, func() (int64, error) {
+		s, err := grpcThroughput(ctx, "gRPC proxy", cl.proxy, d, cfg.concurrency)
+		res.thrProxy = s.rate()
+		return s.ops, err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	// Not through pair: the relay is none of the processes whose CPU
+	// Not through sides: the relay is none of the processes whose CPU
 	// time the report shows.
 	echo := func() error {
 		rtts, err := tcpLatency(ctx, "TCP echo", tcp.echo, d)
@@ -357,10 +405,10 @@ func collect(rs []roundResult, f func(roundResult) float64) []float64 {
 func (rep *report) print(w io.Writer, markdown bool) error {
 	cfg := rep.cfg
 	var b strings.Builder
-	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream and TCP relay in separate processes on 127.0.0.1.\n",
+	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream, gRPC proxy and TCP relay in separate processes on 127.0.0.1.\n",
 		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	if len(cfg.bridgeEnv) > 0 {
-		fmt.Fprintf(&b, "The bridge ran with %s added to its environment.\n", strings.Join(cfg.bridgeEnv, " "))
+		fmt.Fprintf(&b, "The bridge and the gRPC proxy ran with %s added to their environment.\n", strings.Join(cfg.bridgeEnv, " "))
 	}
 	if markdown {
 		b.WriteString("\n") // two paragraphs, not one
@@ -433,6 +481,9 @@ A bridge in its own process adds at least one such hop: with the TCP figures of 
 `, tcpMessageSize, latencyWarmup, formatRatio(median(floors))); err != nil {
 		return err
 	}
+	if err := rep.printProxy(w, markdown); err != nil {
+		return err
+	}
 	if err := rep.printCPU(w, markdown); err != nil {
 		return err
 	}
@@ -482,13 +533,56 @@ buffers are in neither. Equal figures at each count show that memory grows linea
 	return err
 }
 
+// printProxy writes the reference figures: the gRPC proxy in the bridge's
+// place.
+func (rep *report) printProxy(w io.Writer, markdown bool) error {
+	rs := rep.rounds
+	t := table{header: []string{"figure, through a gRPC proxy in the bridge's place", "direct gRPC", "gRPC proxy", "proxy/direct", "bridge/direct"}}
+	add := func(name string, format func(float64) string, direct, proxy, bridge func(roundResult) float64) {
+		proxyRatios := make([]float64, len(rs))
+		bridgeRatios := make([]float64, len(rs))
+		for i, r := range rs {
+			proxyRatios[i] = ratio(proxy(r), direct(r))
+			bridgeRatios[i] = ratio(bridge(r), direct(r))
+		}
+		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, proxy))),
+			formatRatio(median(proxyRatios)), formatRatio(median(bridgeRatios)))
+	}
+	rate := func(unit string) func(float64) string {
+		return func(x float64) string { return formatCount(x) + " " + unit }
+	}
+	micros := func(x float64) string { return formatMicros(time.Duration(x)) }
+	add("server-streaming throughput", rate("msg/s"),
+		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamProxy },
+		func(r roundResult) float64 { return r.streamBridge })
+	add("unary round trip p50, concurrency 1", micros,
+		func(r roundResult) float64 { return float64(r.latDirect[0]) }, func(r roundResult) float64 { return float64(r.latProxy[0]) },
+		func(r roundResult) float64 { return float64(r.latBridge[0]) })
+	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rate("calls/s"),
+		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrProxy },
+		func(r roundResult) float64 { return r.thrBridge })
+	if _, err := io.WriteString(w, "\n"); err != nil {
+		return err
+	}
+	if err := t.print(w, markdown); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, `
+The gRPC proxy is the lightest gRPC hop that can stand where the bridge does: a process of its own
+(on one processor, as the bridge by default) whose grpc-go server passes each call's bytes to the
+upstream over one grpc-go client connection and the responses' bytes back, with no WebSocket, no
+JSON and no schema. A bridge built on grpc-go's client pays at least that client's half of it.
+`)
+	return err
+}
+
 // printCPU writes the CPU time per message or call of each process, when
 // it was read.
 func (rep *report) printCPU(w io.Writer, markdown bool) error {
-	t := table{header: []string{"CPU time per message or call", "client", "bridge", "upstream", "all three"}}
+	t := table{header: []string{"CPU time per message or call", "client", "bridge or proxy", "upstream", "all three"}}
 	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
 	for fig := range numFigures {
-		for side, sideName := range []string{"direct gRPC", "bridge"} {
+		for side, sideName := range [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy"} {
 			var client, bridge, upstream, total []float64
 			for _, r := range rep.rounds {
 				c := r.cpu[fig][side]

@@ -41,20 +41,21 @@ type sample struct {
 // rate returns ops per second.
 func (s sample) rate() float64 { return float64(s.ops) / s.elapsed.Seconds() }
 
-// directStream receives one server stream for d.
-func directStream(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) (sample, error) {
+// grpcStream receives one server stream for d. what names the side in
+// errors: "direct", or "gRPC proxy" for a client of the proxy.
+func grpcStream(ctx context.Context, what string, client benchv1.BenchServiceClient, d time.Duration) (sample, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	start := time.Now()
 	deadline := start.Add(d)
 	stream, err := client.Stream(sctx, &benchv1.StreamRequest{Count: streamCount})
 	if err != nil {
-		return sample{}, fmt.Errorf("direct stream: %w", err)
+		return sample{}, fmt.Errorf("%s stream: %w", what, err)
 	}
 	var n int64
 	for {
 		if _, err := stream.Recv(); err != nil {
-			return sample{}, fmt.Errorf("direct stream: after %d messages: %w", n, err)
+			return sample{}, fmt.Errorf("%s stream: after %d messages: %w", what, n, err)
 		}
 		n++
 		if n%checkEvery == 0 && time.Now().After(deadline) {
@@ -144,11 +145,12 @@ func measureLatency(d time.Duration, call func(seq int64) error) ([]time.Duratio
 	return rtts, nil
 }
 
-// directLatency measures unary round trips at concurrency 1.
-func directLatency(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration) ([]time.Duration, error) {
+// grpcLatency measures unary round trips at concurrency 1; what as for
+// grpcStream.
+func grpcLatency(ctx context.Context, what string, client benchv1.BenchServiceClient, d time.Duration) ([]time.Duration, error) {
 	return measureLatency(d, func(seq int64) error {
 		if _, err := client.Unary(ctx, &benchv1.UnaryRequest{Seq: seq}); err != nil {
-			return fmt.Errorf("direct unary: %w", err)
+			return fmt.Errorf("%s unary: %w", what, err)
 		}
 		return nil
 	})
@@ -218,9 +220,9 @@ func tcpLatency(ctx context.Context, what, addr string, d time.Duration) ([]time
 	})
 }
 
-// directThroughput runs conc goroutines that call Unary one after another
-// over the one client connection for d.
-func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d time.Duration, conc int) (sample, error) {
+// grpcThroughput runs conc goroutines that call Unary one after another
+// over the one client connection for d; what as for grpcStream.
+func grpcThroughput(ctx context.Context, what string, client benchv1.BenchServiceClient, d time.Duration, conc int) (sample, error) {
 	var done atomic.Int64
 	var wg sync.WaitGroup
 	errs := make([]error, conc)
@@ -231,7 +233,7 @@ func directThroughput(ctx context.Context, client benchv1.BenchServiceClient, d 
 			req := &benchv1.UnaryRequest{Seq: int64(i)}
 			for time.Now().Before(deadline) {
 				if _, err := client.Unary(ctx, req); err != nil {
-					errs[i] = fmt.Errorf("direct unary: %w", err)
+					errs[i] = fmt.Errorf("%s unary: %w", what, err)
 					return
 				}
 				done.Add(1)

@@ -157,10 +157,14 @@ func buildBridge(ctx context.Context, dir string) (string, error) {
 }
 
 // startRoleProcess runs self (this command's executable) with args, in
-// one of its roles, as the child name, and returns it with the first
-// lines lines of its stdout: the addresses it serves.
-func startRoleProcess(ctx context.Context, name, self, dir string, args []string, lines int) (*child, []string, error) {
+// one of its roles, as the child name, with env (NAME=VALUE settings)
+// added to its environment, and returns it with the first lines lines of
+// its stdout: the addresses it serves.
+func startRoleProcess(ctx context.Context, name, self, dir string, args, env []string, lines int) (*child, []string, error) {
 	cmd := exec.Command(self, args...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
@@ -210,7 +214,7 @@ func startRoleProcess(ctx context.Context, name, self, dir string, args []string
 // startUpstreamProcess runs the upstream role and returns it with its
 // gRPC address and the address of its TCP echo server.
 func startUpstreamProcess(ctx context.Context, self, dir string) (c *child, grpcAddr, echoAddr string, err error) {
-	c, addrs, err := startRoleProcess(ctx, "upstream", self, dir, []string{upstreamRoleArg}, 2)
+	c, addrs, err := startRoleProcess(ctx, "upstream", self, dir, []string{upstreamRoleArg}, nil, 2)
 	if err != nil {
 		return c, "", "", err
 	}
@@ -220,7 +224,18 @@ func startUpstreamProcess(ctx context.Context, self, dir string) (c *child, grpc
 // startRelayProcess runs the relay role in front of the echo server at
 // echoAddr and returns it with its address.
 func startRelayProcess(ctx context.Context, self, dir, echoAddr string) (*child, string, error) {
-	c, addrs, err := startRoleProcess(ctx, "relay", self, dir, []string{relayRoleArg, echoAddr}, 1)
+	c, addrs, err := startRoleProcess(ctx, "relay", self, dir, []string{relayRoleArg, echoAddr}, nil, 1)
+	if err != nil {
+		return c, "", err
+	}
+	return c, addrs[0], nil
+}
+
+// startProxyProcess runs the gRPC proxy role in front of upstream, with
+// env added to its environment (the bridge's settings: see
+// startBridgeProcess), and returns it with its address.
+func startProxyProcess(ctx context.Context, self, dir, upstream string, env []string) (*child, string, error) {
+	c, addrs, err := startRoleProcess(ctx, "gRPC proxy", self, dir, []string{proxyRoleArg, upstream}, env, 1)
 	if err != nil {
 		return c, "", err
 	}

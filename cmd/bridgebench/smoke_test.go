@@ -8,8 +8,8 @@ import (
 )
 
 // TestSmoke runs the whole pipeline with -quick sizes: it builds the real
-// bridge with go build and runs this test binary as the upstream and as
-// the TCP relay (see TestMain), as the command does. It checks that every
+// bridge with go build and runs this test binary as the upstream, the TCP
+// relay and the gRPC proxy (see TestMain), as the command does. It checks that every
 // figure is printed, not what the figures are.
 func TestSmoke(t *testing.T) {
 	if testing.Short() {
@@ -25,17 +25,18 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
 		"unary throughput, concurrency 64, one connection", ">= 0.75x", "<= 1.30x", ">= 0.80x",
-		"The bridge ran with GOGC=150 added to its environment.",
+		"The bridge and the gRPC proxy ran with GOGC=150 added to their environment.",
 		"idle sessions", "\n20 ", "\n40 ", "each of the 20 from 20 to 40",
 		"TCP round trip p50, 100 B: one process hop (echo) / through a relay process",
 		"the lowest unary p50 ratio any separate-process bridge could reach here is about ",
+		"figure, through a gRPC proxy in the bridge's place", "proxy/direct",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	if runtime.GOOS == "linux" { // CPU times are read on Linux only
-		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC"} {
+		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC", "unary, concurrency 64, gRPC proxy"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
