@@ -59,7 +59,7 @@ func (s *session) startCall(m *wampv1.Call) {
 		s.calls = make(map[string]*call)
 	}
 	s.calls[id] = c
-	s.running++
+	s.running.Add(1)
 	s.started++
 	s.mu.Unlock()
 	s.metrics.callStarted()
@@ -78,7 +78,7 @@ func (s *session) startCall(m *wampv1.Call) {
 		}
 		s.finish(id, c, method, result, err)
 		s.mu.Lock()
-		s.running--
+		s.running.Add(-1)
 		s.mu.Unlock()
 		s.closeIfDrained()
 	})

@@ -85,6 +85,83 @@ func TestWriteBatchFlushesOnce(t *testing.T) {
 	}
 }
 
+// TestWriteBatchYields shows that the writer, while other calls run,
+// yields once when the queues run dry and puts the frames queued during
+// the yield (by call goroutines, on one processor) into the same network
+// write; that it yields once per batch; and that with one call running,
+// whose frame it has just taken, it does not yield at all.
+func TestWriteBatchYields(t *testing.T) {
+	conn, counter, client := upgraded(t)
+	const n = 4
+	s := &session{cfg: withDefaults(Config{SendQueue: n}), conn: conn, queue: make(chan *frame, n)}
+	s.running.Store(n)
+	yields := 0
+	s.yield = func() {
+		yields++
+		if yields > 1 {
+			return
+		}
+		for i := 1; i < n; i++ {
+			s.queue <- &frame{b: fmt.Appendf(nil, `[3,"c%d",null]`, i)}
+		}
+	}
+	if err := s.writeBatch(t.Context(), &frame{b: []byte(`[3,"c0",null]`)}, nil); err != nil {
+		t.Fatalf("writeBatch: %v", err)
+	}
+	if yields != 1 {
+		t.Errorf("yields = %d, want 1", yields)
+	}
+	if got := counter.writes.Load(); got != 1 {
+		t.Errorf("network writes for a frame and %d queued during the yield = %d, want 1", n-1, got)
+	}
+	for i := range n {
+		typ, data, err := client.ReadMessage()
+		if err != nil {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+		if want := fmt.Sprintf(`[3,"c%d",null]`, i); typ != websocket.TextMessage || string(data) != want {
+			t.Fatalf("frame %d = %d %s, want text %s", i, typ, data, want)
+		}
+	}
+
+	// A yield that brings nothing ends the batch with what it has.
+	if err := s.writeBatch(t.Context(), &frame{b: []byte(`[3,"d",null]`)}, nil); err != nil {
+		t.Fatalf("writeBatch: %v", err)
+	}
+	if yields != 2 {
+		t.Errorf("yields after a second batch = %d, want 2", yields)
+	}
+	if got := counter.writes.Load(); got != 2 {
+		t.Errorf("network writes after a second batch = %d, want 2", got)
+	}
+	if _, data, err := client.ReadMessage(); err != nil || string(data) != `[3,"d",null]` {
+		t.Fatalf("second batch: read %s, %v; want [3,\"d\",null]", data, err)
+	}
+
+	s.running.Store(1)
+	if err := s.writeBatch(t.Context(), &frame{b: []byte(`[3,"e",null]`)}, nil); err != nil {
+		t.Fatalf("writeBatch: %v", err)
+	}
+	if yields != 2 {
+		t.Errorf("yields with one call running = %d, want none (still 2)", yields)
+	}
+	if _, data, err := client.ReadMessage(); err != nil || string(data) != `[3,"e",null]` {
+		t.Fatalf("third batch: read %s, %v; want [3,\"e\",null]", data, err)
+	}
+}
+
+// TestWriterYield: the writer yields on one processor only.
+func TestWriterYield(t *testing.T) {
+	if writerYield(1) == nil {
+		t.Error("writerYield(1) = nil, want runtime.Gosched")
+	}
+	for _, procs := range []int{2, 8} {
+		if writerYield(procs) != nil {
+			t.Errorf("writerYield(%d) != nil, want nil", procs)
+		}
+	}
+}
+
 // TestBatchConnWritesThroughOutsideBatch shows that writes outside a batch
 // (the handshake, pongs from the reader) are not held back.
 func TestBatchConnWritesThroughOutsideBatch(t *testing.T) {

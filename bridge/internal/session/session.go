@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,9 +127,12 @@ type session struct {
 	// when a shutdown's grace runs out; then the calls' terminal frames
 	// still go out before the close frame.
 	callsBase context.Context
-	queue     chan *frame    // frames of calls; senders block (back-pressure)
-	events    eventQueue     // EVENT frames; the broker never blocks on it
-	wg        sync.WaitGroup // calls and refusals running
+	queue     chan *frame // frames of calls; senders block (back-pressure)
+	// yield, when set, lets the call goroutines run once before the
+	// writer ends a batch (see writeBatch): writerYield's choice.
+	yield  func()
+	events eventQueue     // EVENT frames; the broker never blocks on it
+	wg     sync.WaitGroup // calls and refusals running
 
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
@@ -138,7 +142,9 @@ type session struct {
 	mu       sync.Mutex
 	calls    map[string]*call
 	refusing int // refusals being delivered
-	running  int // calls whose terminal frame is not queued yet
+	// running counts the calls whose terminal frame is not queued yet.
+	// It changes under mu; the writer reads it without (see writeBatch).
+	running  atomic.Int32
 	started  int // calls started, for the log line of the session's end
 	draining bool
 	closing  bool // the close marker is queued
@@ -175,6 +181,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		events:        eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
 		metrics:       cfg.Metrics,
 		logger:        cfg.Logger,
+		yield:         writerYield(runtime.GOMAXPROCS(0)),
 	}
 	defer s.cancel(nil)
 	if s.stats == nil {
@@ -345,7 +352,7 @@ func (s *session) force() bool {
 func (s *session) closeDue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.draining || s.closing || s.running > 0 || s.refusing > 0 {
+	if !s.draining || s.closing || s.running.Load() > 0 || s.refusing > 0 {
 		return false
 	}
 	s.closing = true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"runtime"
 	"time"
 	"unicode/utf8"
 
@@ -87,10 +88,14 @@ func (s *session) writeFailed(err error) {
 
 // writeBatch writes f (a frame of the calls' queue) or ev (an EVENT frame),
 // and every frame queued behind it, taking from the two queues in turn,
-// then flushes. It stops early when the session starts closing.
+// then flushes. When both queues are empty while other calls run, it
+// yields once (s.yield, see writerYield) and takes what they queued
+// meanwhile before it flushes. It stops early when the session starts
+// closing.
 func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 	bc := s.conn.batch
 	bc.begin(time.Now().Add(s.cfg.WriteTimeout))
+	yielded := false // at most once per batch
 	for ctx.Err() == nil {
 		data := ev
 		if f != nil {
@@ -119,18 +124,54 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 				continue
 			}
 		}
-		select {
-		case f = <-s.queue:
+		if f, ev = s.queued(); f != nil || ev != nil {
 			continue
-		default:
 		}
-		if e, ok := s.events.pop(); ok {
-			ev = e
+		// Only another call can queue a frame during the yield.
+		if s.yield == nil || yielded || s.running.Load() < 2 {
+			break
+		}
+		yielded = true
+		s.yield()
+		if f, ev = s.queued(); f != nil || ev != nil {
 			continue
 		}
 		break
 	}
 	return bc.end()
+}
+
+// queued returns a frame of the calls' queue, else an EVENT frame, else
+// nothing, without waiting.
+func (s *session) queued() (*frame, []byte) {
+	select {
+	case f := <-s.queue:
+		return f, nil
+	default:
+	}
+	if e, ok := s.events.pop(); ok {
+		return nil, e
+	}
+	return nil, nil
+}
+
+// writerYield returns the yield of a session's writer when procs
+// processors run Go code: runtime.Gosched on one processor, else nil.
+//
+// On one processor the writer and the call goroutines take turns. A call
+// goroutine that queues a frame wakes the writer, and the scheduler runs
+// the woken writer next, before the other call goroutines whose responses
+// are ready: without a yield, every frame of a burst of unary results
+// would be a batch, and a network write, of its own. One Gosched before
+// the flush lets those goroutines queue their frames into the batch; when
+// none is runnable it returns at once. On more processors the call
+// goroutines run beside the writer, and a Gosched would rather hand the
+// writer to another processor, waking it, which costs more than it saves.
+func writerYield(procs int) func() {
+	if procs == 1 {
+		return runtime.Gosched
+	}
+	return nil
 }
 
 // writeClose tells the peer why the session ends, unless the peer left
