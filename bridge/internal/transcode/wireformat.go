@@ -51,6 +51,11 @@ func appendFloat(dst []byte, v float64, bits int) []byte {
 	case math.IsInf(v, -1):
 		return append(dst, `"-Infinity"`...)
 	}
+	if bits == 64 {
+		if b, ok := appendDecimal(dst, v); ok {
+			return b
+		}
+	}
 	format := byte('f')
 	if a := math.Abs(v); a != 0 {
 		if bits == 64 && (a < 1e-6 || a >= 1e21) || bits == 32 && (float32(a) < 1e-6 || float32(a) >= 1e21) {
@@ -65,6 +70,62 @@ func appendFloat(dst []byte, v float64, bits int) []byte {
 		}
 	}
 	return dst
+}
+
+// decimalPlaces is the most decimal places appendDecimal writes, and
+// decimalUnit 10^decimalPlaces.
+const (
+	decimalPlaces = 4
+	decimalUnit   = 1e4
+)
+
+// decimalLimit bounds the magnitude appendDecimal handles: below it,
+// neighbouring doubles are less than 2^-22 apart.
+const decimalLimit = 1 << 30
+
+// appendDecimal writes a double v with 0 < |v| < 2^30 that a decimal of at
+// most four places stands for (prices, quantities, most numbers people
+// type) exactly as strconv.AppendFloat(dst, v, 'f', -1, 64) does, without
+// its general shortest-digits search, and returns false for any other
+// value.
+//
+// m, v·10^4 rounded to a whole number, must give v back as m/10^4.
+// Dividing two exact integers rounds correctly, as parsing the decimal
+// does, so that decimal reads back as v. In this range neighbouring
+// doubles are less than 2^-22 apart, so at most one decimal of four places
+// reads back as v, and v·10^4 is within 0.01 of it, so rounding finds it
+// when there is one. Written with its trailing zeros trimmed it has the
+// fewest places of any decimal that reads back as v, and a decimal with
+// more places has more digits: that is strconv's shortest form.
+// TestAppendDecimal and FuzzAppendFloat compare the two.
+func appendDecimal(dst []byte, v float64) ([]byte, bool) {
+	a := math.Abs(v)
+	if !(a > 0 && a < decimalLimit) {
+		return dst, false
+	}
+	m := uint64(math.Round(a * decimalUnit))
+	if float64(m)/decimalUnit != a {
+		return dst, false
+	}
+	places, unit := decimalPlaces, uint64(decimalUnit)
+	for places > 0 && m%10 == 0 {
+		m /= 10
+		places--
+		unit /= 10
+	}
+	if v < 0 {
+		dst = append(dst, '-')
+	}
+	if places == 0 {
+		return strconv.AppendUint(dst, m, 10), true
+	}
+	dst = strconv.AppendUint(dst, m/unit, 10)
+	dst = append(dst, '.')
+	frac := m % unit
+	for u := unit / 10; u > frac; u /= 10 {
+		dst = append(dst, '0') // leading zeros of the fraction
+	}
+	return strconv.AppendUint(dst, frac, 10), true
 }
 
 func appendBase64(dst []byte, b []byte) []byte {
