@@ -400,6 +400,16 @@ func collect(rs []roundResult, f func(roundResult) float64) []float64 {
 	return xs
 }
 
+// medianRatio returns the median over the rounds of each round's
+// num/den, as every ratio of the report is computed.
+func medianRatio(rs []roundResult, num, den func(roundResult) float64) float64 {
+	ratios := make([]float64, len(rs))
+	for i, r := range rs {
+		ratios[i] = ratio(num(r), den(r))
+	}
+	return median(ratios)
+}
+
 // print writes the report: a header, the table of the ratios, the table
 // of memory per session, and what they mean.
 func (rep *report) print(w io.Writer, markdown bool) error {
@@ -421,11 +431,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	t := table{header: []string{"figure", "direct gRPC", "bridge", "bridge/direct", "target", "result"}}
 	rs := rep.rounds
 	addRate := func(name, unit string, direct, bridge func(roundResult) float64, tg *target) {
-		ratios := make([]float64, len(rs))
-		for i, r := range rs {
-			ratios[i] = ratio(bridge(r), direct(r))
-		}
-		rt := median(ratios)
+		rt := medianRatio(rs, bridge, direct)
 		tgs, verdict := "(info)", ""
 		if tg != nil {
 			tgs, verdict = tg.String(), tg.verdict(rt)
@@ -436,11 +442,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	addLatency := func(name string, directD, bridgeD func(roundResult) time.Duration, tg *target) {
 		direct := func(r roundResult) float64 { return float64(directD(r)) }
 		bridge := func(r roundResult) float64 { return float64(bridgeD(r)) }
-		ratios := make([]float64, len(rs))
-		for j, r := range rs {
-			ratios[j] = ratio(bridge(r), direct(r))
-		}
-		rt := median(ratios)
+		rt := medianRatio(rs, bridge, direct)
 		tgs, verdict := "(info)", ""
 		if tg != nil {
 			tgs, verdict = tg.String(), tg.verdict(rt)
@@ -539,14 +541,8 @@ func (rep *report) printProxy(w io.Writer, markdown bool) error {
 	rs := rep.rounds
 	t := table{header: []string{"figure, through a gRPC proxy in the bridge's place", "direct gRPC", "gRPC proxy", "proxy/direct", "bridge/direct"}}
 	add := func(name string, format func(float64) string, direct, proxy, bridge func(roundResult) float64) {
-		proxyRatios := make([]float64, len(rs))
-		bridgeRatios := make([]float64, len(rs))
-		for i, r := range rs {
-			proxyRatios[i] = ratio(proxy(r), direct(r))
-			bridgeRatios[i] = ratio(bridge(r), direct(r))
-		}
 		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, proxy))),
-			formatRatio(median(proxyRatios)), formatRatio(median(bridgeRatios)))
+			formatRatio(medianRatio(rs, proxy, direct)), formatRatio(medianRatio(rs, bridge, direct)))
 	}
 	rate := func(unit string) func(float64) string {
 		return func(x float64) string { return formatCount(x) + " " + unit }

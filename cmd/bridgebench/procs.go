@@ -156,15 +156,21 @@ func buildBridge(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// addEnv adds env, NAME=VALUE settings, to the environment cmd would
+// otherwise inherit from bridgebench.
+func addEnv(cmd *exec.Cmd, env []string) {
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
+}
+
 // startRoleProcess runs self (this command's executable) with args, in
 // one of its roles, as the child name, with env (NAME=VALUE settings)
 // added to its environment, and returns it with the first lines lines of
 // its stdout: the addresses it serves.
 func startRoleProcess(ctx context.Context, name, self, dir string, args, env []string, lines int) (*child, []string, error) {
 	cmd := exec.Command(self, args...)
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	addEnv(cmd, env)
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
@@ -260,9 +266,7 @@ const pprofMarker = "pprof: "
 func startBridgeProcess(ctx context.Context, bin, upstream, dir string, env []string) (c *child, wsURL, httpURL, pprofURL string, err error) {
 	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0", "-upstream", upstream,
 		"-max-sessions", "0", "-log-level", "warn", "-shutdown-grace", "1s", "-debug-listen", "127.0.0.1:0")
-	if len(env) > 0 {
-		cmd.Env = append(os.Environ(), env...)
-	}
+	addEnv(cmd, env)
 	urlc := make(chan string, 1)
 	pprofc := make(chan string, 1)
 	c, err = startChild("bridge", dir, cmd, func(line string) bool {
