@@ -20,8 +20,10 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	// serve runs inside this process in most tests: -procs must not change
-	// the GOMAXPROCS of the tests. TestServeProcs runs real processes.
+	// the GOMAXPROCS of the tests, nor -gc-heap-floor their GOGC.
+	// TestServeProcs and TestServeGCHeapFloor run real processes.
 	setGOMAXPROCS = func(int) int { return 0 }
+	startGCFloor = func(uint64) func() { return func() {} }
 	goleak.VerifyTestMain(m)
 }
 

@@ -57,21 +57,49 @@ func TestServeProcs(t *testing.T) {
 			if tc.name == "runtime's choice" && os.Getenv("GOMAXPROCS") != "" {
 				t.Skip("$GOMAXPROCS set the tests' own GOMAXPROCS")
 			}
-			if got := bridgeProcessGOMAXPROCS(t, tc.args, tc.env); got != tc.want {
+			if got := bridgeProcessMetric(t, tc.args, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
 				t.Errorf("bridge %q with %q: GOMAXPROCS %d, want %d", tc.args, tc.env, got, tc.want)
 			}
 		})
 	}
 }
 
-// bridgeProcessGOMAXPROCS starts the bridge with args and env and returns
-// go_sched_gomaxprocs_threads from its /metrics.
-func bridgeProcessGOMAXPROCS(t *testing.T, args, env []string) int {
+// TestServeGCHeapFloor runs the bridge as a process and reads the GOGC it
+// runs with from its /metrics: -gc-heap-floor 32MiB raises it from the
+// start, since a fresh process's live heap is far below that.
+func TestServeGCHeapFloor(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		args, env  []string
+		above      bool // GOGC above the configured one, else equal
+		configured int
+	}{
+		{"default: none", nil, nil, false, 100},
+		{"flag", []string{"-gc-heap-floor", "32MiB"}, nil, true, 100},
+		{"environment", nil, []string{"BRIDGE_GC_HEAP_FLOOR=32MiB"}, true, 100},
+		{"GOGC without a floor", nil, []string{"GOGC=300"}, false, 300},
+		{"GOGC below the floor's", []string{"-gc-heap-floor", "32MiB"}, []string{"GOGC=150"}, true, 150},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := bridgeProcessMetric(t, tc.args, tc.env, "go_gc_gogc_percent")
+			if tc.above && got <= tc.configured || !tc.above && got != tc.configured {
+				t.Errorf("bridge %q with %q: GOGC %d; want %s %d", tc.args, tc.env, got, map[bool]string{true: "above", false: "equal to"}[tc.above], tc.configured)
+			}
+		})
+	}
+}
+
+// bridgeProcessMetric starts the bridge with args and env and returns the
+// integer value of metric from its /metrics.
+func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-listen", "127.0.0.1:0"}, args...)...)
-	// The parent's own GOMAXPROCS, if any, must not leak into the cases.
+	// The parent's own GOMAXPROCS and GOGC, if any, must not leak into the
+	// cases.
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "BRIDGE_") {
+		if !strings.HasPrefix(kv, "GOMAXPROCS=") && !strings.HasPrefix(kv, "GOGC=") && !strings.HasPrefix(kv, "BRIDGE_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
@@ -108,9 +136,9 @@ func bridgeProcessGOMAXPROCS(t *testing.T, args, env []string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`).FindSubmatch(body)
+	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindSubmatch(body)
 	if m == nil {
-		t.Fatalf("/metrics has no go_sched_gomaxprocs_threads:\n%s", body)
+		t.Fatalf("/metrics has no %s:\n%s", metric, body)
 	}
 	n, err := strconv.Atoi(string(m[1]))
 	if err != nil {

@@ -31,6 +31,7 @@ import (
 	grpckeepalive "google.golang.org/grpc/keepalive"
 
 	"github.com/wampbridge/grpcwamp/bridge"
+	"github.com/wampbridge/grpcwamp/bridge/gcfloor"
 )
 
 const (
@@ -75,6 +76,7 @@ type serveConfig struct {
 	maxSessions       int           // -max-sessions; 0: unlimited
 	procs             int           // -procs: GOMAXPROCS; 0 leaves the runtime's choice
 	procsSet          bool          // procs came from a source, not the default
+	gcHeapFloor       int64         // -gc-heap-floor: least heap goal of the garbage collector; 0: none
 	upstreamKeepalive time.Duration // -upstream-keepalive; 0: no keep-alive pings
 
 	// Limits of a session and of publish/subscribe: bridge.With... options.
@@ -280,6 +282,8 @@ flags of serve:
 	}, "forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization")
 	fs.Var(intFlag{&cfg.procs, 0, "0 leaves the Go runtime's choice"}, "procs",
 		"most `CPUs` that run the bridge's code at once (GOMAXPROCS); 0: the Go runtime's choice\n(all CPUs, or the container's CPU limit); the default 1 suits a sidecar;\nan explicit $GOMAXPROCS is kept unless -procs is given")
+	fs.Var(sizeFlag{&cfg.gcHeapFloor, 0, ""}, "gc-heap-floor",
+		"least heap `size` at which the garbage collector starts a cycle, e.g. 32MiB: GOGC is raised while twice\nthe live heap is smaller; 0: GOGC alone; GOMEMLIMIT still caps it; GOGC=off turns it off")
 	fs.Var(intFlag{&cfg.maxSessions, 0, "0 means unlimited"}, "max-sessions",
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
 	fs.Var(durationFlag{&cfg.upstreamKeepalive, 0, "0 turns keep-alive pings off"}, "upstream-keepalive",
@@ -440,6 +444,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		setGOMAXPROCS(n)
 		logger.Debug("set GOMAXPROCS", "procs", n)
 	}
+	defer startGCFloor(uint64(cfg.gcHeapFloor))()
 
 	// Listen first, so that a busy port fails before anything starts and
 	// the banner shows the real address when the port is 0.
@@ -713,6 +718,10 @@ func dialAddr(a net.Addr) string {
 // setGOMAXPROCS sets how many CPUs run Go code at once; tests replace it,
 // since serve runs inside their process.
 var setGOMAXPROCS = runtime.GOMAXPROCS
+
+// startGCFloor keeps the garbage collector's heap goal at or above a floor
+// until the function it returns is called (package gcfloor).
+var startGCFloor = gcfloor.Start
 
 // procsToSet returns the GOMAXPROCS that serve sets, 0 for none: -procs,
 // unless it is 0 (the runtime's choice) or only the default while the

@@ -1,0 +1,162 @@
+// Package gcfloor keeps the garbage collector's heap goal at or above a
+// floor, so that a process whose live heap is small does not collect
+// after every few megabytes of allocation.
+//
+// With GOGC=100 the runtime starts a collection once the heap has grown by
+// about its live size since the last one, and no sooner than at 4 MiB. A
+// bridge with a few sessions has a live heap of a few MiB, while grpc-go's
+// client allocates about 6 KB per call: at tens of thousands of calls per
+// second it collects many times a second and spends 15 to 20% of its CPU
+// doing so. The floor raises GOGC after each collection, just enough that
+// the goal of the next one is the floor, while the live heap is small;
+// once the goal GOGC gives is above the floor, GOGC is back at its
+// configured value. The memory limit (GOMEMLIMIT, [debug.SetMemoryLimit])
+// applies on top: near it, the runtime collects sooner whatever GOGC says.
+//
+// The price, besides the memory up to the floor: with collections
+// deferred, objects that live long share their spans with more garbage
+// allocated beside them, and keep those spans in use after it is
+// collected, until the runtime fills them again.
+//
+// GOGC is process-wide state: the Go collector's go_gc_gogc_percent
+// metric shows the value in force.
+package gcfloor
+
+import (
+	"math"
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"sync"
+)
+
+// The runtime/metrics samples the tuner reads, in this order.
+var sampleNames = [...]string{
+	"/gc/heap/live:bytes",    // heap marked live by the last collection
+	"/gc/scan/stack:bytes",   // stacks scanned by it
+	"/gc/scan/globals:bytes", // globals scanned by it
+}
+
+// heapMinimum is the runtime's smallest heap goal at GOGC=100; it scales
+// with GOGC (runtime/mgcpacer.go, defaultHeapMinimum).
+const heapMinimum = 4 << 20
+
+// maxPercent bounds the GOGC the tuner sets.
+const maxPercent = 10000
+
+// Percent returns the GOGC that makes the goal of the next collection the
+// floor, or as near below it as the runtime's rules allow, and never less
+// than base: base when the goal it gives is at the floor already.
+//
+// The runtime's goal for GOGC=p is the larger of live + (live+roots)·p/100,
+// where roots are the stacks and globals the last collection scanned, and
+// its minimum heap, 4 MiB·p/100. Percent returns the largest p for which
+// neither exceeds the floor.
+func Percent(floor, live, roots uint64, base int) int {
+	p := float64(floor) / heapMinimum * 100
+	if floor <= live {
+		p = 0
+	} else if scan := live + roots; scan > 0 {
+		p = min(p, float64(floor-live)/float64(scan)*100)
+	}
+	p = min(math.Floor(p), maxPercent)
+	if p <= float64(base) {
+		return base
+	}
+	return int(p)
+}
+
+// tuner is the running floor: one per process, since GOGC is.
+type tuner struct {
+	floor   uint64
+	base    int
+	current int
+	stopped bool
+}
+
+var (
+	mu     sync.Mutex
+	active *tuner
+	// finalized, when set (by tests), is called at the end of every run of
+	// a tuner's finalizer, stopped or not. Guarded by mu.
+	finalized func()
+)
+
+// Start keeps the heap goal at or above floor bytes until stop is called,
+// which puts GOGC back to its value at Start. It does nothing (and stop
+// does nothing) when floor is 0, when GOGC is off, or when a floor is
+// running already: GOGC belongs to the whole process, so the first one
+// wins.
+func Start(floor uint64) (stop func()) {
+	mu.Lock()
+	defer mu.Unlock()
+	base := configuredGOGC()
+	if floor == 0 || base < 0 || active != nil {
+		return func() {}
+	}
+	t := &tuner{floor: floor, base: base, current: base}
+	active = t
+	t.tune() // for the last collection, if there was one
+	arm(t)
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if t.stopped {
+			return
+		}
+		t.stopped = true
+		active = nil
+		debug.SetGCPercent(t.base)
+	}
+}
+
+// arm sets a finalizer on a fresh object that the next collection finds
+// unreachable: it runs after that collection, tunes, and arms again.
+func arm(t *tuner) {
+	sentinel := new([16]byte) // not tiny: a tiny object may share a block and outlive the cycle
+	runtime.SetFinalizer(sentinel, func(*[16]byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if finalized != nil {
+			defer finalized()
+		}
+		if t.stopped {
+			return
+		}
+		t.tune()
+		arm(t)
+	})
+}
+
+// tune sets GOGC for the last collection's live heap. Called with mu held.
+func (t *tuner) tune() {
+	var s [len(sampleNames)]metrics.Sample
+	for i, name := range sampleNames {
+		s[i].Name = name
+	}
+	metrics.Read(s[:])
+	var v [len(sampleNames)]uint64
+	for i := range s {
+		if s[i].Value.Kind() != metrics.KindUint64 {
+			return // not in this runtime: leave GOGC alone
+		}
+		v[i] = s[i].Value.Uint64()
+	}
+	if p := Percent(t.floor, v[0], v[1]+v[2], t.base); p != t.current {
+		debug.SetGCPercent(p)
+		t.current = p
+	}
+}
+
+// configuredGOGC returns GOGC as set now (GOGC in the environment or
+// [debug.SetGCPercent]), negative when collection is off.
+func configuredGOGC() int {
+	s := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 100
+	}
+	// The runtime keeps GOGC as an int32 and reports GOGC=off (-1) as its
+	// bits sign-extended.
+	return int(int32(s[0].Value.Uint64()))
+}

@@ -1,0 +1,135 @@
+package gcfloor
+
+import (
+	"runtime"
+	"runtime/debug"
+	"runtime/metrics"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const mib = 1 << 20
+
+func TestPercent(t *testing.T) {
+	for _, tc := range []struct {
+		floor, live, roots uint64
+		base, want         int
+		situation          string
+	}{
+		{32 * mib, 0, 0, 100, 800, "no collection yet: the runtime's minimum heap, 4 MiB at 100, scaled to the floor"},
+		{32 * mib, 1 * mib, 1 * mib, 100, 800, "small live heap: still the minimum heap's bound"},
+		{32 * mib, 8 * mib, 4 * mib, 100, 200, "8 MiB live, 4 MiB of roots: 8 + 12·2 = 32"},
+		{32 * mib, 10 * mib, 1 * mib, 100, 200, "(32-10)/11 = 2"},
+		{32 * mib, 14 * mib, 2 * mib, 100, 112, "(32-14)/16 = 1.125, rounded down"},
+		{32 * mib, 16 * mib, 0, 100, 100, "twice the live heap is the floor: GOGC as configured"},
+		{32 * mib, 40 * mib, 1 * mib, 100, 100, "live heap above the floor"},
+		{32 * mib, 8 * mib, 4 * mib, 300, 300, "a larger configured GOGC wins"},
+		{1 << 40, 1 * mib, 0, 100, maxPercent, "bounded"},
+		{0, 0, 0, 100, 100, "no floor"},
+	} {
+		if got := Percent(tc.floor, tc.live, tc.roots, tc.base); got != tc.want {
+			t.Errorf("%s: Percent(%d, %d, %d, %d) = %d, want %d", tc.situation, tc.floor, tc.live, tc.roots, tc.base, got, tc.want)
+		}
+	}
+}
+
+// readUint64 reads one runtime/metrics sample.
+func readUint64(t *testing.T, name string) uint64 {
+	t.Helper()
+	s := []metrics.Sample{{Name: name}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		t.Fatalf("runtime/metrics has no %s", name)
+	}
+	return s[0].Value.Uint64()
+}
+
+// collect runs a collection and waits for a tuner's finalizer to have run
+// after it.
+func collect(ran <-chan struct{}) {
+	runtime.GC()
+	<-ran
+}
+
+// TestStart follows GOGC and the heap goal through collections, with a
+// floor far above this test's live heap, a second Start and stop.
+func TestStart(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ran := make(chan struct{}, 1)
+	mu.Lock()
+	finalized = func() {
+		select {
+		case ran <- struct{}{}:
+		default: // a collection the test did not run
+		}
+	}
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		finalized = nil
+		mu.Unlock()
+	}()
+
+	const floor = 256 * mib
+	stop := Start(floor)
+	defer stop()
+	for range 2 {
+		collect(ran)
+		gogc := int(int32(readUint64(t, "/gc/gogc:percent")))
+		live := readUint64(t, "/gc/heap/live:bytes")
+		roots := readUint64(t, "/gc/scan/stack:bytes") + readUint64(t, "/gc/scan/globals:bytes")
+		if want := Percent(floor, live, roots, 100); gogc != want || gogc <= 100 {
+			t.Fatalf("GOGC %d after a collection with %d bytes live and %d of roots, want %d (above 100)", gogc, live, roots, want)
+		}
+		if goal := readUint64(t, "/gc/heap/goal:bytes"); goal > floor || goal <= floor/2 {
+			t.Fatalf("heap goal %d bytes (GOGC %d), want at most the floor, %d, and more than half of it", goal, gogc, floor)
+		}
+	}
+
+	// A second floor changes nothing: the first one runs.
+	before := readUint64(t, "/gc/gogc:percent")
+	Start(1 << 40)()
+	collect(ran)
+	if after := readUint64(t, "/gc/gogc:percent"); after != before {
+		t.Errorf("GOGC %d after a second Start and its stop, want %d, the first floor's", after, before)
+	}
+
+	stop()
+	stop() // twice is fine
+	if gogc := readUint64(t, "/gc/gogc:percent"); gogc != 100 {
+		t.Errorf("GOGC %d after stop, want 100, as at Start", gogc)
+	}
+	collect(ran) // the last finalizer runs and does not tune
+	if gogc := readUint64(t, "/gc/gogc:percent"); gogc != 100 {
+		t.Errorf("GOGC %d after stop and a collection, want 100", gogc)
+	}
+	select {
+	case <-ran:
+		t.Error("a finalizer ran again after stop: the tuner re-armed itself")
+	default:
+	}
+}
+
+// TestStartOff: no floor, or GOGC=off, leave GOGC alone.
+func TestStartOff(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	stop := Start(256 * mib)
+	runtime.GC()
+	if gogc := int(int32(readUint64(t, "/gc/gogc:percent"))); gogc != -1 {
+		t.Errorf("GOGC %d with GOGC=off and a floor, want -1: off stays off", gogc)
+	}
+	stop()
+
+	debug.SetGCPercent(150)
+	stop = Start(0)
+	runtime.GC()
+	stop()
+	if gogc := readUint64(t, "/gc/gogc:percent"); gogc != 150 {
+		t.Errorf("GOGC %d with a floor of 0, want 150, as configured", gogc)
+	}
+}
