@@ -70,6 +70,12 @@ func (c *Codec) Request(procedure string, md protoreflect.MessageDescriptor, arg
 			break
 		}
 		msg = dynamicpb.NewMessage(md)
+		if i := invalidUTF8(args[0]); i >= 0 {
+			// The walk reads keys and skipped values with encoding/json,
+			// which lets invalid UTF-8 through; protojson refuses it.
+			err = d.errorf("invalid JSON object: invalid UTF-8 at byte %d", i)
+			break
+		}
 		err = d.object(msg, trimSpace(args[0]), "", 0)
 	default:
 		err = d.positional(msg, args)
@@ -130,6 +136,9 @@ func (d *requestDecoder) positional(m protoreflect.Message, args []json.RawMessa
 		raw = trimSpace(raw)
 		if !json.Valid(raw) {
 			return d.errorf("invalid JSON value")
+		}
+		if i := invalidUTF8(raw); i >= 0 {
+			return d.errorf("invalid UTF-8 at byte %d", i)
 		}
 		if isNull(raw) {
 			continue
@@ -456,4 +465,20 @@ func excerpt(raw []byte) string {
 		cut--
 	}
 	return string(raw[:cut]) + "…"
+}
+
+// invalidUTF8 returns the offset of the first byte of b that does not
+// belong to valid UTF-8, or -1 when b is valid UTF-8.
+func invalidUTF8(b []byte) int {
+	if utf8.Valid(b) {
+		return -1
+	}
+	for i := 0; i < len(b); {
+		r, n := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && n == 1 {
+			return i
+		}
+		i += n
+	}
+	return -1
 }

@@ -199,6 +199,21 @@ var requestCases = []requestCase{
 		want: &bridgetestv1.EchoRequest{Inner: &bridgetestv1.Inner{Name: "n"}},
 	},
 	{
+		name: "invalid UTF-8 in a discarded value", proc: clockProc, md: clockDesc, opts: &Options{DiscardUnknown: true},
+		args:    []string{"{\"count\": 2, \"cout\": \"a\xff\"}"},
+		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": invalid JSON object: invalid UTF-8 at byte 23`,
+	},
+	{
+		name: "invalid UTF-8 in a discarded key", proc: echoProc, md: echoDesc, opts: &Options{DiscardUnknown: true},
+		args:    []string{"{\"inner\": {\"n\xffme\": 1}}"},
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": invalid JSON object: invalid UTF-8 at byte 13`,
+	},
+	{
+		name: "invalid UTF-8 in a discarded key, positional", proc: echoProc, md: echoDesc, opts: &Options{DiscardUnknown: true},
+		args:    []string{`"t"`, `1`, `"2"`, `0.5`, `true`, `""`, `null`, "{\"\xff\": 1}"},
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": argument 8: invalid UTF-8 at byte 2`,
+	},
+	{
 		name: "duplicate key", proc: clockProc, md: clockDesc,
 		args:    []string{`{"count": 1, "count": 2}`},
 		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": duplicate field "count"`,
