@@ -9,10 +9,48 @@ import (
 )
 
 // TestServeMetrics: the serve command's /metrics has the bridge's metrics
-// and the upstream client's gRPC metrics in one registry.
+// and the upstream client's gRPC metrics in one registry; with
+// -upstream-metrics=false only the bridge's.
 func TestServeMetrics(t *testing.T) {
 	t.Parallel()
-	url, _ := runServe(t)
+	bridgeMetrics := []string{
+		`grpcwamp_calls_total{code="OK",procedure="demo.v1.ClockService.GetProgressiveTime"} 1`,
+		`grpcwamp_progress_frames_total 2`,
+		`go_goroutines `,
+	}
+	clientMetrics := []string{
+		`grpc_client_handled_total{grpc_code="OK",grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 1`,
+		`grpc_client_msg_received_total{grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 2`,
+		`grpc_client_handling_seconds_bucket{`,
+	}
+	t.Run("default", func(t *testing.T) {
+		t.Parallel()
+		body := serveMetrics(t)
+		for _, want := range append(bridgeMetrics, clientMetrics...) {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET /metrics lacks %q:\n%s", want, body)
+			}
+		}
+	})
+	t.Run("without upstream metrics", func(t *testing.T) {
+		t.Parallel()
+		body := serveMetrics(t, "-upstream-metrics=false")
+		for _, want := range bridgeMetrics {
+			if !strings.Contains(body, want) {
+				t.Errorf("GET /metrics lacks %q:\n%s", want, body)
+			}
+		}
+		if strings.Contains(body, "grpc_client_") {
+			t.Errorf("GET /metrics with -upstream-metrics=false has grpc_client_ metrics:\n%s", body)
+		}
+	})
+}
+
+// serveMetrics runs serve with args, makes one call of two messages
+// through it and returns its /metrics.
+func serveMetrics(t *testing.T, args ...string) string {
+	t.Helper()
+	url, _ := runServe(t, args...)
 	addr := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	get := func(path string) (int, string) {
@@ -41,15 +79,5 @@ func TestServeMetrics(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET /metrics: %d %s", status, body)
 	}
-	for _, want := range []string{
-		`grpcwamp_calls_total{code="OK",procedure="demo.v1.ClockService.GetProgressiveTime"} 1`,
-		`grpcwamp_progress_frames_total 2`,
-		`grpc_client_handled_total{grpc_code="OK",grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 1`,
-		`grpc_client_handling_seconds_bucket{`,
-		`go_goroutines `,
-	} {
-		if !strings.Contains(body, want) {
-			t.Errorf("GET /metrics lacks %q:\n%s", want, body)
-		}
-	}
+	return body
 }

@@ -62,6 +62,7 @@ type serveConfig struct {
 	feeds             []bridge.Feed
 	nats              string // empty: in-process publish/subscribe
 	publisherReceives bool
+	upstreamMetrics   bool // -upstream-metrics: go-grpc-middleware's grpc_client_* metrics
 
 	schemaRefresh time.Duration // 0: reload only on SIGHUP and UNIMPLEMENTED
 	shutdownGrace time.Duration // calls in flight may end within it on SIGINT/SIGTERM
@@ -144,6 +145,7 @@ func defaultServeConfig() serveConfig {
 		logLevel:            slog.LevelInfo,
 		logFormat:           "text",
 		publisherReceives:   true,
+		upstreamMetrics:     true,
 		schemaRefresh:       bridge.DefaultSchemaRefresh,
 		shutdownGrace:       defaultShutdownGrace,
 		procs:               defaultProcs,
@@ -309,6 +311,7 @@ flags of serve:
 	fs.BoolVar(&cfg.json.EmitUnpopulated, "json-emit-unpopulated", true, "emit fields that hold their default value in results")
 	fs.BoolVar(&cfg.json.UseEnumNumbers, "json-use-enum-numbers", false, "enums as numbers instead of names in results")
 	fs.BoolVar(&cfg.json.DiscardUnknown, "json-discard-unknown", false, "ignore unknown fields in arguments instead of refusing the call")
+	fs.BoolVar(&cfg.upstreamMetrics, "upstream-metrics", true, "go-grpc-middleware's grpc_client_* metrics of the calls to the upstream on /metrics;\nfalse leaves them out, and with them a metrics update per message of a stream")
 	fs.Var(sizeFlag{&cfg.upstreamMaxRecvSize, 1, ""}, "upstream-max-recv-size",
 		"largest message the upstream may send, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.upstreamMaxSendSize, 0, "0 means gRPC's default"}, "upstream-max-send-size",
@@ -476,11 +479,17 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	// client's gRPC metrics, and the Go and process collectors.
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	clientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
-	reg.MustRegister(clientMetrics)
-	dopts := []grpc.DialOption{
-		grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor()),
-		grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()),
+	var dopts []grpc.DialOption
+	if cfg.upstreamMetrics {
+		// The stream interceptor updates a counter per message received,
+		// 11% of the bridge's CPU on a busy stream (README, Performance):
+		// the price of -upstream-metrics.
+		clientMetrics := grpcprom.NewClientMetrics(grpcprom.WithClientHandlingTimeHistogram())
+		reg.MustRegister(clientMetrics)
+		dopts = append(dopts,
+			grpc.WithChainUnaryInterceptor(clientMetrics.UnaryClientInterceptor()),
+			grpc.WithChainStreamInterceptor(clientMetrics.StreamClientInterceptor()),
+		)
 	}
 	if upstreamCreds != nil {
 		dopts = append(dopts, upstreamCreds)
