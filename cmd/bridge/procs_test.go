@@ -95,6 +95,34 @@ func TestServeGCHeapFloor(t *testing.T) {
 // integer value of metric from its /metrics.
 func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 	t.Helper()
+	_, host, _ := startBridgeProcess(t, args, env)
+	resp, err := http.Get("http://" + host + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindSubmatch(body)
+	if m == nil {
+		t.Fatalf("/metrics has no %s:\n%s", metric, body)
+	}
+	n, err := strconv.Atoi(string(m[1]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// startBridgeProcess starts the bridge (the test binary running main) with
+// args and env, listening on a free port of 127.0.0.1, and waits for its
+// banner. It returns the process, the host:port it serves, and a channel
+// that yields the rest of its stderr once the process has closed it. The
+// test's end kills the process if it still runs.
+func startBridgeProcess(t *testing.T, args, env []string) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-listen", "127.0.0.1:0"}, args...)...)
 	// The parent's own GOMAXPROCS and GOGC, if any, must not leak into the
 	// cases.
@@ -126,23 +154,10 @@ func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 	if host == "" {
 		t.Fatal("no banner from the bridge process")
 	}
-	go io.Copy(io.Discard, stderr) // the process must never block on stderr
-	resp, err := http.Get("http://" + host + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindSubmatch(body)
-	if m == nil {
-		t.Fatalf("/metrics has no %s:\n%s", metric, body)
-	}
-	n, err := strconv.Atoi(string(m[1]))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
+	rest := make(chan string, 1)
+	go func() { // the process must never block on stderr
+		b, _ := io.ReadAll(stderr)
+		rest <- string(b)
+	}()
+	return cmd, host, rest
 }

@@ -178,3 +178,20 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Errorf("bridge process: %v, want exit status 0; stderr:\n%s%s", err, &log, <-rest)
 	}
 }
+
+// TestServeSIGINT: Ctrl-C (SIGINT) shuts the bridge down as SIGTERM does:
+// it logs the shutdown and exits 0.
+func TestServeSIGINT(t *testing.T) {
+	t.Parallel()
+	cmd, _, rest := startBridgeProcess(t, nil, nil)
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	log := <-rest // all of stderr, before Wait closes the pipe
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("bridge process after SIGINT: %v, want exit status 0; stderr:\n%s", err, log)
+	}
+	if !strings.Contains(log, "shutting down") {
+		t.Errorf("bridge process after SIGINT logged no shutdown; stderr:\n%s", log)
+	}
+}
