@@ -119,8 +119,8 @@ func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 // startBridgeProcess starts the bridge (the test binary running main) with
 // args and env, listening on a free port of 127.0.0.1, and waits for its
 // banner. It returns the process, the host:port it serves, and a channel
-// that yields the rest of its stderr once the process has closed it. The
-// test's end kills the process if it still runs.
+// that yields all of its stderr, from the first line, once the process has
+// closed it. The test's end kills the process if it still runs.
 func startBridgeProcess(t *testing.T, args, env []string) (*exec.Cmd, string, <-chan string) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), os.Args[0], append([]string{"-listen", "127.0.0.1:0"}, args...)...)
@@ -144,20 +144,25 @@ func startBridgeProcess(t *testing.T, args, env []string) (*exec.Cmd, string, <-
 		cmd.Wait()
 	})
 	lines := bufio.NewScanner(stderr)
+	var log strings.Builder
 	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on ws://(127\.0\.0\.1:\d+)/ `)
 	var host string
 	for host == "" && lines.Scan() {
+		log.WriteString(lines.Text() + "\n")
 		if m := bannerRE.FindStringSubmatch(lines.Text()); m != nil {
 			host = m[1]
 		}
 	}
 	if host == "" {
-		t.Fatal("no banner from the bridge process")
+		t.Fatalf("no banner from the bridge process; stderr:\n%s", &log)
 	}
 	rest := make(chan string, 1)
 	go func() { // the process must never block on stderr
-		b, _ := io.ReadAll(stderr)
-		rest <- string(b)
+		// The scanner may hold lines read past the banner: go on with it.
+		for lines.Scan() {
+			log.WriteString(lines.Text() + "\n")
+		}
+		rest <- log.String()
 	}()
 	return cmd, host, rest
 }

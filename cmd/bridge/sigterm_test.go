@@ -1,14 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,45 +24,10 @@ import (
 func TestServeSIGTERM(t *testing.T) {
 	t.Parallel()
 	const calls = 50
-	cmd := exec.CommandContext(t.Context(), os.Args[0], "-listen", "127.0.0.1:0", "-shutdown-grace", "3s")
-	cmd.Env = append(os.Environ(), runMainEnv+"=1")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waited := false
-	t.Cleanup(func() {
-		if !waited {
-			cmd.Process.Kill()
-			cmd.Wait()
-		}
-	})
-	lines := bufio.NewScanner(stderr)
-	var log strings.Builder
-	bannerRE := regexp.MustCompile(`^bridge: serving WAMP v1 on (ws://127\.0\.0\.1:\d+/) `)
-	var url string
-	for url == "" && lines.Scan() {
-		log.WriteString(lines.Text() + "\n")
-		if m := bannerRE.FindStringSubmatch(lines.Text()); m != nil {
-			url = m[1]
-		}
-	}
-	if url == "" {
-		t.Fatalf("no banner from the bridge process; stderr:\n%s", &log)
-	}
-	rest := make(chan string, 1)
-	go func() { // drain stderr, so the process never blocks on it
-		var b strings.Builder
-		for lines.Scan() {
-			b.WriteString(lines.Text() + "\n")
-		}
-		rest <- b.String()
-	}()
+	cmd, host, rest := startBridgeProcess(t, []string{"-shutdown-grace", "3s"}, nil)
+	url := "ws://" + host + "/"
 
-	readyz := "http" + strings.TrimSuffix(strings.TrimPrefix(url, "ws"), "/") + "/readyz"
+	readyz := "http://" + host + "/readyz"
 	waitFor(t, "the bridge process to be ready", func() bool {
 		resp, err := http.Get(readyz)
 		if err != nil {
@@ -172,10 +134,9 @@ func TestServeSIGTERM(t *testing.T) {
 			t.Errorf("call %s (runs for an hour): %d progress frames, end %q; want 1 and CALLERROR wamp.error.unavailable", id, r.progress, r.final)
 		}
 	}
-	err = cmd.Wait()
-	waited = true
-	if err != nil {
-		t.Errorf("bridge process: %v, want exit status 0; stderr:\n%s%s", err, &log, <-rest)
+	log := <-rest // all of stderr, before Wait closes the pipe
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("bridge process: %v, want exit status 0; stderr:\n%s", err, log)
 	}
 }
 
