@@ -430,40 +430,28 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 
 	t := table{header: []string{"figure", "direct gRPC", "bridge", "bridge/direct", "target", "result"}}
 	rs := rep.rounds
-	addRate := func(name, unit string, direct, bridge func(roundResult) float64, tg *target) {
+	add := func(name string, format func(float64) string, direct, bridge func(roundResult) float64, tg *target) {
 		rt := medianRatio(rs, bridge, direct)
 		tgs, verdict := "(info)", ""
 		if tg != nil {
 			tgs, verdict = tg.String(), tg.verdict(rt)
 		}
-		t.add(name, formatCount(median(collect(rs, direct)))+" "+unit, formatCount(median(collect(rs, bridge)))+" "+unit,
-			formatRatio(rt), tgs, verdict)
+		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, bridge))), formatRatio(rt), tgs, verdict)
 	}
-	addLatency := func(name string, directD, bridgeD func(roundResult) time.Duration, tg *target) {
-		direct := func(r roundResult) float64 { return float64(directD(r)) }
-		bridge := func(r roundResult) float64 { return float64(bridgeD(r)) }
-		rt := medianRatio(rs, bridge, direct)
-		tgs, verdict := "(info)", ""
-		if tg != nil {
-			tgs, verdict = tg.String(), tg.verdict(rt)
-		}
-		t.add(name, formatMicros(time.Duration(median(collect(rs, direct)))), formatMicros(time.Duration(median(collect(rs, bridge)))),
-			formatRatio(rt), tgs, verdict)
-	}
-	addRate("server-streaming throughput", "msg/s",
+	add("server-streaming throughput", rateFormat("msg/s"),
 		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamBridge }, &targetStream)
 	for i, p := range []int{50, 90, 99} {
 		var tg *target
 		if p == 50 {
 			tg = &targetLatencyP50
 		}
-		addLatency(fmt.Sprintf("unary round trip p%d, concurrency 1", p),
-			func(r roundResult) time.Duration { return r.latDirect[i] }, func(r roundResult) time.Duration { return r.latBridge[i] }, tg)
+		add(fmt.Sprintf("unary round trip p%d, concurrency 1", p), formatMicrosFloat,
+			func(r roundResult) float64 { return float64(r.latDirect[i]) }, func(r roundResult) float64 { return float64(r.latBridge[i]) }, tg)
 	}
-	addRate(fmt.Sprintf("unary throughput, concurrency %d, one connection", cfg.concurrency), "calls/s",
+	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", cfg.concurrency), rateFormat("calls/s"),
 		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrBridge }, &targetThroughput)
-	addLatency(fmt.Sprintf("TCP round trip p50, %d B: one process hop (echo) / through a relay process", tcpMessageSize),
-		func(r roundResult) time.Duration { return r.tcpEcho }, func(r roundResult) time.Duration { return r.tcpRelay }, nil)
+	add(fmt.Sprintf("TCP round trip p50, %d B: one process hop (echo) / through a relay process", tcpMessageSize), formatMicrosFloat,
+		func(r roundResult) float64 { return float64(r.tcpEcho) }, func(r roundResult) float64 { return float64(r.tcpRelay) }, nil)
 	if err := t.print(w, markdown); err != nil {
 		return err
 	}
@@ -535,6 +523,14 @@ buffers are in neither. Equal figures at each count show that memory grows linea
 	return err
 }
 
+// rateFormat returns the format of a rate in unit, e.g. "12 345 msg/s".
+func rateFormat(unit string) func(float64) string {
+	return func(x float64) string { return formatCount(x) + " " + unit }
+}
+
+// formatMicrosFloat formats a duration held as a float64 of nanoseconds.
+func formatMicrosFloat(x float64) string { return formatMicros(time.Duration(x)) }
+
 // printProxy writes the reference figures: the gRPC proxy in the bridge's
 // place.
 func (rep *report) printProxy(w io.Writer, markdown bool) error {
@@ -544,17 +540,13 @@ func (rep *report) printProxy(w io.Writer, markdown bool) error {
 		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, proxy))),
 			formatRatio(medianRatio(rs, proxy, direct)), formatRatio(medianRatio(rs, bridge, direct)))
 	}
-	rate := func(unit string) func(float64) string {
-		return func(x float64) string { return formatCount(x) + " " + unit }
-	}
-	micros := func(x float64) string { return formatMicros(time.Duration(x)) }
-	add("server-streaming throughput", rate("msg/s"),
+	add("server-streaming throughput", rateFormat("msg/s"),
 		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamProxy },
 		func(r roundResult) float64 { return r.streamBridge })
-	add("unary round trip p50, concurrency 1", micros,
+	add("unary round trip p50, concurrency 1", formatMicrosFloat,
 		func(r roundResult) float64 { return float64(r.latDirect[0]) }, func(r roundResult) float64 { return float64(r.latProxy[0]) },
 		func(r roundResult) float64 { return float64(r.latBridge[0]) })
-	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rate("calls/s"),
+	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"),
 		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrProxy },
 		func(r roundResult) float64 { return r.thrBridge })
 	if _, err := io.WriteString(w, "\n"); err != nil {
