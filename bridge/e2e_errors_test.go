@@ -90,28 +90,30 @@ func TestE2EUnknownProcedure(t *testing.T) {
 }
 
 // TestE2EBadArguments: §3. Arguments that do not fit the request get
-// INVALID_ARGUMENT with a message naming the field (or the problem, when
-// no field is at fault).
+// INVALID_ARGUMENT with a message naming the field and the problem: the
+// bad value, or the counts of arguments and fields.
 func TestE2EBadArguments(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
 		name, proc, args string
-		mention          string // the errorDesc names this; "" only asks for an errorDesc
+		field            string   // the errorDesc names this field (too many arguments: the fields)
+		problem          []string // and says what is wrong with these
 	}{
-		{"unknown field", echoProc, `{"nope":1}`, "nope"},
-		{"wrong type", echoProc, `{"number":"abc"}`, "number"},
-		{"wrong type proto name", echoProc, `{"any_kind":5}`, "any_kind"},
-		{"out of range", echoProc, `{"number":4294967296}`, "number"},
-		{"fraction for an integer", echoProc, `{"number":1.5}`, "number"},
-		{"unknown enum name", echoProc, `{"color":"COLOR_BLUE"}`, "color"},
-		{"bad duration", echoProc, `{"wait":"forever"}`, "wait"},
-		{"nested wrong type", echoProc, `{"inner":{"values":["x"]}}`, "values"},
-		{"positional wrong type", echoProc, `"hi","abc"`, "number"},
-		{"positional object for a string", echoProc, `{"text":"a"},"b"`, "text"},
-		{"positional wrong type in list", sumProc, `["x"]`, "numbers"},
-		{"too many positional", failProc, `1,"m",false,"extra"`, ""},
-		{"too many positional for one field", sumProc, `[1],[2]`, ""},
-		{"stream count wrong type", streamProc, `{"count":"many"}`, "count"},
+		{"unknown field", echoProc, `{"nope":1}`, "nope", []string{"unknown field"}},
+		{"wrong type", echoProc, `{"number":"abc"}`, "number", []string{`invalid value "abc"`}},
+		{"wrong type proto name", echoProc, `{"any_kind":5}`, "any_kind", []string{"invalid value 5"}},
+		{"out of range", echoProc, `{"number":4294967296}`, "number", []string{"invalid value 4294967296"}},
+		{"fraction for an integer", echoProc, `{"number":1.5}`, "number", []string{"invalid value 1.5"}},
+		{"unknown enum name", echoProc, `{"color":"COLOR_BLUE"}`, "color", []string{`invalid value "COLOR_BLUE"`}},
+		{"bad duration", echoProc, `{"wait":"forever"}`, "wait", []string{`value "forever"`}},
+		{"nested wrong type", echoProc, `{"inner":{"values":["x"]}}`, "values", []string{`invalid value "x"`}},
+		{"positional wrong type", echoProc, `"hi","abc"`, "number", []string{`invalid value "abc"`}},
+		{"positional object for a string", echoProc, `{"text":"a"},"b"`, "text", []string{`invalid value {"text":"a"}`}},
+		{"positional wrong type in list", sumProc, `["x"]`, "numbers", []string{`invalid value "x"`}},
+		{"too many positional", failProc, `1,"m",false,"extra"`, "code, message, unknownDetail",
+			[]string{"at most 3 positional", "got 4"}},
+		{"too many positional for one field", sumProc, `[1],[2]`, "numbers", []string{"at most 1 positional", "got 2"}},
+		{"stream count wrong type", streamProc, `{"count":"many"}`, "count", []string{`invalid value "many"`}},
 	}
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		e := start(t, d)
@@ -121,8 +123,13 @@ func TestE2EBadArguments(t *testing.T) {
 				c := e.connect(t, "")
 				c.Send(t, fmt.Sprintf(`[2,"c",%q,%s]`, tc.proc, tc.args))
 				ce := c.ExpectCallError(t, "c", 3)
-				if ce.Desc == "" || !strings.Contains(ce.Desc, tc.mention) {
-					t.Errorf("errorDesc %q does not mention %q", ce.Desc, tc.mention)
+				if !strings.Contains(ce.Desc, tc.field) {
+					t.Errorf("errorDesc %q does not name the field %q", ce.Desc, tc.field)
+				}
+				for _, p := range tc.problem {
+					if !strings.Contains(ce.Desc, p) {
+						t.Errorf("errorDesc %q does not name the problem: want %q in it", ce.Desc, p)
+					}
 				}
 				c.Sync(t)
 			})

@@ -12,6 +12,7 @@ import (
 	"maps"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -114,8 +115,9 @@ func callError(id string, code int, desc string, details ...string) string {
 }
 
 // TestE2EHandshake: §1. "wamp" is selected when offered; no subprotocol is
-// served as WAMP v1; only unknown subprotocols are refused with an HTTP
-// client error.
+// served as WAMP v1; only unknown subprotocols are refused, with 400 Bad
+// Request and a body that names what the bridge speaks and what the client
+// offered.
 func TestE2EHandshake(t *testing.T) {
 	t.Parallel()
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
@@ -156,11 +158,19 @@ func TestE2EHandshake(t *testing.T) {
 			t.Run("refused "+tc.name, func(t *testing.T) {
 				t.Parallel()
 				code, body := bridgetest.DialRefused(t, e.b.URL, tc.offered...)
-				if code < 400 || code > 499 {
-					t.Errorf("offered %q: handshake refused with %d, want a 4xx client error", tc.offered, code)
+				if code != http.StatusBadRequest {
+					t.Errorf("offered %q: handshake refused with %d %q, want %d Bad Request",
+						tc.offered, code, body, http.StatusBadRequest)
 				}
-				if strings.TrimSpace(body) == "" {
-					t.Errorf("offered %q: refusal %d has no body, want a clear message", tc.offered, code)
+				// Names are quoted in the message, so "wamp" is not
+				// mistaken for the start of "wamp.2.json".
+				if !strings.Contains(body, `"wamp"`) {
+					t.Errorf("offered %q: refusal %q does not name the subprotocol the bridge speaks, \"wamp\"", tc.offered, body)
+				}
+				for _, p := range tc.offered {
+					if !strings.Contains(body, strconv.Quote(p)) {
+						t.Errorf("offered %q: refusal %q does not name the offered subprotocol %q", tc.offered, body, p)
+					}
 				}
 			})
 		}
