@@ -127,8 +127,12 @@ func (d *requestDecoder) positional(m protoreflect.Message, args []json.RawMessa
 		if fields.Len() == 0 {
 			return d.errorf("takes no arguments (%s has no fields), got %d", m.Descriptor().FullName(), len(args))
 		}
-		return d.errorf("takes at most %d positional arguments (%s), got %d",
-			fields.Len(), d.c.fieldNames(m.Descriptor()), len(args))
+		noun := "arguments"
+		if fields.Len() == 1 {
+			noun = "argument"
+		}
+		return d.errorf("takes at most %d positional %s (%s), got %d",
+			fields.Len(), noun, d.c.fieldNames(m.Descriptor()), len(args))
 	}
 	var oneofs oneofSet
 	for i, raw := range args {

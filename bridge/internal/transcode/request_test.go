@@ -130,6 +130,12 @@ var requestCases = []requestCase{
 		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": takes at most 2 positional arguments (count, interval), got 3`,
 	},
 	{
+		name: "too many positional for one field", proc: "bridgetest.v1.TestService.Sum",
+		md:      (&bridgetestv1.SumRequest{}).ProtoReflect().Descriptor(),
+		args:    []string{`[1]`, `[2]`},
+		wantErr: `procedure "bridgetest.v1.TestService.Sum": takes at most 1 positional argument (numbers), got 2`,
+	},
+	{
 		name: "no fields", proc: "demo.v1.ClockService.GetTime", md: (&demov1.GetTimeRequest{}).ProtoReflect().Descriptor(),
 		args:    []string{`5`},
 		wantErr: `procedure "demo.v1.ClockService.GetTime": takes no arguments (demo.v1.GetTimeRequest has no fields), got 1`,
