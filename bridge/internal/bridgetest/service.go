@@ -66,6 +66,8 @@ const UnknownDetailJSON = `{"@type":"` + UnknownTypeURL + `","value":"` + Unknow
 //     [Service.Release] is called for its tag (then it ends OK), else ends OK.
 //   - Sum adds every number of every request and counts the requests.
 //   - Chat answers each request with repeat messages {text, index: 1..repeat}.
+//   - Sum and Chat calls that [Service.Hold] named wait, once their request
+//     side is closed, until their context ends.
 //
 // Its zero value is not usable; use [NewService]. It is safe for concurrent
 // use.
@@ -98,6 +100,32 @@ func (s *Service) HoldEcho(key string) {
 		s.held = make(map[string]bool)
 	}
 	s.held[key] = true
+}
+
+// Hold is [Service.HoldEcho] for the Chat calls whose first request's text
+// is key and, if key is [SumKey], the Sum calls (the two share their keys):
+// once the request side is closed (and Chat has answered every request),
+// they wait until their context ends and then fail with its status.
+// [Service.WaitBlocked] and [Service.WaitCanceled] for key report both
+// events, once per key: a test holds a key, and so SumKey, once per
+// Service.
+func (s *Service) Hold(key string) { s.HoldEcho(key) }
+
+// isHeld reports whether HoldEcho or Hold named key.
+func (s *Service) isHeld(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[key]
+}
+
+// hold makes a held call with key wait until ctx ends and returns its
+// status, reporting both events under key.
+func (s *Service) hold(ctx context.Context, key string) error {
+	e := s.events(key)
+	e.blockedOnce.Do(func() { close(e.blocked) })
+	<-ctx.Done()
+	e.canceledOnce.Do(func() { close(e.canceled) })
+	return status.FromContextError(ctx.Err()).Err()
 }
 
 // EchoDeadline returns how far away the deadline of the last Echo call
@@ -284,18 +312,19 @@ func (s *Service) events(tag string) *tagEvents {
 }
 
 // WaitBlocked returns when a Stream call with tag has sent its messages and
-// waits (block: true), or with an error naming the tag when ctx ends or
-// [Timeout] passes first.
+// waits (block: true), or a call held under tag (see [Service.Hold]) waits,
+// or with an error naming the tag when ctx ends or [Timeout] passes first.
 func (s *Service) WaitBlocked(ctx context.Context, tag string) error {
-	return wait(ctx, s.events(tag).blocked, "stream %q to block", tag)
+	return wait(ctx, s.events(tag).blocked, "the call %q to block", tag)
 }
 
 // WaitCanceled returns when the context of a Stream call with tag has been
-// cancelled (while it sent its messages or while it blocked), or with an
-// error naming the tag when ctx ends or [Timeout] passes first. It is how a
-// test observes that the bridge cancelled the upstream call.
+// cancelled (while it sent its messages or while it blocked), or that of a
+// call held under tag, or with an error naming the tag when ctx ends or
+// [Timeout] passes first. It is how a test observes that the bridge
+// cancelled the upstream call.
 func (s *Service) WaitCanceled(ctx context.Context, tag string) error {
-	return wait(ctx, s.events(tag).canceled, "cancellation of stream %q", tag)
+	return wait(ctx, s.events(tag).canceled, "cancellation of the call %q", tag)
 }
 
 // Canceled reports, without waiting, whether a Stream call with tag has seen
@@ -343,11 +372,7 @@ func (s *Service) Echo(ctx context.Context, req *bridgetestv1.EchoRequest) (*bri
 		return nil, err
 	}
 	if held {
-		e := s.events(req.GetText())
-		e.blockedOnce.Do(func() { close(e.blocked) })
-		<-ctx.Done()
-		e.canceledOnce.Do(func() { close(e.canceled) })
-		return nil, status.FromContextError(ctx.Err()).Err()
+		return nil, s.hold(ctx, req.GetText())
 	}
 	resp := &bridgetestv1.EchoResponse{Request: req}
 	switch req.GetAnyKind() {
@@ -468,6 +493,9 @@ func (s *Service) Sum(stream grpc.ClientStreamingServer[bridgetestv1.SumRequest,
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
+			if s.isHeld(SumKey) {
+				return s.hold(stream.Context(), SumKey)
+			}
 			return stream.SendAndClose(&resp)
 		}
 		if err != nil {
@@ -492,16 +520,21 @@ func (s *Service) started(key string) error {
 
 // Chat answers each request with repeat messages.
 func (s *Service) Chat(stream grpc.BidiStreamingServer[bridgetestv1.ChatRequest, bridgetestv1.ChatResponse]) error {
+	var key string // the first request's text
 	for first := true; ; first = false {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
+			if !first && s.isHeld(key) {
+				return s.hold(stream.Context(), key)
+			}
 			return nil
 		}
 		if err != nil {
 			return err
 		}
 		if first {
-			if err := s.started(req.GetText()); err != nil {
+			key = req.GetText()
+			if err := s.started(key); err != nil {
 				return err
 			}
 		}
