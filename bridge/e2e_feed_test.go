@@ -4,11 +4,33 @@ package bridge_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"io"
 	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
 )
+
+// readTick reads one frame from p, which must be an EVENT of topic carrying
+// a message of a Stream call with tag, and returns the message's index.
+func readTick(t *testing.T, p peer, topic, tag string) int {
+	t.Helper()
+	f := p.ReadFrame(t)
+	var msg struct {
+		Index int    `json:"index"`
+		Tag   string `json:"tag"`
+	}
+	var gotTopic string
+	if f.Type() != 8 || len(f) != 3 || json.Unmarshal(f[1], &gotTopic) != nil || gotTopic != topic ||
+		json.Unmarshal(f[2], &msg) != nil || msg.Tag != tag {
+		t.Fatalf("got %s, want an EVENT of %q with tag %q", f.Raw(), topic, tag)
+	}
+	return msg.Index
+}
 
 // expectTicks reads n EVENTs of topic from p and checks that they are
 // consecutive messages of one Stream call with tag; it returns the last
@@ -17,53 +39,131 @@ func expectTicks(t *testing.T, p peer, topic, tag string, n int) int {
 	t.Helper()
 	last := 0
 	for range n {
-		f := p.ReadFrame(t)
-		var msg struct {
-			Index int    `json:"index"`
-			Tag   string `json:"tag"`
+		i := readTick(t, p, topic, tag)
+		if last != 0 && i != last+1 {
+			t.Fatalf("got the EVENT of %q with index %d, want index %d", topic, i, last+1)
 		}
-		var gotTopic string
-		if f.Type() != 8 || len(f) != 3 || json.Unmarshal(f[1], &gotTopic) != nil || gotTopic != topic ||
-			json.Unmarshal(f[2], &msg) != nil || msg.Tag != tag || (last != 0 && msg.Index != last+1) {
-			t.Fatalf("got %s, want the EVENT of %q with tag %q after index %d", f.Raw(), topic, tag, last)
-		}
-		last = msg.Index
+		last = i
 	}
 	return last
 }
 
-// TestE2EFedTopic: while at least one client is subscribed, the bridge
-// holds exactly one upstream stream for the topic, whatever the number of
-// subscribers, and every stream message becomes an EVENT for all of them;
-// the last UNSUBSCRIBE cancels the stream, and a new subscriber starts a
-// fresh one.
+// ticksBeyond reads the EVENTs of topic that follow the one with index
+// last, checking that they are consecutive messages of the same Stream
+// call with tag, until one has an index above beyond; it returns that
+// index.
+func ticksBeyond(t *testing.T, p peer, topic, tag string, last, beyond int) int {
+	t.Helper()
+	for last <= beyond {
+		i := readTick(t, p, topic, tag)
+		if i != last+1 {
+			t.Fatalf("got the EVENT of %q with index %d, want index %d (the same stream, uninterrupted)", topic, i, last+1)
+		}
+		last = i
+	}
+	return last
+}
+
+// unsubscribeSynced sends UNSUBSCRIBE for topic and returns once the bridge
+// has processed it: a session handles its frames in order, so the CALLRESULT
+// of a CALL sent after it shows it done. EVENTs of topic that arrive
+// meanwhile (queued before it) are skipped.
+func unsubscribeSynced(t *testing.T, p peer, topic string) {
+	t.Helper()
+	p.Send(t, fmt.Sprintf(`[6,%q]`, topic))
+	const id = "after-unsubscribe"
+	p.Send(t, fmt.Sprintf(`[2,%q,"bridgetest.v1.TestService.Echo",{"text":%q}]`, id, id))
+	for {
+		f := p.ReadFrame(t)
+		var gotTopic string
+		switch {
+		case f.Type() == 8 && len(f) == 3 && json.Unmarshal(f[1], &gotTopic) == nil && gotTopic == topic:
+			continue
+		case f.Type() == 3 && f.CallID() == id:
+			return
+		}
+		t.Fatalf("got %s, want an EVENT of %q or the CALLRESULT of %q", f.Raw(), topic, id)
+	}
+}
+
+// leave closes p's socket with a close handshake and returns once the
+// bridge has closed the connection: the session ends its subscriptions
+// before it closes the socket, so they are gone by then.
+func leave(t *testing.T, p peer) {
+	t.Helper()
+	defer p.Close()
+	if err := p.Conn.WriteControl(websocket.CloseMessage,
+		websocket.FormatCloseMessage(websocket.CloseNormalClosure, "leaving"), time.Now().Add(bridgetest.Timeout)); err != nil {
+		t.Fatalf("send close: %v", err)
+	}
+	// Whatever was still on its way (EVENTs, the close reply) is read
+	// past, raw, up to the end of the connection.
+	nc := p.Conn.UnderlyingConn()
+	if err := nc.SetReadDeadline(time.Now().Add(bridgetest.Timeout)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		t.Fatalf("waiting for the bridge to close the connection: %v", err)
+	}
+}
+
+// TestE2EFedTopic: a fed topic's stream starts with its first subscriber,
+// not before; while at least one client is subscribed, the bridge holds
+// exactly one upstream stream for the topic, whatever the number of
+// subscribers and however many of them leave, and every stream message
+// becomes an EVENT for all of them; the last UNSUBSCRIBE cancels the
+// stream, and a new subscriber starts a fresh one.
 func TestE2EFedTopic(t *testing.T) {
 	t.Parallel()
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		const topic = "com.example.ticks"
 		e := start(t, d, bridge.WithFeeds(bridge.Feed{
-			Topic:     "com.example.ticks",
+			Topic:     topic,
 			Procedure: streamProc,
 			Request:   json.RawMessage(`{"count":1000000,"interval":"0.002s","tag":"ticks"}`),
 		}))
 		subs := []peer{join(t, e.b.URL), join(t, e.b.URL), join(t, e.b.URL)}
-		for _, p := range subs {
-			p.Send(t, `[5,"com.example.ticks"]`)
+		// The bridge is ready and serves a session, and nobody has
+		// subscribed: no stream yet.
+		subs[0].Sync(t)
+		if calls := e.svc.Calls("ticks"); calls != 0 {
+			t.Fatalf("upstream Stream calls before any SUBSCRIBE = %d, want 0", calls)
 		}
-		for _, p := range subs {
-			expectTicks(t, p, "com.example.ticks", "ticks", 3)
+		// The first subscriber starts the stream, and so gets its first
+		// message.
+		subs[0].Send(t, fmt.Sprintf(`[5,%q]`, topic))
+		if first := readTick(t, subs[0], topic, "ticks"); first != 1 {
+			t.Errorf("first event of the stream has index %d, want 1", first)
+		}
+		for _, p := range subs[1:] {
+			p.Send(t, fmt.Sprintf(`[5,%q]`, topic))
+		}
+		last := make([]int, len(subs))
+		for i, p := range subs {
+			last[i] = expectTicks(t, p, topic, "ticks", 3)
 		}
 		if calls, running := e.svc.Calls("ticks"), e.svc.Running("ticks"); calls != 1 || running != 1 {
 			t.Fatalf("upstream Stream calls = %d, running = %d; want one for %d subscribers", calls, running, len(subs))
 		}
-		subs[0].Close()                            // a session's end removes its subscription
-		subs[1].Send(t, `[6,"com.example.ticks"]`) // so does UNSUBSCRIBE
-		subs[2].Send(t, `[6,"com.example.ticks"]`) // the last one
+
+		leave(t, subs[0])                    // a session's end removes its subscription
+		unsubscribeSynced(t, subs[1], topic) // so does UNSUBSCRIBE
+		// subs[2] remains: it goes on receiving the same stream, including
+		// messages sent after both departures had been processed.
+		sent := e.svc.Sent("ticks")
+		ticksBeyond(t, subs[2], topic, "ticks", last[2], sent)
+		if calls, running, canceled := e.svc.Calls("ticks"), e.svc.Running("ticks"), e.svc.Canceled("ticks"); calls != 1 || running != 1 || canceled {
+			t.Fatalf("with one subscriber left: upstream Stream calls = %d, running = %d, cancelled = %v; want the first stream, still running",
+				calls, running, canceled)
+		}
+
+		subs[2].Send(t, fmt.Sprintf(`[6,%q]`, topic)) // the last one
 		if err := e.svc.WaitCanceled(t.Context(), "ticks"); err != nil {
 			t.Fatal(err)
 		}
 		again := join(t, e.b.URL)
-		again.Send(t, `[5,"com.example.ticks"]`)
-		if first := expectTicks(t, again, "com.example.ticks", "ticks", 1); first != 1 {
+		again.Send(t, fmt.Sprintf(`[5,%q]`, topic))
+		if first := expectTicks(t, again, topic, "ticks", 1); first != 1 {
 			t.Errorf("first event of the new stream has index %d, want 1", first)
 		}
 		if calls := e.svc.Calls("ticks"); calls != 2 {

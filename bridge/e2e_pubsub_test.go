@@ -135,6 +135,26 @@ func TestE2EPubSubCURIE(t *testing.T) {
 	a.ExpectFrame(t, `[8,"http://example.com/events#news",{"n":4}]`)
 }
 
+// TestE2EPubSubCURIEUnsubscribe: PREFIX expands in UNSUBSCRIBE too, so
+// unsubscribing with the CURIE a session subscribed with ends that
+// subscription, while the session's other subscriptions go on.
+func TestE2EPubSubCURIEUnsubscribe(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection)
+	const news, marks = "http://example.com/events#news", "http://example.com/marks"
+	a, b := join(t, e.b.URL), join(t, e.b.URL)
+	a.Send(t, `[1,"ev","http://example.com/events#"]`)
+	a.subscribe(t, "ev:news", marks)
+	b.Send(t, fmt.Sprintf(`[7,%q,{"n":1}]`, news))
+	a.ExpectFrame(t, fmt.Sprintf(`[8,%q,{"n":1}]`, news)) // subscribed by its CURIE
+	a.ExpectFrame(t, marker(t, b, marks, 1))
+
+	a.Send(t, `[6,"ev:news"]`)
+	a.Sync(t)
+	b.Send(t, fmt.Sprintf(`[7,%q,{"n":2}]`, news))
+	a.ExpectFrame(t, marker(t, b, marks, 2)) // not the EVENT of {"n":2}
+}
+
 // TestE2EUnsubscribeAndSessionEnd: UNSUBSCRIBE stops events; a session's
 // subscriptions end with it, and publishing to them then harms nobody.
 func TestE2EUnsubscribeAndSessionEnd(t *testing.T) {

@@ -71,6 +71,7 @@ type fakeCaller struct {
 
 	mu      sync.Mutex
 	running map[string]int
+	started int // calls of Call so far
 }
 
 func newFakeCaller(t testing.TB) *fakeCaller {
@@ -80,6 +81,7 @@ func newFakeCaller(t testing.TB) *fakeCaller {
 func (f *fakeCaller) Call(ctx context.Context, procedure string, args []json.RawMessage, emit func(json.RawMessage) error) error {
 	key := streamKey(procedure, args)
 	f.mu.Lock()
+	f.started++
 	f.running[key]++
 	if n := f.running[key]; n > 1 {
 		f.t.Errorf("%d concurrent streams of %s", n, key)
@@ -112,6 +114,14 @@ func (f *fakeCaller) Call(ctx context.Context, procedure string, args []json.Raw
 			return ctx.Err()
 		}
 	}
+}
+
+// callCount returns how many times Call has been called. Every call
+// counts, including one whose context had already ended.
+func (f *fakeCaller) callCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.started
 }
 
 // next returns the next call.

@@ -35,6 +35,17 @@ func TestExactBinding(t *testing.T) {
 	t.Parallel()
 	m, c, p := newManager(t, Binding{Topic: "clock.ticks", Procedure: "demo.v1.ClockService.GetProgressiveTime", Request: json.RawMessage(`{"count":100}`)})
 
+	// Nothing runs before the first interest. (An eager stream whose
+	// goroutine has not reached the Caller yet would go unseen here:
+	// TestNoCallWithoutInterest is the deterministic check.)
+	if got := m.Active(); len(got) != 0 {
+		t.Errorf("Active() before any interest = %q, want none", got)
+	}
+	if n := c.callCount(); n != 0 {
+		t.Errorf("%d calls before any interest, want 0", n)
+	}
+	c.noCall(t)
+
 	m.Interest("clock.ticks", true)
 	s := c.next(t)
 	if s.procedure != "demo.v1.ClockService.GetProgressiveTime" {
@@ -72,6 +83,35 @@ func TestExactBinding(t *testing.T) {
 	s2.push(t, `{"again":true}`)
 	p.expect(t, "clock.ticks", `{"again":true}`)
 	p.none(t)
+
+	// One call per period of interest, and none besides: Close has waited
+	// for every feeding goroutine.
+	m.Close()
+	if n := c.callCount(); n != 2 {
+		t.Errorf("%d calls over two periods of interest, want 2", n)
+	}
+}
+
+// TestNoCallWithoutInterest: a Manager calls upstream only for a topic
+// that has had interest. Over a whole lifetime without any (New, Interest
+// in unbound topics, Close), no call is made: Close waits for every
+// goroutine the Manager started, so a stream started eagerly would have
+// reached the Caller by then.
+func TestNoCallWithoutInterest(t *testing.T) {
+	t.Parallel()
+	m, c, _ := newManager(t,
+		Binding{Topic: "clock.ticks", Procedure: "p.Clock.Ticks", Request: json.RawMessage(`{"count":100}`)},
+		Binding{Topic: "ticker.{symbol}", Procedure: "p.Ticker.Watch"},
+	)
+	m.Interest("other", true)
+	if got := m.Active(); len(got) != 0 {
+		t.Errorf("Active() = %q, want none", got)
+	}
+	m.Close()
+	if n := c.callCount(); n != 0 {
+		t.Errorf("%d upstream calls without interest in a bound topic, want 0", n)
+	}
+	c.noCall(t)
 }
 
 func TestEmptyRequestHasNoArguments(t *testing.T) {
