@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 
@@ -204,6 +205,15 @@ func (b *Bus) Interest(topic string, on bool) {
 
 // receive decodes one message of topic's subscription and delivers it.
 func (b *Bus) receive(topic string, m *nats.Msg) {
+	// encoding/json lets invalid UTF-8 through into the event's raw JSON,
+	// and a text frame carrying it makes WebSocket clients fail the
+	// connection (1007). Replicas only ever publish valid UTF-8: the WAMP
+	// decoder checks every frame a client sends.
+	if !utf8.Valid(m.Data) {
+		b.log.Warn("natsbus: dropped a message that is not valid UTF-8",
+			"topic", topic, "subject", m.Subject, "bytes", len(m.Data))
+		return
+	}
 	var env broker.Envelope
 	if err := json.Unmarshal(m.Data, &env); err != nil {
 		b.log.Warn("natsbus: dropped a message that is not an envelope",

@@ -286,18 +286,20 @@ func TestForeignMessagesAreDropped(t *testing.T) {
 	const topic = "urn:mine"
 	r.Interest(topic, true)
 	subject := subjectFor(DefaultSubject, topic)
-	// Not an envelope, and an envelope of another topic on this topic's
-	// subject (a hash collision, or a stray publisher).
-	for _, data := range []string{`not json`, `{"t":"urn:other","e":1}`} {
+	// Not an envelope, an envelope of another topic on this topic's
+	// subject (a hash collision, or a stray publisher), and one whose event
+	// is not valid UTF-8 (a text frame carrying it would fail every
+	// subscriber's connection).
+	for _, data := range []string{`not json`, `{"t":"urn:other","e":1}`, "{\"t\":\"urn:mine\",\"e\":\"\xff\"}"} {
 		if err := r.nc.Publish(subject, []byte(data)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.publish(t, event(topic, `"marker"`))
-	// Same subscription, same goroutine: the two earlier messages were
+	// Same subscription, same goroutine: the three earlier messages were
 	// dropped before the marker was delivered.
 	r.expect(t, "r", event(topic, `"marker"`))
-	r.expectNothingMore(t, "r", 3)
+	r.expectNothingMore(t, "r", 4)
 }
 
 func TestPublishTooLarge(t *testing.T) {
