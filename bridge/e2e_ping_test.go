@@ -3,6 +3,7 @@ package bridge_test
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -31,7 +32,9 @@ func TestE2EPongTimeout(t *testing.T) {
 		// pings × pingInterval after the session started: 4 pong timeouts.
 		pings = 40
 	)
-	e := start(t, bridgetest.Reflection, bridge.WithPingInterval(pingInterval), bridge.WithPongTimeout(pongTimeout))
+	logs := &recordHandler{records: make(chan map[string]string, 1000)}
+	e := start(t, bridgetest.Reflection, bridge.WithPingInterval(pingInterval), bridge.WithPongTimeout(pongTimeout),
+		bridge.WithLogger(slog.New(logs)))
 
 	t.Run("silent client", func(t *testing.T) {
 		t.Parallel()
@@ -47,7 +50,7 @@ func TestE2EPongTimeout(t *testing.T) {
 			}
 			return c.Conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(bridgetest.Timeout))
 		})
-		c.ReadWelcome(t)
+		id := c.ReadWelcome(t).SessionID
 		c.Send(t, fmt.Sprintf(`[2,"held",%q,{"block":true,"tag":%q}]`, streamProc, tag))
 		// Pings are handled only while the client reads: read in the
 		// background until the connection ends.
@@ -73,6 +76,14 @@ func TestE2EPongTimeout(t *testing.T) {
 		var ce *websocket.CloseError
 		if !errors.As(err, &ce) || ce.Code != websocket.CloseAbnormalClosure {
 			t.Errorf("connection ended with %v, want it closed by the bridge without a close frame (%d)", err, websocket.CloseAbnormalClosure)
+		}
+		// The log says why the session ended: not "the client left".
+		rec := logs.next(t, "session ended")
+		for rec["session"] != id {
+			rec = logs.next(t, "session ended")
+		}
+		if want := fmt.Sprintf("the client answered no ping for %v (the pong timeout)", pongTimeout); rec["cause"] != want {
+			t.Errorf("session ended with cause %q, want %q", rec["cause"], want)
 		}
 	})
 

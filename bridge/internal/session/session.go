@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -208,19 +209,39 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	s.mu.Lock()
 	calls := s.started
 	s.mu.Unlock()
+	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
 	if errors.Is(err, errPeerGone) {
 		err = nil
 	}
-	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
 	return err
 }
 
 // endCause describes why a session ended, for its log line.
 func endCause(err error) string {
-	if err == nil {
+	if err == nil || err == errPeerGone {
 		return "the client left"
 	}
 	return err.Error()
+}
+
+// pongTimeout ends a session whose client answered no ping for that long:
+// the peer is taken for gone ([errPeerGone]), and the log says why.
+type pongTimeout time.Duration
+
+func (p pongTimeout) Error() string {
+	return fmt.Sprintf("the client answered no ping for %v (the pong timeout)", time.Duration(p))
+}
+
+func (pongTimeout) Is(target error) bool { return target == errPeerGone }
+
+// readError is the cause of a session whose read failed with err. Only
+// pongs move the read deadline while the session runs, so a timeout is a
+// pong timeout; anything else is the peer gone.
+func (s *session) readError(err error) error {
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return pongTimeout(s.cfg.PongTimeout)
+	}
+	return errPeerGone
 }
 
 func withDefaults(c Config) Config {
@@ -297,7 +318,7 @@ func (s *session) readLoop(ctx context.Context) {
 	for {
 		typ, r, err := ws.NextReader()
 		if err != nil {
-			s.cancel(errPeerGone)
+			s.cancel(s.readError(err))
 			return
 		}
 		if ctx.Err() != nil {
@@ -311,7 +332,7 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		data, err := s.readFrame(r)
 		if err != nil {
-			s.cancel(errPeerGone)
+			s.cancel(s.readError(err))
 			return
 		}
 		s.metrics.bytesIn(len(data))
