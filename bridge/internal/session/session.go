@@ -218,7 +218,11 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 
 // endCause describes why a session ended, for its log line.
 func endCause(err error) string {
-	if err == nil || err == errPeerGone {
+	var pt pongTimeout
+	switch {
+	case errors.As(err, &pt):
+		return pt.Error()
+	case err == nil || errors.Is(err, errPeerGone):
 		return "the client left"
 	}
 	return err.Error()
