@@ -83,6 +83,16 @@ func TestE2EUnknownProcedure(t *testing.T) {
 				if !strings.Contains(ce.Desc, proc) {
 					t.Errorf("errorDesc %q does not name the procedure %q", ce.Desc, proc)
 				}
+				// It says where the right names are.
+				if !strings.Contains(ce.Desc, "wamp.reflection.procedure.list") {
+					t.Errorf("errorDesc %q does not point to wamp.reflection.procedure.list", ce.Desc)
+				}
+				// A name like prefix:rest may be a CURIE whose PREFIX is
+				// missing; a URI with :// is not.
+				curie := strings.Contains(proc, ":") && !strings.Contains(proc, "://")
+				if got := strings.Contains(ce.Desc, "declare its prefix"); got != curie {
+					t.Errorf("errorDesc %q: mentions PREFIX = %v, want %v", ce.Desc, got, curie)
+				}
 				c.Sync(t)
 			})
 		}

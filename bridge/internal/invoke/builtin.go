@@ -53,8 +53,7 @@ func (c *Core) builtin(name string, cat *upstream.Catalog) (*Procedure, bool) {
 			}
 			m, ok := cat.Lookup(target)
 			if !ok {
-				return nil, status.Errorf(codes.Unimplemented,
-					"procedure %q: no such procedure %q: the upstream has no method by that name", name, target)
+				return nil, status.Errorf(codes.Unimplemented, "procedure %q: %s", name, noSuchProcedure(target, false))
 			}
 			return marshal(name, describe(m))
 		}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -83,11 +84,23 @@ func (c *Core) Resolve(procedure string) (*Procedure, error) {
 	}
 	m, ok := cat.Lookup(procedure)
 	if !ok {
-		return nil, status.Errorf(codes.Unimplemented,
-			"no such procedure %q: the upstream has no method by that name (use the protobuf full name pkg.Service.Method, the gRPC path /pkg.Service/Method or a URI from the method's bridge.v1.procedure option)",
-			procedure)
+		return nil, status.Error(codes.Unimplemented, noSuchProcedure(procedure, true))
 	}
 	return &Procedure{name: procedure, method: m, codec: c.codecFor(cat), core: c}, nil
+}
+
+// noSuchProcedure says that no method answers to name, and how to find
+// the names that do. curie: name came where CURIEs are expanded (a CALL's
+// procURI), so a prefix:rest name may lack its PREFIX.
+func noSuchProcedure(name string, curie bool) string {
+	hint := ""
+	if i := strings.IndexByte(name, ':'); curie && i > 0 && !strings.HasPrefix(name[i:], "://") {
+		hint = fmt.Sprintf("; if %q is a CURIE, declare its prefix %q with PREFIX first", name, name[:i])
+	}
+	return fmt.Sprintf("no such procedure %q: no method of the upstream answers to that name%s; "+
+		"call %s (or GET /procedures) for the names this bridge serves: a method's full name pkg.Service.Method, "+
+		"its gRPC path /pkg.Service/Method, or a URI from its bridge.v1.procedure option",
+		name, hint, ProcedureList)
 }
 
 func (c *Core) codecFor(cat *upstream.Catalog) *transcode.Codec {
