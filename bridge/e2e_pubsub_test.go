@@ -223,8 +223,9 @@ func TestE2ESlowSubscriber(t *testing.T) {
 	// Now the stuck subscriber reads, before the bridge's write timeout
 	// gives up on it: some events, then its disconnection.
 	got, code, reason := stuck.Drain(t)
-	if got > kickedAt+1 || code != 1008 || !strings.Contains(reason, "too slow") {
-		t.Errorf("stuck subscriber: %d events then close %d %q; want at most %d events, then 1008 naming it too slow", got, code, reason, kickedAt+1)
+	if got > kickedAt+1 || code != 1008 || !strings.Contains(reason, "too slow") || !strings.Contains(reason, "(4 EVENT frames waiting)") {
+		t.Errorf("stuck subscriber: %d events then close %d %q; want at most %d events, then 1008 naming it too slow and the limit of 4",
+			got, code, reason, kickedAt+1)
 	}
 	if got := bridge.SlowDisconnects(e.b.Handler); got != 1 {
 		t.Errorf("slow disconnects = %d, want 1", got)

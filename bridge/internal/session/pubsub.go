@@ -1,6 +1,7 @@
 package session
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 
@@ -87,7 +88,9 @@ func (q *eventQueue) pop() ([]byte, bool) {
 // Kick closes the session as a subscriber too slow to keep up. Events go
 // on to the other subscribers; this one would only fall further behind.
 func (s *session) Kick(reason string) {
-	s.logger.Info("closing slow subscriber", "session", s.id, "reason", reason)
+	s.logger.Info("closing slow subscriber", "session", s.id, "reason", reason, "event_queue", s.cfg.EventQueue)
+	reason = fmt.Sprintf("%s (%d EVENT frames waiting): read events faster or subscribe to fewer topics",
+		reason, s.cfg.EventQueue)
 	s.cancel(&closeError{code: websocket.ClosePolicyViolation, reason: reason})
 }
 
