@@ -188,7 +188,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		}
 		err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, recv)
 	}
-	if err != nil && err != recvErr && status.Code(err) == codes.Unimplemented {
+	if err != nil && !errors.Is(err, recvErr) && status.Code(err) == codes.Unimplemented {
 		// The upstream no longer has a method its schema listed: it was
 		// probably redeployed. Load the schema again (in the background,
 		// coalesced with other triggers, at most once per cooldown).

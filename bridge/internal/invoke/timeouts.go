@@ -80,6 +80,8 @@ type timeoutError struct{ err error }
 
 func (e *timeoutError) Error() string { return e.err.Error() }
 
+func (e *timeoutError) Unwrap() error { return e.err }
+
 // limit applies the core's timeouts to a call of p: it returns the call's
 // context and emit, and done, which the call must run on its result: done
 // stops the timers and turns a failure caused by one of them into
@@ -108,7 +110,7 @@ func (c *Core) limit(ctx context.Context, p *Procedure, emit func(json.RawMessag
 	if d := lookup(t.Max, method); d > 0 {
 		if dl, has := ctx.Deadline(); !has || time.Until(dl) > d {
 			own = &timeoutError{status.Errorf(codes.DeadlineExceeded,
-				"procedure %q: no result within %v, the longest deadline allowed for %s: the call was cancelled",
+				"procedure %q: no result within %v, the longest deadline allowed for %s: the call was cancelled; ask the operator to raise the limit if the method needs longer",
 				p.name, d, method)}
 			var cancel context.CancelFunc
 			ctx, cancel = context.WithTimeoutCause(ctx, d, own)
