@@ -85,8 +85,11 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	if !strings.HasPrefix(cfg.path, "/") || cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath || cfg.path == metricsPath {
-		return nil, fmt.Errorf("bridge: WebSocket path %q must start with / and differ from /healthz, /readyz, /procedures and /metrics", cfg.path)
+	switch {
+	case !strings.HasPrefix(cfg.path, "/"):
+		return nil, fmt.Errorf("bridge: WebSocket path %q must start with /, such as /ws", cfg.path)
+	case cfg.path == "/healthz" || cfg.path == "/readyz" || cfg.path == proceduresPath || cfg.path == metricsPath:
+		return nil, fmt.Errorf("bridge: WebSocket path %q is taken by an endpoint of the bridge (/healthz, /readyz, /procedures, /metrics): choose another, such as /ws", cfg.path)
 	}
 	naming := upstream.Naming{Aliases: cfg.aliases, Expose: cfg.expose}
 	if err := naming.Validate(); err != nil {
@@ -221,7 +224,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	if h.closing {
 		h.mu.Unlock()
-		http.Error(w, "the bridge is shutting down", http.StatusServiceUnavailable)
+		http.Error(w, "the bridge is shutting down: reconnect to another replica", http.StatusServiceUnavailable)
 		return
 	}
 	if limit := h.cfg.maxSessions; limit > 0 && h.active >= limit {

@@ -106,7 +106,7 @@ func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, err
 		return probe, err
 	}
 	if pfs.NArg() > 0 {
-		err := fmt.Errorf("unexpected argument %q", pfs.Arg(0))
+		err := fmt.Errorf("unexpected argument %q: serve takes only flags (the upstream is -upstream HOST:PORT)", pfs.Arg(0))
 		fmt.Fprintf(stderr, "%v\n", err)
 		pfs.Usage()
 		return probe, err
