@@ -92,8 +92,23 @@ func TestE2EOriginInvalidOption(t *testing.T) {
 	if _, err := bridge.NewHandler(nil, bridge.WithBearerTokens("")); err == nil {
 		t.Error("WithBearerTokens(\"\"): no error")
 	}
-	if _, err := bridge.NewHandler(nil, bridge.WithForwardHeaders("x-forwarded-for")); err == nil {
-		t.Error("WithForwardHeaders(\"x-forwarded-for\"): no error")
+	// Each refused header name gets the reason it is refused.
+	for name, why := range map[string]string{
+		"x-forwarded-for":      "the bridge sets it",
+		"grpc-timeout":         "belong to gRPC",
+		"Sec-WebSocket-Key":    "WebSocket handshake",
+		"host":                 "HTTP connection or request",
+		"x user":               "a-z, 0-9",
+		"":                     "empty",
+		"wamp-session-id":      "the bridge sets it",
+		"transfer-encoding":    "HTTP connection or request",
+		"x-ünicode":            "a-z, 0-9",
+		"sec-websocket-accept": "WebSocket handshake",
+	} {
+		_, err := bridge.NewHandler(nil, bridge.WithForwardHeaders(name))
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%q", name)) || !strings.Contains(err.Error(), why) {
+			t.Errorf("WithForwardHeaders(%q): error %v, want one naming it and saying %q", name, err, why)
+		}
 	}
 }
 

@@ -94,13 +94,32 @@ func newSecurity(c config) (*security, error) {
 	}
 	for _, n := range c.forwardHeaders {
 		k := strings.ToLower(strings.TrimSpace(n))
-		if k == "" || strings.HasPrefix(k, "grpc-") || strings.HasPrefix(k, "sec-websocket-") || notForwardable[k] ||
-			!validToken(k) {
-			return nil, fmt.Errorf("bridge: forwarded header %q: not a header name the bridge may forward", n)
+		if why := notForwardableBecause(k); why != "" {
+			return nil, fmt.Errorf("bridge: forwarded header %q: the bridge may not forward it: %s", n, why)
 		}
 		s.forward = append(s.forward, k)
 	}
 	return s, nil
+}
+
+// notForwardableBecause says why the header named k (lower case) may not
+// be forwarded, or returns "" when it may.
+func notForwardableBecause(k string) string {
+	switch {
+	case k == "":
+		return "the name is empty"
+	case strings.HasPrefix(k, "grpc-"):
+		return "grpc-* headers belong to gRPC itself"
+	case strings.HasPrefix(k, "sec-websocket-"):
+		return "sec-websocket-* headers belong to the WebSocket handshake"
+	case k == MetadataForwardedFor || k == MetadataSessionID:
+		return "the bridge sets it on every call itself"
+	case notForwardable[k]:
+		return "it describes the HTTP connection or request, not the client"
+	case !validToken(k):
+		return "gRPC metadata keys hold only a-z, 0-9, '-', '_' and '.'"
+	}
+	return ""
 }
 
 // validToken reports whether k is an HTTP header name gRPC metadata accepts.
