@@ -160,7 +160,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 			// which answers the same or fails as before.
 			m, err := r.Message()
 			if err != nil {
-				recvErr = err
+				recvErr = status.Errorf(codes.Internal, "procedure %q: %s", p.name, status.Convert(err).Message())
 				return recvErr
 			}
 			if b, err = p.codec.AppendResponse(b, m); err != nil {

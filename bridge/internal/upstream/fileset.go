@@ -58,7 +58,7 @@ func (s *fileSource) Load(context.Context) (*Catalog, error) {
 		}
 	}
 	if len(services) == 0 {
-		return nil, fmt.Errorf("descriptor set %s declares no services besides reflection and health", s.path)
+		return nil, fmt.Errorf("descriptor set %s declares no services besides reflection and health: build it from the .proto files that declare the services (buf build -o FILE)", s.path)
 	}
 	c, err := NewCatalog(files, services)
 	if err != nil {

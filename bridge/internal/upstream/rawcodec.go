@@ -58,15 +58,17 @@ func (r *Response) Bytes() []byte { return r.buf }
 func (r *Response) Desc() protoreflect.MessageDescriptor { return r.desc }
 
 // Message decodes the response into a dynamic message, as gRPC's proto
-// codec would have: the error is the status gRPC reports for a message it
-// cannot decode (INTERNAL "grpc: failed to unmarshal the received
-// message: ..."). The message is reused as the Response is.
+// codec would have: the error is INTERNAL, as gRPC reports a message it
+// cannot decode, naming the type and the likely cause. The message is
+// reused as the Response is.
 func (r *Response) Message() (proto.Message, error) {
 	if r.msg == nil {
 		r.msg = dynamicpb.NewMessage(r.desc)
 	}
 	if err := proto.Unmarshal(r.buf, r.msg); err != nil {
-		return nil, status.Errorf(codes.Internal, "grpc: failed to unmarshal the received message: %v", err)
+		return nil, status.Errorf(codes.Internal,
+			"the upstream's response is not a valid %s (%v): the upstream may run a newer schema than the bridge has loaded, which it reloads periodically and on SIGHUP",
+			r.desc.FullName(), err)
 	}
 	return r.msg, nil
 }

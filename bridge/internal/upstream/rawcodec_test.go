@@ -72,7 +72,8 @@ func TestResponseMessage(t *testing.T) {
 	}
 	r.buf = []byte{0x12, 0x05, 'x'}
 	_, err = r.Message()
-	if s := status.Convert(err); s.Code() != codes.Internal || !strings.HasPrefix(s.Message(), "grpc: failed to unmarshal the received message: ") {
-		t.Errorf("Message of malformed bytes: %v, want INTERNAL as gRPC reports it", err)
+	if s := status.Convert(err); s.Code() != codes.Internal || !strings.Contains(s.Message(), "not a valid bridgetest.v1.StreamResponse") ||
+		!strings.Contains(s.Message(), "schema") {
+		t.Errorf("Message of malformed bytes: %v, want INTERNAL naming the type and the schema as the likely cause", err)
 	}
 }

@@ -100,7 +100,7 @@ func (s *reflectionSource) Load(ctx context.Context) (*Catalog, error) {
 		services = append(services, sd)
 	}
 	if len(services) == 0 {
-		return nil, fmt.Errorf("%s: server reflection lists no services besides reflection and health", s.name())
+		return nil, fmt.Errorf("%s: server reflection lists no services besides reflection and health: register the services before the server starts serving, or check that -upstream names the right server", s.name())
 	}
 	c, err := NewCatalog(files, services)
 	if err != nil {

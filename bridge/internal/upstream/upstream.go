@@ -343,7 +343,8 @@ func (u *Upstream) watch(ctx context.Context) {
 			}
 		case connectivity.TransientFailure:
 			if last != connectivity.TransientFailure {
-				u.logger.Warn("upstream connection failed, reconnecting", "target", u.cc.Target())
+				u.logger.Warn("upstream connection failed, reconnecting", "target", u.cc.Target(),
+					"hint", "check that the target is a running gRPC server, and that TLS (-upstream-tls) is used if and only if it serves TLS")
 			}
 		case connectivity.Idle:
 			u.cc.Connect()
