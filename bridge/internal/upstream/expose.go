@@ -100,7 +100,8 @@ func (c *Catalog) Apply(n Naming) (*Catalog, error) {
 		t := n.Aliases[a]
 		m, ok := idx[t]
 		if !ok {
-			return nil, fmt.Errorf("%w: alias %q: method %q is not in the schema (or not exposed)", ErrConflict, a, t)
+			return nil, fmt.Errorf("%w: alias %q: the upstream has no exposed method %q: name it by full name (pkg.Service.Method) or gRPC path (/pkg.Service/Method), and check that -expose includes it",
+				ErrConflict, a, t)
 		}
 		if !slices.Contains(m.URIs, a) {
 			m.URIs = append(m.URIs, a)

@@ -41,8 +41,9 @@ func TestApplyAliases(t *testing.T) {
 func TestApplyUnknownAlias(t *testing.T) {
 	t.Parallel()
 	_, err := generatedCatalog(t).Apply(upstream.Naming{Aliases: map[string]string{"x": "no.such.Method"}})
-	if !errors.Is(err, upstream.ErrConflict) || !strings.Contains(err.Error(), `alias "x"`) || !strings.Contains(err.Error(), `"no.such.Method"`) {
-		t.Errorf("err = %v", err)
+	if !errors.Is(err, upstream.ErrConflict) || !strings.Contains(err.Error(), `alias "x"`) || !strings.Contains(err.Error(), `"no.such.Method"`) ||
+		!strings.Contains(err.Error(), "-expose") {
+		t.Errorf("err = %v, want ErrConflict naming the alias, the method, and -expose as a cause", err)
 	}
 }
 
