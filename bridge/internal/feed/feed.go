@@ -10,7 +10,21 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
+
+// permanent reports whether err, the end of a feed's stream, is one that
+// restarting will not cure: the procedure does not exist or does not
+// stream, or the request does not fit it.
+func permanent(err error) bool {
+	switch status.Code(err) {
+	case codes.Unimplemented, codes.InvalidArgument, codes.FailedPrecondition:
+		return true
+	}
+	return false
+}
 
 // Default backoff bounds between restarts of a stream.
 const (
@@ -211,7 +225,11 @@ func (m *Manager) feed(ctx context.Context, topic string, r *rule) {
 		if err == nil {
 			err = errors.New("stream ended")
 		}
-		m.logger.Warn("feed stream ended, restarting", "procedure", r.Procedure, "topic", topic,
+		level, msg := slog.LevelWarn, "feed stream ended, restarting"
+		if permanent(err) {
+			level, msg = slog.LevelError, "feed stream failed, restarting, but the failure looks permanent: check the feed's procedure and request (-feed)"
+		}
+		m.logger.Log(ctx, level, msg, "procedure", r.Procedure, "topic", topic,
 			"error", err, "messages", delivered, "retry_in", delay)
 		bound = min(2*bound, m.max)
 		t := time.NewTimer(delay)

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -339,4 +341,50 @@ func TestBackoffBounds(t *testing.T) {
 		}
 		m.Close()
 	}
+}
+
+// levelHandler hands the level and message of every record to records.
+type levelHandler struct{ records chan string }
+
+func (h levelHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h levelHandler) Handle(_ context.Context, r slog.Record) error {
+	h.records <- r.Level.String() + " " + r.Message
+	return nil
+}
+func (h levelHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h levelHandler) WithGroup(string) slog.Handler      { return h }
+
+// TestRestartLogLevel: a stream that fails in a way restarting will not
+// cure (no such procedure, a request that does not fit, a method that does
+// not stream) is logged as an error pointing at the binding; others are
+// warnings. Both are restarted.
+func TestRestartLogLevel(t *testing.T) {
+	t.Parallel()
+	logs := levelHandler{records: make(chan string, 10)}
+	opts := fast
+	opts.Logger = slog.New(logs)
+	c := newFakeCaller(t)
+	m, err := New([]Binding{{Topic: "t", Procedure: "p.S.M"}}, c, newFakePublisher(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	m.Interest("t", true)
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{status.Error(codes.Unavailable, "upstream went away"), "WARN feed stream ended, restarting"},
+		{status.Error(codes.Unimplemented, "no such procedure"), "ERROR feed stream failed, restarting, but the failure looks permanent: check the feed's procedure and request (-feed)"},
+		{status.Error(codes.InvalidArgument, "bad request"), "ERROR feed stream failed"},
+		{status.Error(codes.FailedPrecondition, "does not stream"), "ERROR feed stream failed"},
+		{nil, "WARN feed stream ended, restarting"},
+	} {
+		c.next(t).finish(t, tc.err)
+		if got := <-logs.records; !strings.HasPrefix(got, tc.want) {
+			t.Errorf("stream ended with %v: logged %q, want %q", tc.err, got, tc.want)
+		}
+	}
+	c.next(t) // restarted after each
+	m.Interest("t", false)
 }
