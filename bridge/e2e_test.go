@@ -252,7 +252,8 @@ func TestE2EUpstreamUnreachable(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := bridgetest.StartBridgeUnready(t, tc.addr(t), tc.d)
+			upstreamAddr := tc.addr(t)
+			b := bridgetest.StartBridgeUnready(t, upstreamAddr, tc.d)
 			if code, body := b.Get(t, "/healthz"); code != http.StatusOK {
 				t.Errorf("GET /healthz: %d %q, want 200", code, body)
 			}
@@ -264,8 +265,13 @@ func TestE2EUpstreamUnreachable(t *testing.T) {
 			for i, proc := range []string{echoProc, "bridgetest.v1.TestService.Nope"} {
 				id := fmt.Sprintf("u%d", i)
 				c.Send(t, fmt.Sprintf(`[2,%q,%q,{"text":"x"}]`, id, proc))
-				if e := c.ExpectCallError(t, id, 14); e.Desc == "" {
-					t.Errorf("CALL %s: UNAVAILABLE with an empty errorDesc", proc)
+				// It names the procedure and says to retry, and keeps the
+				// upstream's address, which /readyz gives, from clients.
+				e := c.ExpectCallError(t, id, 14)
+				if !strings.Contains(e.Desc, proc) || !strings.Contains(e.Desc, "not ready") || !strings.Contains(e.Desc, "retry") ||
+					strings.Contains(e.Desc, upstreamAddr) {
+					t.Errorf("CALL %s: UNAVAILABLE %q, want it to name the procedure, say not ready and retry, and not name the upstream %s",
+						proc, e.Desc, upstreamAddr)
 				}
 			}
 		})

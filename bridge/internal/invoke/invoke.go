@@ -76,7 +76,11 @@ type Procedure struct {
 // [ProcedureDescribe]) come first and shadow any method claiming their names.
 func (c *Core) Resolve(procedure string) (*Procedure, error) {
 	if !c.up.Ready() {
-		return nil, status.Errorf(codes.Unavailable, "procedure %q: %s", procedure, c.up.NotReadyReason())
+		// The reason (the upstream's address, its errors) is for the
+		// operator, at /readyz and in the log, not for every client.
+		return nil, status.Errorf(codes.Unavailable,
+			"procedure %q: the bridge is not ready: its upstream is not connected or its schema is not loaded yet; retry shortly",
+			procedure)
 	}
 	cat := c.up.Catalog()
 	if p, ok := c.builtin(procedure, cat); ok {
