@@ -49,8 +49,10 @@ func TestE2EOriginDefault(t *testing.T) {
 			if code != http.StatusForbidden {
 				t.Errorf("origin %q: status %d, want 403", foreign, code)
 			}
-			if !strings.Contains(body, fmt.Sprintf("%q", foreign)) || !strings.Contains(body, "-allow-origin") {
-				t.Errorf("origin %q: body %q, want it to name the origin and -allow-origin", foreign, body)
+			host := strings.TrimPrefix(e.b.HTTP, "http://")
+			if !strings.Contains(body, fmt.Sprintf("%q", foreign)) || !strings.Contains(body, "-allow-origin") ||
+				!strings.Contains(body, "own host ("+host+")") {
+				t.Errorf("origin %q: body %q, want it to name the origin, -allow-origin and the default, pages of %s", foreign, body, host)
 			}
 		})
 	}
@@ -67,8 +69,8 @@ func TestE2EOriginList(t *testing.T) {
 	// Listing origins replaces the same-host default.
 	for _, refused := range []string{originOf(e), "https://app.example:444", "http://app.example", "https://evil.example"} {
 		code, body, _ := bridgetest.DialHeaderRefused(t, e.b.URL, http.Header{"Origin": {refused}}, "wamp")
-		if code != http.StatusForbidden || !strings.Contains(body, refused) {
-			t.Errorf("origin %q: %d %q, want 403 naming the origin", refused, code, body)
+		if code != http.StatusForbidden || !strings.Contains(body, refused) || strings.Contains(body, "own host") {
+			t.Errorf("origin %q: %d %q, want 403 naming the origin (and not the same-host default, which the list replaced)", refused, code, body)
 		}
 	}
 }

@@ -185,8 +185,12 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bo
 	s := h.sec
 	if !s.checkOrigin(r) {
 		h.cfg.logger.Debug("handshake refused: origin not allowed", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"))
-		http.Error(w, fmt.Sprintf("origin %q is not allowed to open WAMP sessions: allow it with -allow-origin (bridge.WithAllowedOrigins)",
-			r.Header.Get("Origin")), http.StatusForbidden)
+		msg := fmt.Sprintf("origin %q is not allowed to open WAMP sessions: allow it with -allow-origin (bridge.WithAllowedOrigins)",
+			r.Header.Get("Origin"))
+		if len(s.origins) == 0 {
+			msg += fmt.Sprintf("; without it, only pages served from this bridge's own host (%s) may connect", r.Host)
+		}
+		http.Error(w, msg, http.StatusForbidden)
 		return nil, false
 	}
 	cred := credential(r)
