@@ -297,6 +297,11 @@ func (b *Bus) onAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
 		}
 	}
 	b.mu.Unlock()
+	if errors.Is(err, nats.ErrSlowConsumer) {
+		b.log.Error("natsbus: this replica is not keeping up with a topic's events from NATS: some were dropped",
+			"topic", topic, "subject", sub.Subject, "err", err)
+		return
+	}
 	b.log.Error("natsbus: NATS error", "topic", topic, "subject", sub.Subject, "err", err)
 }
 
