@@ -213,7 +213,7 @@ func applyEnv(fs *flag.FlagSet, name string, ev envValue) error {
 	}
 	for _, v := range vals {
 		if err := fs.Set(name, v); err != nil {
-			return fmt.Errorf("environment variable %s: invalid value %s for -%s: %v", ev.name, quoteValue(name, v), name, valueError(f, err))
+			return fmt.Errorf("environment variable %s: invalid value %s for -%s: %w", ev.name, quoteValue(name, v), name, valueError(f, err))
 		}
 	}
 	return nil
@@ -273,7 +273,7 @@ func applyFile(fs *flag.FlagSet, file string, overridden func(string) bool, from
 		list, isList := f.Value.(*listFlag)
 		items, err := nodeItems(v, isList)
 		if err != nil {
-			return fmt.Errorf("%s: %s: %v", at, name, err)
+			return fmt.Errorf("%s: %s: %w", at, name, err)
 		}
 		if overridden(name) {
 			continue
@@ -283,7 +283,7 @@ func applyFile(fs *flag.FlagSet, file string, overridden func(string) bool, from
 		}
 		for _, it := range items {
 			if err := fs.Set(name, it.Value); err != nil {
-				return fmt.Errorf("%s:%d: %s: invalid value %s: %v", file, it.Line, name, quoteValue(name, it.Value), valueError(f, err))
+				return fmt.Errorf("%s:%d: %s: invalid value %s: %w", file, it.Line, name, quoteValue(name, it.Value), valueError(f, err))
 			}
 		}
 		from[name] = source{"file", at}
