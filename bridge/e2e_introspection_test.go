@@ -377,7 +377,8 @@ func TestE2EIntrospectionPathTaken(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	if h, err := bridge.NewHandler(cc, bridge.WithPath("/procedures")); err == nil || !strings.Contains(err.Error(), "/procedures") {
+	if h, err := bridge.NewHandler(cc, bridge.WithPath("/procedures")); err == nil || !strings.Contains(err.Error(), `"/procedures"`) ||
+		!strings.Contains(err.Error(), "choose another") || strings.Contains(err.Error(), "must start with /") {
 		if h != nil {
 			_ = h.Shutdown(t.Context())
 		}

@@ -56,8 +56,8 @@ func TestE2EShutdownDrains(t *testing.T) {
 		if reason := idle.ExpectClose(t, 1001); !strings.Contains(reason, "shutting down") {
 			t.Errorf("idle session: close reason %q, want it to say the bridge is shutting down", reason)
 		}
-		if code, _ := bridgetest.DialRefused(t, e.b.URL, "wamp"); code != http.StatusServiceUnavailable {
-			t.Errorf("dial during Shutdown: refused with %d, want 503", code)
+		if code, body := bridgetest.DialRefused(t, e.b.URL, "wamp"); code != http.StatusServiceUnavailable || !strings.Contains(body, "reconnect to another replica") {
+			t.Errorf("dial during Shutdown: refused with %d %q, want 503 saying to reconnect to another replica", code, body)
 		}
 
 		// The idle session's close shows that the drain has begun.

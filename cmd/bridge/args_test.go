@@ -105,7 +105,7 @@ func TestUsage(t *testing.T) {
 		{"serve bad stream", []string{"serve", "-stream", "fast"}, exitUsage, `unknown stream mode "fast"`},
 		{"serve bad log level", []string{"-log-level", "loud"}, exitUsage, "-log-level"},
 		{"serve bad path", []string{"-path", "wamp"}, exitUsage, `flag -path: "wamp" must start with /`},
-		{"serve extra argument", []string{"serve", "now"}, exitUsage, `unexpected argument "now"`},
+		{"serve extra argument", []string{"serve", "now"}, exitUsage, `unexpected argument "now": serve takes only flags (the upstream is -upstream HOST:PORT)`},
 		{"serve negative shutdown grace", []string{"-shutdown-grace", "-1s"}, exitUsage, "flag -shutdown-grace"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
