@@ -101,6 +101,9 @@ type Catalog struct {
 	types   *dynamicpb.Types
 	methods []*Method          // sorted by FullName
 	byURI   map[string]*Method // every URI of every method
+	// unexposing lists the expose patterns of [Catalog.Apply] that
+	// matched no method.
+	unexposing []string
 }
 
 // NewCatalog returns the catalog of the methods of services. files holds

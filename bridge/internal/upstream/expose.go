@@ -82,7 +82,11 @@ func (c *Catalog) Apply(n Naming) (*Catalog, error) {
 	}
 	out := &Catalog{types: c.types, byURI: make(map[string]*Method)}
 	idx := make(map[string]*Method)
+	matched := make([]bool, len(n.Expose))
 	for _, m := range c.methods {
+		for i, p := range n.Expose {
+			matched[i] = matched[i] || MatchMethod(p, m.FullName)
+		}
 		if !n.exposes(m) {
 			continue
 		}
@@ -90,6 +94,11 @@ func (c *Catalog) Apply(n Naming) (*Catalog, error) {
 		cp.URIs = slices.Clone(m.URIs)
 		out.methods = append(out.methods, &cp)
 		idx[cp.FullName], idx[cp.Path] = &cp, &cp
+	}
+	for i, p := range n.Expose {
+		if !matched[i] {
+			out.unexposing = append(out.unexposing, p)
+		}
 	}
 	aliases := make([]string, 0, len(n.Aliases))
 	for a := range n.Aliases {
@@ -128,6 +137,11 @@ type namingSource struct {
 	src Source
 	n   Naming
 }
+
+// UnmatchedExpose returns the expose patterns that matched no method of
+// the catalog Apply was given: most likely typing errors, since they hide
+// nothing and expose nothing.
+func (c *Catalog) UnmatchedExpose() []string { return c.unexposing }
 
 // WithNaming returns a source loading src's catalogs with the naming
 // options n applied (see [Catalog.Apply]).

@@ -2,6 +2,7 @@ package upstream_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -50,13 +51,15 @@ func TestApplyUnknownAlias(t *testing.T) {
 func TestApplyExpose(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		patterns []string
-		want     []string
+		patterns  []string
+		want      []string
+		unmatched []string // patterns reported as matching no method
 	}{
-		{[]string{"demo.v1.ClockService.*"}, []string{"demo.v1.ClockService.GetProgressiveTime", "demo.v1.ClockService.GetTime"}},
-		{[]string{"demo.v1.ClockService"}, []string{"demo.v1.ClockService.GetProgressiveTime", "demo.v1.ClockService.GetTime"}},
-		{[]string{"*.GetTime", "*.Echo"}, []string{echoName, "demo.v1.ClockService.GetTime"}},
-		{[]string{"nothing"}, nil},
+		{[]string{"demo.v1.ClockService.*"}, []string{"demo.v1.ClockService.GetProgressiveTime", "demo.v1.ClockService.GetTime"}, nil},
+		{[]string{"demo.v1.ClockService"}, []string{"demo.v1.ClockService.GetProgressiveTime", "demo.v1.ClockService.GetTime"}, nil},
+		{[]string{"*.GetTime", "*.Echo"}, []string{echoName, "demo.v1.ClockService.GetTime"}, nil},
+		{[]string{"nothing"}, nil, []string{"nothing"}},
+		{[]string{"demo.v1.ClockServce.*", "*.Echo", "demo.v1.Clock"}, []string{echoName}, []string{"demo.v1.ClockServce.*", "demo.v1.Clock"}},
 	} {
 		c, err := generatedCatalog(t).Apply(upstream.Naming{Expose: tc.patterns})
 		if err != nil {
@@ -68,6 +71,9 @@ func TestApplyExpose(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(tc.want, ",") {
 			t.Errorf("expose %q: methods %q, want %q", tc.patterns, got, tc.want)
+		}
+		if u := c.UnmatchedExpose(); !slices.Equal(u, tc.unmatched) {
+			t.Errorf("expose %q: UnmatchedExpose() = %q, want %q", tc.patterns, u, tc.unmatched)
 		}
 		if _, ok := c.Lookup("test.Fail"); ok {
 			t.Errorf("expose %q: test.Fail still resolves", tc.patterns)

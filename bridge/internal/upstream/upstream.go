@@ -303,6 +303,10 @@ func (u *Upstream) load(ctx context.Context) {
 			u.setLoadErr(nil)
 			u.loadedOnce.Do(func() { close(u.loaded) })
 			u.logger.Info("upstream schema loaded", "source", u.src.String(), "methods", len(c.methods))
+			if p := c.UnmatchedExpose(); len(p) > 0 {
+				u.logger.Warn("expose patterns match no method of the upstream: check them for typing errors (-expose takes a full name glob such as pkg.Service.* or a service full name)",
+					"patterns", p, "source", u.src.String())
+			}
 			return
 		}
 		if ctx.Err() != nil {

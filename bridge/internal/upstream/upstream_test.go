@@ -209,3 +209,36 @@ func TestUpstreamLogsEachErrorOnce(t *testing.T) {
 		t.Errorf("%d successes logged, want 1", n)
 	}
 }
+
+// TestUpstreamWarnsUnmatchedExpose: an expose pattern that matches no
+// method, probably a typing error, is logged as a warning naming it when
+// the schema loads; patterns that match are not named.
+func TestUpstreamWarnsUnmatchedExpose(t *testing.T) {
+	t.Parallel()
+	rec := newLogRecorder()
+	src := upstream.WithNaming(upstream.NewFileSource(generatedSet(t)),
+		upstream.Naming{Expose: []string{"demo.v1.ClockService", "demo.v1.Clok.*"}})
+	u := upstream.New(dial(t, deadAddr(t)), src, slog.New(rec))
+	run(t, u)
+	waitFor(t, u.Loaded(), "the schema to load")
+	const msg = "expose patterns match no method of the upstream: check them for typing errors (-expose takes a full name glob such as pkg.Service.* or a service full name)"
+	rec.wait(t, msg)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	for _, r := range rec.records {
+		if r.Message != msg {
+			continue
+		}
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "patterns" {
+				if got := a.Value.String(); got != "[demo.v1.Clok.*]" {
+					t.Errorf("patterns = %s, want [demo.v1.Clok.*]", got)
+				}
+			}
+			return true
+		})
+		if r.Level != slog.LevelWarn {
+			t.Errorf("logged at %v, want WARN", r.Level)
+		}
+	}
+}
