@@ -17,7 +17,8 @@ var fuzzSyncIDs atomic.Int64
 
 // FuzzSession sends a session whatever frames the fuzzer makes, up to 16
 // of them: the input split at newlines, each a text message, or a binary
-// one when it starts with 0x01. Whatever they are, the bridge does not
+// one when it starts with 0x01. A first line "?stream=last" or
+// "?stream=collect" opens the session in that stream mode. Whatever they are, the bridge does not
 // panic; every frame it sends is a JSON array with a numeric type id; the
 // session then either answers an Echo CALL or has been closed with a close
 // code for bad input (1003, 1007, 1008, 1009) and a reason; and a session
@@ -38,13 +39,21 @@ func FuzzSession(f *testing.F) {
 		"[2,\"c\",\"p\",\"\xff\"]",
 		`[2,1,2]`,
 		`{}`,
+		"?stream=last\n" + `[2,"c","bridgetest.v1.TestService.Stream",{"count":3}]` + "\n" + `[2,"d","bridgetest.v1.TestService.Stream",{"count":0}]`,
+		"?stream=collect\n" + `[2,"c","bridgetest.v1.TestService.Chat",{"text":"x","repeat":3}]` + "\n" + `[1001,"c"]`,
 	} {
 		f.Add([]byte(s))
 	}
 	addr, _ := bridgetest.StartUpstream(f, bridgetest.UpstreamOptions{Reflection: bridgetest.ReflectionBoth})
 	b := bridgetest.StartBridge(f, addr, bridgetest.Reflection)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c := bridgetest.Dial(t, b.URL, "wamp")
+		query := ""
+		for _, q := range []string{"?stream=last\n", "?stream=collect\n"} {
+			if rest, ok := bytes.CutPrefix(data, []byte(q)); ok {
+				query, data = q[:len(q)-1], rest
+			}
+		}
+		c := bridgetest.Dial(t, b.URL+query, "wamp")
 		c.ReadWelcome(t)
 		for i, frame := range bytes.SplitN(data, []byte("\n"), 17) {
 			if i == 16 {
