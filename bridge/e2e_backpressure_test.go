@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"fmt"
+	"log/slog"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -149,11 +150,17 @@ func TestE2ESendQueueSize(t *testing.T) {
 		t.Run(fmt.Sprint(size), func(t *testing.T) {
 			t.Parallel()
 			tag := fmt.Sprintf("queue-%d-%s", size, strings.Repeat("x", 1000))
-			e := start(t, bridgetest.Reflection, bridge.WithSendQueue(size), bridge.WithWriteTimeout(300*time.Millisecond))
+			logs := &recordHandler{records: make(chan map[string]string, 1000)}
+			e := start(t, bridgetest.Reflection, bridge.WithSendQueue(size), bridge.WithWriteTimeout(300*time.Millisecond),
+				bridge.WithLogger(slog.New(logs)))
 			c := e.connect(t, "")
 			c.Send(t, fmt.Sprintf(`[2,"flood",%q,{"count":100000,"tag":%q}]`, streamProc, tag))
 			if err := e.svc.WaitCanceled(t.Context(), tag); err != nil {
 				t.Fatal(err)
+			}
+			// The log says why the session ended.
+			if got, want := logs.next(t, "session ended")["cause"], "the client read nothing for 300ms (the no-read timeout)"; got != want {
+				t.Errorf("session ended with cause %q, want %q", got, want)
 			}
 			h := scrape(t, e.b)["grpcwamp_send_queue_depth"].GetMetric()[0].GetHistogram()
 			upTo := func(le float64) uint64 {

@@ -218,32 +218,31 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 
 // endCause describes why a session ended, for its log line.
 func endCause(err error) string {
-	var pt pongTimeout
+	var gone *peerGoneError
 	switch {
-	case errors.As(err, &pt):
-		return pt.Error()
+	case errors.As(err, &gone):
+		return gone.reason
 	case err == nil || errors.Is(err, errPeerGone):
 		return "the client left"
 	}
 	return err.Error()
 }
 
-// pongTimeout ends a session whose client answered no ping for that long:
-// the peer is taken for gone ([errPeerGone]), and the log says why.
-type pongTimeout time.Duration
+// peerGoneError ends a session whose client the bridge took for gone for a
+// reason of its own, a timeout: it is [errPeerGone] for every purpose but
+// the log, which gives the reason.
+type peerGoneError struct{ reason string }
 
-func (p pongTimeout) Error() string {
-	return fmt.Sprintf("the client answered no ping for %v (the pong timeout)", time.Duration(p))
-}
+func (e *peerGoneError) Error() string { return e.reason }
 
-func (pongTimeout) Is(target error) bool { return target == errPeerGone }
+func (*peerGoneError) Is(target error) bool { return target == errPeerGone }
 
 // readError is the cause of a session whose read failed with err. Only
 // pongs move the read deadline while the session runs, so a timeout is a
 // pong timeout; anything else is the peer gone.
 func (s *session) readError(err error) error {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return pongTimeout(s.cfg.PongTimeout)
+		return &peerGoneError{fmt.Sprintf("the client answered no ping for %v (the pong timeout)", s.cfg.PongTimeout)}
 	}
 	return errPeerGone
 }

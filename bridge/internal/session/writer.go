@@ -3,6 +3,7 @@ package session
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"runtime"
 	"time"
@@ -76,13 +77,15 @@ func (s *session) writeLoop(ctx context.Context, drain, force <-chan struct{}) {
 // writeFailed ends the session after a failed write: the peer is gone or
 // stopped reading for longer than WriteTimeout.
 func (s *session) writeFailed(err error) {
+	cause := errPeerGone
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		s.stats.NoReadDisconnects.Add(1)
 		s.logger.Info("closing a client that reads nothing", "session", s.id, "no_read_timeout", s.cfg.WriteTimeout)
+		cause = &peerGoneError{fmt.Sprintf("the client read nothing for %v (the no-read timeout)", s.cfg.WriteTimeout)}
 	} else {
 		s.logger.Debug("write failed", "session", s.id, "error", err)
 	}
-	s.cancel(errPeerGone)
+	s.cancel(cause)
 	s.conn.ws.SetReadDeadline(time.Now()) // unblock the reader
 }
 
