@@ -203,7 +203,7 @@ flags of serve:
 	}
 	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` of settings, keyed by flag name; the environment and the command line override it")
 	fs.BoolVar(&cfg.printConfig, "print-config", false, "print the effective settings as YAML that -config reads, with their sources, and exit")
-	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` to serve WebSocket, /healthz and /readyz on")
+	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` to serve WebSocket, /healthz, /readyz, /procedures and /metrics on")
 	fs.StringVar(&cfg.upstream, "upstream", "", "gRPC `target` to bridge, as grpc.NewClient takes it (localhost:50051, dns:///name:port);\nempty: the built-in demo clock")
 	fs.StringVar(&cfg.descriptorSet, "descriptor-set", "", "binary FileDescriptorSet `file` describing the upstream; empty: gRPC server reflection")
 	fs.Var(streamFlag{&cfg.stream}, "stream", "`mode` of server streams for connections without ?stream=: progress, last or collect")
