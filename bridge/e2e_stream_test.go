@@ -217,3 +217,53 @@ func TestE2ECollectLimit(t *testing.T) {
 		})
 	})
 }
+
+// TestE2ECollectLimitPerConnection: the collect limit also bounds what a
+// connection's collect-mode calls hold together, so that one client cannot
+// pin the limit once per call in flight. Two calls that each fit but not
+// together: the one that crosses the limit fails with RESOURCE_EXHAUSTED
+// naming the connection, the other goes on; once it has ended, a call of
+// the same size fits again.
+func TestE2ECollectLimitPerConnection(t *testing.T) {
+	t.Parallel()
+	const limit = 10_000 // each call below collects about 6 KB
+	e := start(t, bridgetest.Reflection, bridge.WithCollectLimit(limit))
+	c := e.connect(t, "?stream=collect")
+	tags := map[string]string{}
+	for _, id := range []string{"a", "b", "c"} {
+		tags[id] = t.Name() + "/" + id + "/" + strings.Repeat("x", 1000)
+	}
+	for _, id := range []string{"a", "b"} {
+		c.Send(t, fmt.Sprintf(`[2,%q,%q,{"count":6,"block":true,"tag":%q}]`, id, streamProc, tags[id]))
+	}
+	data := c.Read(t)
+	f, err := bridgetest.ParseFrame(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed, other := f.CallID(), "a"
+	if failed == "a" {
+		other = "b"
+	}
+	ce, err := bridgetest.ParseCallError(data, failed, 8)
+	if err != nil || (failed != "a" && failed != "b") {
+		t.Fatalf("got %.300s (%v), want RESOURCE_EXHAUSTED for call a or b", data, err)
+	}
+	if !strings.Contains(ce.Desc, "this connection") || !strings.Contains(ce.Desc, fmt.Sprint(limit)) {
+		t.Errorf("errorDesc %q, want it to name the connection's collect calls and the limit of %d bytes", ce.Desc, limit)
+	}
+	if err := e.svc.WaitCanceled(t.Context(), tags[failed]); err != nil {
+		t.Fatal(err)
+	}
+	// The other call holds its 6 KB, blocked in the upstream, until
+	// cancelled.
+	if err := e.svc.WaitBlocked(t.Context(), tags[other]); err != nil {
+		t.Fatal(err)
+	}
+	c.Sync(t)
+	c.Send(t, fmt.Sprintf(`[1001,%q]`, other))
+	c.ExpectCallError(t, other, 1)
+	// Its bytes are released: a call of the same size fits.
+	c.Send(t, fmt.Sprintf(`[2,"c",%q,{"count":6,"tag":%q}]`, streamProc, tags["c"]))
+	expectFrames(t, c, deliveryFrames(bridge.StreamCollect, "c", streamMsgs(6, tags["c"])))
+}

@@ -174,9 +174,10 @@ func WithMaxSessions(n int) Option {
 	return func(c *config) { c.maxSessions = n }
 }
 
-// WithCollectLimit bounds the CALLRESULT of a stream in StreamCollect mode;
-// a larger result fails the call with RESOURCE_EXHAUSTED. The default is
-// 16 MiB.
+// WithCollectLimit bounds the CALLRESULT of a stream in StreamCollect mode,
+// and what the collect-mode calls of one connection hold together while
+// they run; the call whose message would go past either fails with
+// RESOURCE_EXHAUSTED. The default is 16 MiB.
 func WithCollectLimit(bytes int) Option {
 	return func(c *config) { c.collectLimit = bytes }
 }

@@ -300,7 +300,7 @@ flags of serve:
 	fs.Var(intFlag{&cfg.maxCallsInFlight, 1, ""}, "max-calls-in-flight",
 		"`calls` one session may run at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
-		"largest CALLRESULT of a stream in collect mode, in `bytes`; a larger one fails with RESOURCE_EXHAUSTED")
+		"largest CALLRESULT of a stream in collect mode, in `bytes`, and most that one connection's collect calls\nhold together; the call that would go past it fails with RESOURCE_EXHAUSTED")
 	fs.Var(intFlag{&cfg.maxSubscriptions, 1, ""}, "max-subscriptions",
 		"`topics` one session may subscribe to; a SUBSCRIBE beyond it is dropped")
 	fs.Var(sizeFlag{&cfg.maxEventSize, 1, ""}, "max-event-size",

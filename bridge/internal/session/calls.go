@@ -202,12 +202,25 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 	case Collect:
 		buf := []byte{'['}
 		n := 0
+		// held is what this call counts in s.collected: the limit bounds
+		// the session's collect calls together, so that running many at
+		// once does not multiply the memory one client can pin.
+		held := 0
+		defer func() { s.release(held) }()
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
 			if len(buf)+len(b)+2 > s.cfg.CollectLimit {
 				return status.Errorf(codes.ResourceExhausted,
 					"procedure %q: collected result exceeds the limit of %d bytes after %d messages: connect with ?stream=progress to receive messages one by one",
 					procedure, s.cfg.CollectLimit, n)
 			}
+			grow := len(b) + 1
+			if !s.collect(grow, held) {
+				held = 0
+				return status.Errorf(codes.ResourceExhausted,
+					"procedure %q: the collect-mode calls of this connection together hold more than the limit of %d bytes (after %d messages of this call): run fewer at once, or connect with ?stream=progress to receive messages one by one",
+					procedure, s.cfg.CollectLimit, n)
+			}
+			held += grow
 			if n > 0 {
 				buf = append(buf, ',')
 			}
@@ -228,6 +241,28 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 		}
 		return resultFrame(id, nil), nil
 	}
+}
+
+// collect adds n bytes to what the session's collect-mode calls hold and
+// reports true, unless that would exceed CollectLimit: then it releases
+// the held bytes of the call that failed, in the same step, so that no
+// other call is refused for them, and reports false.
+func (s *session) collect(n, held int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.collected+n > s.cfg.CollectLimit {
+		s.collected -= held
+		return false
+	}
+	s.collected += n
+	return true
+}
+
+// release gives back n bytes a collect-mode call held.
+func (s *session) release(n int) {
+	s.mu.Lock()
+	s.collected -= n
+	s.mu.Unlock()
 }
 
 // keep returns a copy of b in buf's storage, nil if b is nil. The session

@@ -145,10 +145,13 @@ type session struct {
 	refusing int // refusals being delivered
 	// running counts the calls whose terminal frame is not queued yet.
 	// It changes under mu; the writer reads it without (see writeBatch).
-	running  atomic.Int32
-	started  int // calls started, for the log line of the session's end
-	draining bool
-	closing  bool // the close marker is queued
+	running atomic.Int32
+	// collected counts the bytes that the session's collect-mode calls
+	// hold at once, which CollectLimit bounds as it bounds each one.
+	collected int
+	started   int // calls started, for the log line of the session's end
+	draining  bool
+	closing   bool // the close marker is queued
 	// callsEnded is why the calls were cancelled (see cancelCalls); a
 	// call started afterwards is cancelled at once.
 	callsEnded error
