@@ -40,18 +40,6 @@ func (n Naming) Validate() error {
 	return nil
 }
 
-func (n Naming) exposes(m *Method) bool {
-	if len(n.Expose) == 0 {
-		return true
-	}
-	for _, p := range n.Expose {
-		if MatchMethod(p, m.FullName) {
-			return true
-		}
-	}
-	return false
-}
-
 // MatchMethod reports whether the method fullName ("pkg.Service.Method")
 // matches pattern: a path.Match glob on the full name ("pkg.*.Get*"), or a
 // service full name meaning all its methods. A malformed pattern matches
@@ -82,12 +70,17 @@ func (c *Catalog) Apply(n Naming) (*Catalog, error) {
 	}
 	out := &Catalog{types: c.types, byURI: make(map[string]*Method)}
 	idx := make(map[string]*Method)
-	matched := make([]bool, len(n.Expose))
+	matched := make([]bool, len(n.Expose)) // per pattern: some method matched it
 	for _, m := range c.methods {
+		// Without patterns every method is exposed; with them, the ones
+		// any pattern matches.
+		exposed := len(n.Expose) == 0
 		for i, p := range n.Expose {
-			matched[i] = matched[i] || MatchMethod(p, m.FullName)
+			if MatchMethod(p, m.FullName) {
+				matched[i], exposed = true, true
+			}
 		}
-		if !n.exposes(m) {
+		if !exposed {
 			continue
 		}
 		cp := *m
