@@ -65,12 +65,13 @@ type security struct {
 	forward   []string // lower case header names
 }
 
-// notForwardable are headers of the WebSocket handshake or of HTTP/2 and
-// gRPC themselves, and the keys the bridge sets.
+// notForwardable are headers that describe the HTTP connection or request
+// rather than the client (notForwardableBecause refuses the bridge's own
+// keys and the grpc-* and sec-websocket-* families before it).
 var notForwardable = map[string]bool{
 	"host": true, "connection": true, "upgrade": true, "te": true, "transfer-encoding": true,
 	"keep-alive": true, "proxy-connection": true, "content-type": true, "content-length": true,
-	"user-agent": true, MetadataForwardedFor: true, MetadataSessionID: true,
+	"user-agent": true,
 }
 
 func newSecurity(c config) (*security, error) {
