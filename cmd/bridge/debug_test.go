@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"net/http"
 	"regexp"
 	"strings"
@@ -21,16 +20,7 @@ func TestServeDebugListen(t *testing.T) {
 	defer client.CloseIdleConnections()
 	get := func(u string) (int, string) {
 		t.Helper()
-		resp, err := client.Get(u)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, string(b)
+		return httpGet(t, client, u)
 	}
 	if code, body := get(m[1] + "heap?gc=1&debug=1"); code != http.StatusOK || !strings.Contains(body, "# HeapInuse = ") {
 		t.Errorf("GET heap profile: %d, body without runtime.MemStats:\n%.300s", code, body)

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
@@ -9,6 +11,22 @@ import (
 
 	"go.uber.org/goleak"
 )
+
+// httpGet fetches u with client and returns the status and the body; any
+// failure to fetch or read it fails the test.
+func httpGet(t *testing.T, client *http.Client, u string) (int, string) {
+	t.Helper()
+	resp, err := client.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
 
 // runMainEnv, set to 1, makes the test binary run the bridge's main instead
 // of the tests: a test starts the bridge as a real process that way, to

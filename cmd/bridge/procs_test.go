@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -96,20 +95,12 @@ func TestServeGCHeapFloor(t *testing.T) {
 func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 	t.Helper()
 	_, host, _ := startBridgeProcess(t, args, env)
-	resp, err := http.Get("http://" + host + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindSubmatch(body)
+	_, body := httpGet(t, http.DefaultClient, "http://"+host+"/metrics")
+	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindStringSubmatch(body)
 	if m == nil {
 		t.Fatalf("/metrics has no %s:\n%s", metric, body)
 	}
-	n, err := strconv.Atoi(string(m[1]))
+	n, err := strconv.Atoi(m[1])
 	if err != nil {
 		t.Fatal(err)
 	}
