@@ -28,6 +28,7 @@ func startDebug(ctx context.Context, addr string, logger *slog.Logger) (string, 
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	done := make(chan struct{})

@@ -34,10 +34,19 @@ import (
 	"github.com/wampbridge/grpcwamp/bridge/gcfloor"
 )
 
-const (
+// The HTTP servers' timeouts, for connections that are not (yet) WebSocket
+// sessions. Variables only so that a test can shorten them.
+var (
 	// readHeaderTimeout bounds how long a client may take to send the
 	// request head of the WebSocket handshake (or of /healthz).
 	readHeaderTimeout = 10 * time.Second
+	// idleTimeout bounds how long a keep-alive connection may wait for its
+	// next request (after a GET /healthz, say). Without it, net/http keeps
+	// such a connection open for as long as the client likes.
+	idleTimeout = 60 * time.Second
+)
+
+const (
 	// defaultShutdownGrace is the default of -shutdown-grace: how long
 	// calls in flight may go on after SIGINT/SIGTERM.
 	defaultShutdownGrace = 10 * time.Second
@@ -573,6 +582,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
+		IdleTimeout:       idleTimeout,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	scheme := "ws://"
