@@ -43,7 +43,7 @@ func (s *session) startCall(m *wampv1.Call) {
 			"call id %q is already in flight in this session: wait for its result or use a new call id", id))
 		return
 	}
-	if len(s.calls) >= s.cfg.MaxCallsInFlight {
+	if int(s.inFlight.Load()) >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
 		s.refuse(id, procedure, invoke.Errorf(codes.ResourceExhausted,
 			"procedure %q: too many calls in flight: this session already runs %d, the limit; wait for results before calling again",
@@ -60,6 +60,7 @@ func (s *session) startCall(m *wampv1.Call) {
 	}
 	s.calls[id] = c
 	s.running.Add(1)
+	s.inFlight.Add(1)
 	s.started++
 	s.mu.Unlock()
 	s.metrics.callStarted()
@@ -231,7 +232,11 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 		if err != nil {
 			return nil, err
 		}
-		return resultFrame(id, append(buf, ']')), nil
+		// The frame holds the bytes now, until the writer takes it: a
+		// result waiting for a client that reads nothing still counts.
+		f := resultFrame(id, append(buf, ']'))
+		f.held, held = held, 0
+		return f, nil
 	default:
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
 			return s.send(ctx, progressFrame(id, b))
@@ -295,15 +300,29 @@ func (s *session) finish(id string, c *call, method string, result *frame, err e
 	}
 	if err != nil {
 		if result != nil {
+			s.release(result.held)
 			result.release()
 		}
 		frame, code := s.errorFrame(id, c.procedure, c.start, err)
 		s.metrics.callEnded(method, code, true)
+		frame.ends = true
 		s.sendFinal(frame)
 		return
 	}
 	s.metrics.callEnded(method, codes.OK, true)
+	result.ends = true
 	s.sendFinal(result)
+}
+
+// taken gives back what f counted against the session's limits; the writer
+// calls it as it takes f from the queue, before the client can see f.
+func (s *session) taken(f *frame) {
+	if f.ends {
+		s.inFlight.Add(-1)
+	}
+	if f.held > 0 {
+		s.release(f.held)
+	}
 }
 
 // errorFrame returns the CALLERROR answering id, a call of procedure
@@ -322,7 +341,14 @@ func (s *session) errorFrame(id, procedure string, start time.Time, err error) (
 // frame is an encoded frame on its way to the writer. Frames come from a
 // pool and go back to it once the writer has copied them out; the close
 // marker is never pooled.
-type frame struct{ b []byte }
+type frame struct {
+	b []byte
+	// ends: the terminal frame of a call that counts in the session's
+	// inFlight; held: bytes it counts in the session's collected. The
+	// writer gives both back when it takes the frame (see taken).
+	ends bool
+	held int
+}
 
 // closeMarker, queued behind the terminal frames of a draining session,
 // makes the writer close the session with 1001 (see closeIfDrained).
@@ -349,6 +375,7 @@ func (f *frame) release() {
 	if cap(f.b) > maxPooledFrame {
 		f.b = nil
 	}
+	f.ends, f.held = false, 0
 	framePool.Put(f)
 }
 

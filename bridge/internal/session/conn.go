@@ -83,11 +83,11 @@ type batchConn struct {
 
 	mu       sync.Mutex
 	batching bool
-	buf      []byte  // the open batch's frames; nil outside a batch
-	bufp     *[]byte // the pooled slice buf came from
-	batchDL  time.Time
-	deadline time.Time // the write deadline last set on Conn
-	hdr      [10]byte  // writeText's frame header
+	buf      []byte        // the open batch's frames; nil outside a batch
+	bufp     *[]byte       // the pooled slice buf came from
+	timeout  time.Duration // each network write's deadline, from its start; 0: none
+	deadline time.Time     // the write deadline last set on Conn
+	hdr      [10]byte      // writeText's frame header
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
@@ -181,11 +181,14 @@ func (c *batchConn) writeText(p []byte) error {
 	return err
 }
 
-// begin opens a batch whose writes must be done by deadline.
-func (c *batchConn) begin(deadline time.Time) {
+// begin opens a batch. Each network write of the batch must be done within
+// timeout of its start (0: no deadline): the deadline bounds one write, not
+// the batch, which goes on for as long as frames keep coming, so a client
+// that reads slowly but steadily is never taken for one that reads nothing.
+func (c *batchConn) begin(timeout time.Duration) {
 	c.mu.Lock()
 	c.batching = true
-	c.batchDL = deadline
+	c.timeout = timeout
 	c.mu.Unlock()
 }
 
@@ -210,8 +213,14 @@ func (c *batchConn) flushLocked() error {
 	if !c.batching {
 		return nil
 	}
-	// A pong written meanwhile may have set a deadline of its own.
-	if err := c.setDeadlineLocked(c.batchDL); err != nil {
+	// Set before every network write of the batch: it bounds that write
+	// (or, from writeText, the message written past the buffer), and a
+	// pong written meanwhile may have set a deadline of its own.
+	var dl time.Time
+	if c.timeout > 0 {
+		dl = time.Now().Add(c.timeout)
+	}
+	if err := c.setDeadlineLocked(dl); err != nil {
 		return err
 	}
 	if len(c.buf) == 0 {

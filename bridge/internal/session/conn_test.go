@@ -192,7 +192,7 @@ func TestBatchConnBoundsBuffer(t *testing.T) {
 		}
 		done <- nil
 	}()
-	conn.batch.begin(time.Time{})
+	conn.batch.begin(0)
 	for range 3 {
 		if err := conn.ws.WriteMessage(websocket.TextMessage, big); err != nil {
 			t.Fatal(err)
@@ -243,7 +243,7 @@ func TestWriteTextFraming(t *testing.T) {
 		}
 		done <- nil
 	}()
-	conn.batch.begin(time.Now().Add(time.Minute))
+	conn.batch.begin(time.Minute)
 	for _, n := range sizes {
 		if err := conn.batch.writeText([]byte(strings.Repeat("x", n))); err != nil {
 			t.Fatal(err)

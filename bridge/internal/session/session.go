@@ -51,10 +51,10 @@ type Config struct {
 	Mode             Mode
 	SendQueue        int           // frames queued for the writer
 	MaxMessageSize   int64         // largest frame read, in bytes
-	MaxCallsInFlight int           // calls running at once
+	MaxCallsInFlight int           // calls at once, each until its terminal frame leaves the send queue
 	MaxPrefixes      int           // PREFIX declarations kept
 	CollectLimit     int           // bytes of one collect-mode result
-	WriteTimeout     time.Duration // one batch write
+	WriteTimeout     time.Duration // one network write to the client
 	PingInterval     time.Duration // between pings
 	PongTimeout      time.Duration // silence after which the peer is dead
 	CloseGrace       time.Duration // wait for the peer's close frame
@@ -146,12 +146,23 @@ type session struct {
 	// running counts the calls whose terminal frame is not queued yet.
 	// It changes under mu; the writer reads it without (see writeBatch).
 	running atomic.Int32
+	// inFlight counts the calls that MaxCallsInFlight bounds: from their
+	// start until the writer takes their terminal frame from the queue.
+	// A call that has ended but waits for room in the queue still counts,
+	// so a client that reads nothing cannot start more; and its slot is
+	// free before the client can see the frame, so a client that calls
+	// again on each result is never refused. It grows under mu; the
+	// writer takes from it without (see taken).
+	inFlight atomic.Int32
 	// collected counts the bytes that the session's collect-mode calls
 	// hold at once, which CollectLimit bounds as it bounds each one.
 	collected int
 	started   int // calls started, for the log line of the session's end
 	draining  bool
 	closing   bool // the close marker is queued
+	// readEnding: the writer has set the reader's last deadline (see
+	// endReadBy); pongs no longer extend it.
+	readEnding bool
 	// callsEnded is why the calls were cancelled (see cancelCalls); a
 	// call started afterwards is cancelled at once.
 	callsEnded error
@@ -319,6 +330,11 @@ func (s *session) readLoop(ctx context.Context) {
 	ws := s.conn.ws
 	ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
 	ws.SetPongHandler(func(string) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.readEnding {
+			return nil
+		}
 		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
 	})
 	for {
@@ -350,6 +366,16 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		s.dispatch(data)
 	}
+}
+
+// endReadBy makes t the reader's last deadline: a pong arriving afterwards
+// (a client may send them unasked) does not extend it, so a closing
+// session ends by t whatever the client sends. The writer calls it.
+func (s *session) endReadBy(t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.readEnding = true
+	s.conn.ws.SetReadDeadline(t)
 }
 
 // drain refuses new calls from now on; the session closes with 1001 once

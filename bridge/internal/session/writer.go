@@ -86,7 +86,7 @@ func (s *session) writeFailed(err error) {
 		s.logger.Debug("write failed", "session", s.id, "error", err)
 	}
 	s.cancel(cause)
-	s.conn.ws.SetReadDeadline(time.Now()) // unblock the reader
+	s.endReadBy(time.Now()) // unblock the reader
 }
 
 // writeBatch writes f (a frame of the calls' queue) or ev (an EVENT frame),
@@ -97,7 +97,7 @@ func (s *session) writeFailed(err error) {
 // closing.
 func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 	bc := s.conn.batch
-	bc.begin(time.Now().Add(s.cfg.WriteTimeout))
+	bc.begin(s.cfg.WriteTimeout)
 	yielded := false // at most once per batch
 	for ctx.Err() == nil {
 		data := ev
@@ -106,6 +106,7 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 				s.cancel(errDrained) // the loop then sends the close frame
 				break
 			}
+			s.taken(f)
 			data = f.b
 		}
 		s.metrics.bytesOut(len(data))
@@ -192,7 +193,7 @@ func (s *session) writeClose(cause error) {
 	}
 	reason = truncate(reason, maxCloseReason)
 	ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(s.cfg.WriteTimeout))
-	ws.SetReadDeadline(time.Now().Add(s.cfg.CloseGrace))
+	s.endReadBy(time.Now().Add(s.cfg.CloseGrace))
 }
 
 // truncate shortens s to at most n bytes without splitting a character.

@@ -1,0 +1,203 @@
+package session
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// pipeRW is the http.ResponseWriter of a handshake over net.Pipe.
+type pipeRW struct {
+	h    http.Header
+	conn net.Conn
+}
+
+func (p *pipeRW) Header() http.Header         { return p.h }
+func (p *pipeRW) Write(b []byte) (int, error) { return len(b), nil }
+func (p *pipeRW) WriteHeader(int)             {}
+func (p *pipeRW) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	return p.conn, bufio.NewReadWriter(bufio.NewReader(p.conn), bufio.NewWriter(p.conn)), nil
+}
+
+// pipeUpgraded returns the two sides of a WebSocket over net.Pipe, made by
+// Upgrade on the bridge's side. Unlike a TCP connection, the pipe buffers
+// nothing, and its goroutines block durably, as testing/synctest needs:
+// a test runs in fake time and sees exactly when a write waits for the
+// client.
+func pipeUpgraded(t *testing.T) (*Conn, *websocket.Conn) {
+	t.Helper()
+	sc, cc := net.Pipe()
+	type upgradeResult struct {
+		c   *Conn
+		err error
+	}
+	done := make(chan upgradeResult, 1)
+	go func() {
+		r, err := http.ReadRequest(bufio.NewReader(sc))
+		if err != nil {
+			done <- upgradeResult{nil, err}
+			return
+		}
+		c, err := Upgrade(&websocket.Upgrader{}, &pipeRW{h: http.Header{}, conn: sc}, r, nil)
+		done <- upgradeResult{c, err}
+	}()
+	u, _ := url.Parse("ws://bridge/")
+	client, _, err := websocket.NewClient(cc, u, nil, 1024, 1024)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	r := <-done
+	if r.err != nil {
+		t.Fatalf("Upgrade: %v", r.err)
+	}
+	return r.c, client
+}
+
+// TestNoReadTimeoutBoundsOneWrite: WriteTimeout (-no-read-timeout) bounds
+// each network write to the client, not a batch of writes. A stream faster
+// than its client keeps the writer's batch going for as long as the client
+// reads, here 10 times WriteTimeout (the pipe buffers nothing, so each
+// network write of four frames waits for the client to read them); the
+// client reads steadily and stays connected. Once it stops reading, it is disconnected after
+// WriteTimeout.
+func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
+			Logger: slog.New(slog.DiscardHandler)})
+		ctx, cancel := context.WithCancelCause(context.Background())
+		s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
+			queue:  make(chan *frame, cfg.SendQueue),
+			events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
+			stats:  new(Stats)}
+
+		payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
+		produced := make(chan struct{})
+		go func() { // a stream whose upstream is always ahead of the client
+			defer close(produced)
+			for s.send(ctx, progressFrame("c", payload)) == nil {
+			}
+		}()
+		written := make(chan struct{})
+		go func() { defer close(written); s.writeLoop(ctx, nil, nil) }()
+
+		stopReading := make(chan struct{})
+		read := make(chan int)
+		go func() { // one frame every 10 ms: 100 per WriteTimeout
+			n := 0
+			defer func() { read <- n }()
+			for {
+				if _, _, err := client.ReadMessage(); err != nil {
+					return
+				}
+				n++
+				select {
+				case <-stopReading:
+					return
+				case <-time.After(10 * time.Millisecond):
+				}
+			}
+		}()
+
+		time.Sleep(10 * cfg.WriteTimeout)
+		if n := s.stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
+			t.Errorf("a client reading a frame every 10 ms for 10 times the no-read timeout: %d no-read disconnects, session cause %v; want it kept",
+				n, context.Cause(ctx))
+			conn.ws.Close() // ends the client's read
+			<-read
+			<-written
+			<-produced
+			client.Close()
+			return
+		}
+		close(stopReading)
+		n := <-read
+		start := time.Now()
+		<-written // the writer gives up on the client
+		// Its last write began when the client read the four frames of
+		// the write before, up to 40 ms before it stopped.
+		if got := time.Since(start); got > cfg.WriteTimeout || got < cfg.WriteTimeout-40*time.Millisecond {
+			t.Errorf("the writer gave up %v after the client stopped reading, want the no-read timeout %v", got, cfg.WriteTimeout)
+		}
+		if got := s.stats.NoReadDisconnects.Load(); got != 1 {
+			t.Errorf("no-read disconnects after the client stopped reading: %d, want 1", got)
+		}
+		var pe *peerGoneError
+		if !errors.As(context.Cause(ctx), &pe) || !strings.Contains(pe.reason, "no-read timeout") {
+			t.Errorf("session cause %v, want the no-read timeout", context.Cause(ctx))
+		}
+		if n < 900 {
+			t.Errorf("the client read %d frames in 10 s, want about 1000", n)
+		}
+		<-produced
+		client.Close()
+		conn.ws.Close()
+	})
+}
+
+// TestPongsDoNotHoldAClosingSession: once the session is closing, the
+// reader waits CloseGrace for the client's close and no longer: a client
+// that never answers the close but keeps sending pongs (which RFC 6455
+// allows unasked) does not extend the read deadline, as each pong does
+// while the session is open. Else Serve, and a shutdown waiting for it,
+// would never end.
+func TestPongsDoNotHoldAClosingSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		cfg := Config{PingInterval: time.Hour, PongTimeout: 10 * time.Second, CloseGrace: time.Second,
+			Logger: slog.New(slog.DiscardHandler)}
+		served := make(chan error, 1)
+		go func() { served <- Serve(context.Background(), conn, nil, cfg) }()
+
+		client.SetCloseHandler(func(int, string) error { return nil }) // never answers the close
+		closed := make(chan struct{})
+		go func() {
+			defer close(closed)
+			for {
+				if _, _, err := client.ReadMessage(); err != nil {
+					return // the close frame
+				}
+			}
+		}()
+		// A binary frame closes the session with 1003.
+		if err := client.WriteMessage(websocket.BinaryMessage, []byte{1}); err != nil {
+			t.Fatal(err)
+		}
+		<-closed
+		closedAt := time.Now()
+
+		stop := make(chan struct{})
+		pongs := make(chan struct{})
+		go func() { // a pong every half CloseGrace, for a minute
+			defer close(pongs)
+			for range 120 {
+				select {
+				case <-stop:
+					return
+				case <-time.After(cfg.CloseGrace / 2):
+				}
+				if client.WriteControl(websocket.PongMessage, nil, time.Now().Add(time.Second)) != nil {
+					return
+				}
+			}
+		}()
+		<-served
+		if got := time.Since(closedAt); got > cfg.CloseGrace {
+			t.Errorf("Serve ended %v after the close frame, want at most CloseGrace %v: pongs extended the read deadline", got, cfg.CloseGrace)
+		}
+		close(stop)
+		<-pongs
+		client.Close()
+	})
+}

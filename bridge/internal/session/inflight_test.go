@@ -1,0 +1,132 @@
+package session
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
+	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
+	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
+)
+
+// notReadyCore returns a Core whose upstream never loads a schema: every
+// call it resolves fails at once with UNAVAILABLE, without any network.
+// It is made outside any synctest bubble; the connection never connects.
+func notReadyCore(t *testing.T) *invoke.Core {
+	t.Helper()
+	cc, err := grpc.NewClient("passthrough:///127.0.0.1:1", grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cc.Close() })
+	discard := slog.New(slog.DiscardHandler)
+	return invoke.New(upstream.New(cc, nil, discard), transcode.DefaultOptions(), discard)
+}
+
+// TestInFlightCountsUntilTheResultLeaves: a call counts against
+// MaxCallsInFlight until the writer takes its terminal frame from the send
+// queue, not only while it runs. A client that reads nothing cannot start
+// calls without bound, each ending and then waiting, with its result, for
+// room in the queue; and a client that calls again once it has read a
+// result is never refused.
+func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
+	core := notReadyCore(t)
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		cfg := Config{MaxCallsInFlight: 2, SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour,
+			Logger: slog.New(slog.DiscardHandler)}
+		served := make(chan error, 1)
+		go func() { served <- Serve(context.Background(), conn, core, cfg) }()
+
+		// The client reads nothing: the writer is held writing WELCOME
+		// into the pipe, which buffers nothing. Call c1 ends at once and
+		// its CALLERROR fills the queue of 1; c2 ends and waits for room;
+		// both still count, so c3 is refused.
+		for i := 1; i <= 3; i++ {
+			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		read := func() string {
+			t.Helper()
+			_, data, err := client.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+		if got := read(); !strings.HasPrefix(got, "[0,") {
+			t.Fatalf("first frame %s, want WELCOME", got)
+		}
+		for _, want := range []string{
+			`[4,"c1","wamp.error.unavailable"`,
+			`[4,"c2","wamp.error.unavailable"`,
+			`[4,"c3","grpc.error.resource_exhausted","procedure \"x.v1.S.M\": too many calls in flight: this session already runs 2, the limit`,
+		} {
+			if got := read(); !strings.HasPrefix(got, want) {
+				t.Errorf("frame %.200s, want it to begin %s", got, want)
+			}
+		}
+		// Each result's slot was free before the client could read it:
+		// two calls at once fit again.
+		for _, id := range []string{"c4", "c5"} {
+			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,%q,"x.v1.S.M"]`, id)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// They run at once, so their results come in either order.
+		got := map[string]bool{}
+		for range 2 {
+			f := read()
+			for _, id := range []string{"c4", "c5"} {
+				if strings.HasPrefix(f, `[4,"`+id+`","wamp.error.unavailable"`) {
+					got[id] = true
+				}
+			}
+		}
+		if !got["c4"] || !got["c5"] {
+			t.Errorf("results of c4 and c5: got UNAVAILABLE for %v, want both (neither refused)", got)
+		}
+		client.Close()
+		<-served
+	})
+}
+
+// TestWriterGivesBackLimits: the writer gives back what a terminal frame
+// counts, its call's slot in MaxCallsInFlight and the bytes a collect-mode
+// result counts against CollectLimit, as it takes the frame; a frame of
+// the queue that counts nothing gives back nothing.
+func TestWriterGivesBackLimits(t *testing.T) {
+	conn, _, client := upgraded(t)
+	s := &session{cfg: withDefaults(Config{}), conn: conn, queue: make(chan *frame, 2)}
+	s.inFlight.Store(3)
+	s.collected = 1000
+	progress := progressFrame("a", []byte(`1`))
+	result := resultFrame("b", []byte(`[1,2]`))
+	result.ends, result.held = true, 600
+	s.queue <- result
+	if err := s.writeBatch(t.Context(), progress, nil); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.inFlight.Load(); got != 2 {
+		t.Errorf("calls in flight after the writer took one terminal frame: %d, want 2", got)
+	}
+	if s.collected != 400 {
+		t.Errorf("collected bytes after the writer took a result holding 600 of 1000: %d, want 400", s.collected)
+	}
+	for _, want := range []string{`[1000,"a",1]`, `[3,"b",[1,2]]`} {
+		if _, data, err := client.ReadMessage(); err != nil || string(data) != want {
+			t.Errorf("read %s (%v), want %s", data, err, want)
+		}
+	}
+}
