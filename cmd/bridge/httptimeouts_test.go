@@ -6,18 +6,23 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // TestServeHTTPTimeouts: a connection that sends only part of a request
-// head, and a keep-alive connection left idle after a request, are closed
-// by the bridge, on the WebSocket listener and on -debug-listen alike.
-// Not parallel: it shortens the package's timeouts while it runs.
+// head, one that trickles a request's body, and a keep-alive connection
+// left idle after a request are closed by the bridge, on the WebSocket
+// listener and on -debug-listen alike; a request head over maxHeaderBytes
+// is refused with 431. Not parallel: it shortens the package's timeouts
+// while it runs.
 func TestServeHTTPTimeouts(t *testing.T) {
-	defer func(h, i time.Duration) { readHeaderTimeout, idleTimeout = h, i }(readHeaderTimeout, idleTimeout)
-	readHeaderTimeout, idleTimeout = 50*time.Millisecond, 50*time.Millisecond
+	defer func(h, r, i time.Duration) { readHeaderTimeout, readTimeout, idleTimeout = h, r, i }(readHeaderTimeout, readTimeout, idleTimeout)
+	readHeaderTimeout, readTimeout, idleTimeout = 50*time.Millisecond, 100*time.Millisecond, 50*time.Millisecond
 
 	url, stderr := runServe(t, "-debug-listen", "127.0.0.1:0")
 	ws := strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/")
@@ -26,6 +31,47 @@ func TestServeHTTPTimeouts(t *testing.T) {
 		t.Fatalf("banner names no pprof URL; stderr:\n%s", stderr)
 	}
 	debug, _, _ = strings.Cut(debug, "/")
+
+	// The timeouts are for plain HTTP: a WebSocket session outlives them.
+	// Its progressive call runs 300 ms, three times the read timeout.
+	t.Run("WebSocket session", func(t *testing.T) {
+		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+		waitFor(t, "/readyz", func() bool {
+			resp, err := hc.Get("http://" + ws + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		d := websocket.Dialer{Subprotocols: []string{"wamp"}}
+		ws, _, err := d.DialContext(t.Context(), url, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ws.Close()
+		if err := ws.WriteMessage(websocket.TextMessage, []byte(`[2,"p","demo.v1.ClockService.GetProgressiveTime",{"count":3,"interval":"0.1s"}]`)); err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for {
+			_, data, err := ws.ReadMessage()
+			if err != nil {
+				t.Fatalf("after %q: %v", got, err)
+			}
+			f := string(data)
+			if strings.HasPrefix(f, "[4,") {
+				t.Fatalf("CALLERROR %s", f)
+			}
+			got = append(got, f[:min(len(f), 4)])
+			if strings.HasPrefix(f, "[3,") || strings.HasPrefix(f, "[4,") {
+				break
+			}
+		}
+		if want := []string{"[0,\"", "[100", "[100", "[100", "[3,\""}; !slices.Equal(got, want) {
+			t.Errorf("frames beginning %q, want %q: WELCOME, three progress frames and the CALLRESULT", got, want)
+		}
+	})
 
 	for _, tc := range []struct{ listener, addr, path string }{
 		{"WebSocket listener", ws, "/healthz"},
@@ -37,6 +83,37 @@ func TestServeHTTPTimeouts(t *testing.T) {
 				t.Fatal(err)
 			}
 			expectClosed(t, c, bufio.NewReader(c))
+		})
+		t.Run(tc.listener+"/trickled body", func(t *testing.T) {
+			// The handler answers without reading the body; net/http
+			// then reads the rest of it, which never comes.
+			c := dial(t, tc.addr)
+			if _, err := io.WriteString(c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx"); err != nil {
+				t.Fatal(err)
+			}
+			r := bufio.NewReader(c)
+			resp, err := http.ReadResponse(r, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			expectClosed(t, c, r)
+		})
+		t.Run(tc.listener+"/large head", func(t *testing.T) {
+			c := dial(t, tc.addr)
+			big := strings.Repeat("x", maxHeaderBytes+8<<10) // past net/http's slack too
+			if _, err := io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\nX-Big: "+big+"\r\n\r\n"); err != nil {
+				t.Fatal(err)
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+				t.Errorf("GET with a %d-byte header: status %d, want 431", len(big), resp.StatusCode)
+			}
 		})
 		t.Run(tc.listener+"/idle keep-alive", func(t *testing.T) {
 			c := dial(t, tc.addr)

@@ -40,11 +40,23 @@ var (
 	// readHeaderTimeout bounds how long a client may take to send the
 	// request head of the WebSocket handshake (or of /healthz).
 	readHeaderTimeout = 10 * time.Second
+	// readTimeout bounds how long a client may take to send a whole
+	// request, body included: a request with a body trickled in byte by
+	// byte would otherwise hold its connection for ever, since net/http
+	// reads what a handler left unread before it answers the next request.
+	// A WebSocket session sets its own read deadlines once it starts.
+	readTimeout = 30 * time.Second
 	// idleTimeout bounds how long a keep-alive connection may wait for its
 	// next request (after a GET /healthz, say). Without it, net/http keeps
 	// such a connection open for as long as the client likes.
 	idleTimeout = 60 * time.Second
 )
+
+// maxHeaderBytes bounds a request's head, the WebSocket handshake's
+// included: net/http's default, 1 MiB, would let each pending handshake
+// hold that much for the 10 s of readHeaderTimeout. 64 KiB leaves room for
+// large tokens and cookies.
+const maxHeaderBytes = 64 << 10
 
 const (
 	// defaultShutdownGrace is the default of -shutdown-grace: how long
@@ -582,7 +594,9 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
 	scheme := "ws://"
