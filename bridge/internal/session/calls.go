@@ -29,7 +29,20 @@ type call struct {
 // never blocks here: a refused call is answered from a goroutine too.
 func (s *session) startCall(m *wampv1.Call) {
 	id := m.CallID
+	if len(id) > s.cfg.MaxNameLength {
+		// Every frame of the call would echo it; answering it at all
+		// would hold it while the client may not read.
+		s.closeWith(websocket.ClosePolicyViolation,
+			fmt.Sprintf("CALL with a call id of %d bytes: the limit is %d", len(id), s.cfg.MaxNameLength))
+		return
+	}
 	procedure := s.prefixes.Expand(m.ProcURI)
+	if len(procedure) > s.cfg.MaxNameLength {
+		s.refuse(id, clipName(procedure), invoke.Errorf(codes.InvalidArgument,
+			"procedure URI %q of %d bytes (after PREFIX expansion): the limit is %d bytes",
+			clipName(procedure), len(procedure), s.cfg.MaxNameLength))
+		return
+	}
 	s.mu.Lock()
 	if s.drainingLocked() {
 		s.mu.Unlock()

@@ -51,6 +51,7 @@ func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 		// into the pipe, which buffers nothing. Call c1 ends at once and
 		// its CALLERROR fills the queue of 1; c2 ends and waits for room;
 		// both still count, so c3 is refused.
+		synctest.Wait() // the writer is in the write of WELCOME
 		for i := 1; i <= 3; i++ {
 			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
 				t.Fatal(err)

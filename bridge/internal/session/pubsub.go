@@ -101,7 +101,11 @@ func (s *session) subscribe(m *wampv1.Subscribe) {
 		s.stats.DroppedPubSub.Add(1)
 		return
 	}
-	if err := s.cfg.Broker.Subscribe(s, s.prefixes.Expand(m.TopicURI)); err != nil {
+	topic, ok := s.topic(m.TopicURI)
+	if !ok {
+		return
+	}
+	if err := s.cfg.Broker.Subscribe(s, topic); err != nil {
 		s.stats.DroppedPubSub.Add(1)
 		s.logger.Debug("subscribe refused", "session", s.id, "error", err)
 	}
@@ -113,8 +117,12 @@ func (s *session) publish(m *wampv1.Publish) {
 		s.stats.DroppedPubSub.Add(1)
 		return
 	}
+	topic, ok := s.topic(m.TopicURI)
+	if !ok {
+		return
+	}
 	err := s.cfg.Broker.Publish(s, broker.Publication{
-		Topic:     s.prefixes.Expand(m.TopicURI),
+		Topic:     topic,
 		Event:     m.Event,
 		ExcludeMe: m.ExcludeMe,
 		Exclude:   m.Exclude,

@@ -53,6 +53,7 @@ type Config struct {
 	MaxMessageSize   int64         // largest frame read, in bytes
 	MaxCallsInFlight int           // calls at once, each until its terminal frame leaves the send queue
 	MaxPrefixes      int           // PREFIX declarations kept
+	MaxNameLength    int           // bytes of a call id, a PREFIX's prefix or URI, a procedure or topic URI (expanded)
 	CollectLimit     int           // bytes of one collect-mode result
 	WriteTimeout     time.Duration // one network write to the client
 	PingInterval     time.Duration // between pings
@@ -292,6 +293,9 @@ func withDefaults(c Config) Config {
 	if c.CloseGrace <= 0 {
 		c.CloseGrace = 2 * time.Second
 	}
+	if c.MaxNameLength <= 0 {
+		c.MaxNameLength = DefaultMaxNameLength
+	}
 	if c.ServerIdent == "" {
 		c.ServerIdent = "grpcwamp"
 	}
@@ -378,6 +382,35 @@ func (s *session) endReadBy(t time.Time) {
 	s.conn.ws.SetReadDeadline(t)
 }
 
+// DefaultMaxNameLength is the default of Config.MaxNameLength. Names are
+// what a session keeps for as long as it lives (prefixes, subscriptions)
+// or per call in flight (call ids, procedures): without a bound of their
+// own, only the frame size would bound them, at a megabyte each.
+const DefaultMaxNameLength = 4096
+
+// clipName shortens a name over the length limit for an error message or
+// a log line.
+func clipName(name string) string {
+	const n = 64
+	if len(name) <= n {
+		return name
+	}
+	return truncate(name, n) + "..."
+}
+
+// topic expands uri, reporting false, logged and counted as a dropped
+// publish or subscribe, when the topic is longer than MaxNameLength.
+func (s *session) topic(uri string) (string, bool) {
+	topic := s.prefixes.Expand(uri)
+	if len(topic) > s.cfg.MaxNameLength {
+		s.stats.DroppedPubSub.Add(1)
+		s.logger.Debug("topic refused", "session", s.id, "topic", clipName(topic),
+			"error", fmt.Sprintf("topic URI of %d bytes: the limit is %d", len(topic), s.cfg.MaxNameLength))
+		return "", false
+	}
+	return topic, true
+}
+
 // drain refuses new calls from now on; the session closes with 1001 once
 // the calls in flight have ended. It reports whether the close marker is
 // due now (see closeDue). The writer calls it when the drain begins.
@@ -459,6 +492,11 @@ func (s *session) dispatch(data []byte) {
 	case *wampv1.CallCancel:
 		s.cancelCall(m.CallID)
 	case *wampv1.Prefix:
+		if n := max(len(m.Prefix), len(m.URI)); n > s.cfg.MaxNameLength {
+			s.closeWith(websocket.ClosePolicyViolation,
+				fmt.Sprintf("PREFIX with a name of %d bytes: the limit is %d", n, s.cfg.MaxNameLength))
+			return
+		}
 		if s.prefixes.Len() >= s.cfg.MaxPrefixes {
 			s.closeWith(websocket.ClosePolicyViolation,
 				fmt.Sprintf("too many PREFIX declarations: the limit is %d per session", s.cfg.MaxPrefixes))
@@ -468,8 +506,9 @@ func (s *session) dispatch(data []byte) {
 	case *wampv1.Subscribe:
 		s.subscribe(m)
 	case *wampv1.Unsubscribe:
-		if s.cfg.Broker != nil {
-			s.cfg.Broker.Unsubscribe(s, s.prefixes.Expand(m.TopicURI))
+		// A topic over the length limit is never subscribed.
+		if topic, ok := s.topic(m.TopicURI); ok && s.cfg.Broker != nil {
+			s.cfg.Broker.Unsubscribe(s, topic)
 		}
 	case *wampv1.Publish:
 		s.publish(m)
