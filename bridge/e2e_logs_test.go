@@ -2,6 +2,7 @@ package bridge_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -42,7 +43,8 @@ func (h *recordHandler) WithAttrs(as []slog.Attr) slog.Handler {
 
 func (h *recordHandler) WithGroup(string) slog.Handler { return h }
 
-// next returns the next record whose message is msg.
+// next returns the next record whose message is msg, or the next record
+// if msg is "".
 func (h *recordHandler) next(t *testing.T, msg string) map[string]string {
 	t.Helper()
 	timeout := time.NewTimer(bridgetest.Timeout)
@@ -50,7 +52,7 @@ func (h *recordHandler) next(t *testing.T, msg string) map[string]string {
 	for {
 		select {
 		case m := <-h.records:
-			if m["msg"] == msg {
+			if msg == "" || m["msg"] == msg {
 				return m
 			}
 		case <-timeout.C:
@@ -93,5 +95,42 @@ func TestE2ELogs(t *testing.T) {
 	}
 	if d, err := time.ParseDuration(ended["duration"]); err != nil || d <= 0 {
 		t.Errorf("session ended record: duration %q, want a positive duration", ended["duration"])
+	}
+}
+
+// TestE2ELogsFailedCallsLimited: a session logs its first 10 failed calls,
+// then at most one a second, so that a client cannot flood the log with
+// calls it makes fail; the line of the session's end counts them all.
+func TestE2ELogsFailedCallsLimited(t *testing.T) {
+	t.Parallel()
+	const calls = 40
+	h := &recordHandler{records: make(chan map[string]string, 1000)}
+	addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithLogger(slog.New(h)))
+	c := bridgetest.Dial(t, br.URL, "wamp")
+	c.ReadWelcome(t)
+	for i := range calls {
+		id := fmt.Sprint("c", i)
+		c.Send(t, fmt.Sprintf(`[2,%q,"no.such.Procedure"]`, id))
+		c.ExpectCallError(t, id, 12)
+	}
+	c.Close()
+	logged := 0
+	for {
+		m := h.next(t, "")
+		if m["msg"] == "call failed" {
+			logged++
+		}
+		if m["msg"] != "session ended" {
+			continue
+		}
+		if m["failed"] != fmt.Sprint(calls) || m["failed_not_logged"] != fmt.Sprint(calls-logged) {
+			t.Errorf("session ended record %v: want failed %d, failed_not_logged %d (%d lines logged)", m, calls, calls-logged, logged)
+		}
+		break
+	}
+	// One more line a second may pass if the calls took that long.
+	if logged < 10 || logged >= calls {
+		t.Errorf("%d call failed lines for %d failed calls, want the first 10 and then at most one a second", logged, calls)
 	}
 }

@@ -340,14 +340,25 @@ func (s *session) taken(f *frame) {
 
 // errorFrame returns the CALLERROR answering id, a call of procedure
 // started at start (zero: refused before it started), with err, and err's
-// code. It logs the failure: one line per failed call.
+// code. It logs the failure, one line per failed call as far as failLog
+// lets it, and counts it.
 func (s *session) errorFrame(id, procedure string, start time.Time, err error) (*frame, codes.Code) {
 	f := s.core.Failure(err)
 	var d time.Duration
 	if !start.IsZero() {
 		d = time.Since(start)
 	}
-	s.logger.Info("call failed", "session", s.id, "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
+	logged := false
+	s.failLog.Do(func() {
+		logged = true
+		s.logger.Info("call failed", "session", s.id, "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
+	})
+	s.mu.Lock()
+	s.failed++
+	if logged {
+		s.failLogged++
+	}
+	s.mu.Unlock()
 	return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
 }
 

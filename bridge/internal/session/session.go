@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
@@ -136,6 +137,11 @@ type session struct {
 	events eventQueue     // EVENT frames; the broker never blocks on it
 	wg     sync.WaitGroup // calls and refusals running
 
+	// failLog lets through the first "call failed" log lines of the
+	// session, then one a second: a client must not be able to flood the
+	// log with calls it makes fail. The session's end line counts them all.
+	failLog rate.Sometimes
+
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
 	metrics  *Metrics
@@ -159,8 +165,11 @@ type session struct {
 	// hold at once, which CollectLimit bounds as it bounds each one.
 	collected int
 	started   int // calls started, for the log line of the session's end
-	draining  bool
-	closing   bool // the close marker is queued
+	// failed counts the calls answered with CALLERROR, refusals included,
+	// and failLogged those of them failLog let through to the log.
+	failed, failLogged int
+	draining           bool
+	closing            bool // the close marker is queued
 	// readEnding: the writer has set the reader's last deadline (see
 	// endReadBy); pongs no longer extend it.
 	readEnding bool
@@ -198,6 +207,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		metrics:       cfg.Metrics,
 		logger:        cfg.Logger,
 		yield:         writerYield(runtime.GOMAXPROCS(0)),
+		failLog:       rate.Sometimes{First: failLogFirst, Interval: time.Second},
 	}
 	defer s.cancel(nil)
 	if s.stats == nil {
@@ -222,9 +232,10 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	err := context.Cause(ctx)
 	conn.ws.Close()
 	s.mu.Lock()
-	calls := s.started
+	calls, failed, unlogged := s.started, s.failed, s.failed-s.failLogged
 	s.mu.Unlock()
-	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls, "cause", endCause(err))
+	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls,
+		"failed", failed, "failed_not_logged", unlogged, "cause", endCause(err))
 	if errors.Is(err, errPeerGone) {
 		err = nil
 	}
@@ -381,6 +392,10 @@ func (s *session) endReadBy(t time.Time) {
 	s.readEnding = true
 	s.conn.ws.SetReadDeadline(t)
 }
+
+// failLogFirst is how many "call failed" lines a session logs before it
+// logs at most one a second.
+const failLogFirst = 10
 
 // DefaultMaxNameLength is the default of Config.MaxNameLength. Names are
 // what a session keeps for as long as it lives (prefixes, subscriptions)
