@@ -120,7 +120,7 @@ func (s *session) refuse(id, procedure string, err error) {
 	if s.refusing >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
 		s.closeWith(websocket.ClosePolicyViolation,
-			fmt.Sprintf("more than %d refused calls pending: the client is not reading its frames", s.cfg.MaxCallsInFlight))
+			fmt.Sprintf("more than %d refused calls waiting to be answered: the client calls faster than it reads the answers", s.cfg.MaxCallsInFlight))
 		return
 	}
 	s.refusing++

@@ -2,6 +2,7 @@ package session
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -130,4 +131,45 @@ func TestWriterGivesBackLimits(t *testing.T) {
 			t.Errorf("read %s (%v), want %s", data, err, want)
 		}
 	}
+}
+
+// TestRefusalsBounded: refusals waiting to be sent are bounded too: a
+// client that goes on calling while it reads nothing is closed with 1008
+// once more than MaxCallsInFlight refusals wait.
+func TestRefusalsBounded(t *testing.T) {
+	core := notReadyCore(t)
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		cfg := Config{MaxCallsInFlight: 2, SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour,
+			Logger: slog.New(slog.DiscardHandler)}
+		served := make(chan error, 1)
+		go func() { served <- Serve(context.Background(), conn, core, cfg) }()
+		synctest.Wait() // the writer is in the write of WELCOME
+		// c1 and c2 count against the limit, c3 and c4 are refusals
+		// waiting, c5 is one too many.
+		for i := 1; i <= 5; i++ {
+			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		var code int
+		var reason string
+		for {
+			_, _, err := client.ReadMessage()
+			if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+				code, reason = ce.Code, ce.Text
+			}
+			if err != nil {
+				break
+			}
+		}
+		if want := "more than 2 refused calls waiting to be answered: the client calls faster than it reads the answers"; code != websocket.ClosePolicyViolation || reason != want {
+			t.Errorf("close %d %q, want 1008 %q", code, reason, want)
+		}
+		client.Close()
+		if err := <-served; err == nil {
+			t.Error("Serve returned nil, want the close")
+		}
+	})
 }
