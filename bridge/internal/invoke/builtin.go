@@ -3,7 +3,9 @@ package invoke
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"strings"
+	"sync"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -36,7 +38,7 @@ func (c *Core) builtin(name string, cat *upstream.Catalog) (*Procedure, bool) {
 				return nil, status.Errorf(codes.InvalidArgument,
 					"procedure %q takes no argument, got %d", name, len(args))
 			}
-			return marshal(name, listOf(cat))
+			return c.renderedFor(cat).list()
 		}
 	case ProcedureDescribe:
 		run = func(args []json.RawMessage) (json.RawMessage, error) {
@@ -55,7 +57,7 @@ func (c *Core) builtin(name string, cat *upstream.Catalog) (*Procedure, bool) {
 			if !ok {
 				return nil, status.Errorf(codes.Unimplemented, "procedure %q: %s", name, noSuchProcedure(target, false))
 			}
-			return marshal(name, describe(m))
+			return c.renderedFor(cat).describe(m)
 		}
 	default:
 		return nil, false
@@ -142,10 +144,57 @@ func listOf(cat *upstream.Catalog) *schema.List {
 	return schema.NewList(ms)
 }
 
+// rendered caches the JSON the built-ins answer with for one catalog.
+// Rendering expands every message type a method uses, field by field, so a
+// schema whose types share others renders far larger than it is, and any
+// client may ask for it as often as it likes: each catalog is rendered once,
+// the list when first asked for and each description likewise. Callers
+// must not modify what it returns.
+type rendered struct {
+	catalog *upstream.Catalog
+	list    func() (json.RawMessage, error) // sync.OnceValues
+
+	mu        sync.Mutex
+	described map[string]json.RawMessage // by method full name
+}
+
+// renderedFor returns the cache of cat, a new one when the catalog has
+// changed (a schema reload).
+func (c *Core) renderedFor(cat *upstream.Catalog) *rendered {
+	if r := c.rendered.Load(); r != nil && r.catalog == cat {
+		return r
+	}
+	r := &rendered{catalog: cat, described: map[string]json.RawMessage{}}
+	r.list = sync.OnceValues(func() (json.RawMessage, error) { return marshal(ProcedureList, listOf(cat)) })
+	c.rendered.Store(r)
+	return r
+}
+
+// describe returns the description of m, a method of r's catalog.
+func (r *rendered) describe(m *upstream.Method) (json.RawMessage, error) {
+	r.mu.Lock()
+	b, ok := r.described[m.FullName]
+	r.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := marshal(ProcedureDescribe, describe(m))
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	r.described[m.FullName] = b
+	r.mu.Unlock()
+	return b, nil
+}
+
 func marshal(procedure string, v any) (json.RawMessage, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "procedure %q: cannot render the description as JSON: %v", procedure, err)
 	}
-	return b, nil
+	// Clipped: the result is shared (see rendered), and an append to it
+	// (GET /procedures adds a newline) must copy rather than write past
+	// its end into spare capacity that other callers share.
+	return slices.Clip(b), nil
 }

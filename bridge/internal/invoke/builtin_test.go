@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"go.uber.org/goleak"
 	"google.golang.org/grpc/codes"
@@ -63,7 +64,12 @@ func shadowCatalog(t *testing.T) *upstream.Catalog {
 // call runs the built-in name against cat and returns its one result.
 func call(t *testing.T, cat *upstream.Catalog, name string, args ...string) (json.RawMessage, error) {
 	t.Helper()
-	c := New(nil, transcode.DefaultOptions(), nil)
+	return callOn(t, New(nil, transcode.DefaultOptions(), nil), cat, name, args...)
+}
+
+// callOn is call on the Core c.
+func callOn(t *testing.T, c *Core, cat *upstream.Catalog, name string, args ...string) (json.RawMessage, error) {
+	t.Helper()
 	p, ok := c.builtin(name, cat)
 	if !ok {
 		t.Fatalf("%s is not a built-in", name)
@@ -163,5 +169,40 @@ func TestBuiltinArguments(t *testing.T) {
 				t.Errorf("error %q does not name %s", err, tc.proc)
 			}
 		})
+	}
+}
+
+// TestBuiltinRenderedOnce: a Core renders the list and each description
+// once per catalog, however often clients ask, and again for a new
+// catalog (a schema reload).
+func TestBuiltinRenderedOnce(t *testing.T) {
+	t.Parallel()
+	c := New(nil, transcode.DefaultOptions(), nil)
+	cat := shadowCatalog(t)
+	same := func(a, b json.RawMessage) bool { return unsafe.SliceData(a) == unsafe.SliceData(b) }
+	for _, args := range [][]string{nil, {`"shadow.S.Take"`}} {
+		name := ProcedureList
+		if args != nil {
+			name = ProcedureDescribe
+		}
+		first, err := callOn(t, c, cat, name, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := callOn(t, c, cat, name, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !same(first, again) {
+			t.Errorf("%s rendered again for the same catalog", name)
+		}
+		reloaded, err := callOn(t, c, shadowCatalog(t), name, args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if same(first, reloaded) || string(first) != string(reloaded) {
+			t.Errorf("%s for a new catalog of the same schema: rendered again %v, same JSON %v; want both",
+				name, !same(first, reloaded), string(first) == string(reloaded))
+		}
 	}
 }

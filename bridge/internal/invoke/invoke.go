@@ -41,6 +41,8 @@ type Core struct {
 	// codec caches the transcoder of the catalog it was built for; a new
 	// catalog (a schema reload) gets a new codec on first use.
 	codec atomic.Pointer[catalogCodec]
+	// rendered caches the built-ins' JSON for the current catalog.
+	rendered atomic.Pointer[rendered]
 	// fallback renders failures that happen before any catalog is loaded.
 	fallback *transcode.Codec
 	// timeouts are the deadlines of calls (see timeouts.go); nil: none.
