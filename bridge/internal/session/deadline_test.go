@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -199,5 +200,67 @@ func TestPongsDoNotHoldAClosingSession(t *testing.T) {
 		close(stop)
 		<-pongs
 		client.Close()
+	})
+}
+
+// TestPingFlood: a client may ping up to 10 times a second, each answered
+// with a pong carrying its data; the 11th ping within a second closes the
+// session with 1008, since each pong costs a network write and a flood
+// of them would take the CPU from the other sessions.
+func TestPingFlood(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		served := make(chan error, 1)
+		go func() {
+			served <- Serve(context.Background(), conn, nil, Config{PingInterval: time.Hour, Logger: slog.New(slog.DiscardHandler)})
+		}()
+		pongs := make(chan string, 100)
+		client.SetPongHandler(func(data string) error { pongs <- data; return nil })
+		var closeErr error
+		read := make(chan struct{})
+		go func() {
+			defer close(read)
+			for {
+				if _, _, err := client.ReadMessage(); err != nil {
+					closeErr = err
+					return
+				}
+			}
+		}()
+		ping := func(data string) {
+			t.Helper()
+			if err := client.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Ten a second for three seconds: every one answered.
+		time.Sleep(time.Second - time.Duration(time.Now().UnixNano()%int64(time.Second))) // the start of a second
+		for i := range 30 {
+			ping(fmt.Sprint(i))
+			time.Sleep(100 * time.Millisecond)
+			if got := <-pongs; got != fmt.Sprint(i) {
+				t.Fatalf("pong %q, want %q", got, fmt.Sprint(i))
+			}
+		}
+		// Eleven in one second: closed.
+		for i := range 11 {
+			ping(fmt.Sprint("flood", i))
+		}
+		select {
+		case <-read:
+		case <-time.After(10 * time.Second):
+			t.Error("the session is still open 10 s after a flood of 11 pings in a second")
+			client.Close()
+			<-read
+		}
+		ce, ok := errors.AsType[*websocket.CloseError](closeErr)
+		if want := "too many pings: more than 10 in a second"; !ok || ce.Code != websocket.ClosePolicyViolation || ce.Text != want {
+			t.Errorf("client read %v, want close 1008 %q", closeErr, want)
+		}
+		if n := len(pongs); n != 10 {
+			t.Errorf("%d pongs to the flood of 11 pings, want 10", n)
+		}
+		client.Close()
+		<-served
 	})
 }

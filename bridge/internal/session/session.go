@@ -142,6 +142,11 @@ type session struct {
 	// log with calls it makes fail. The session's end line counts them all.
 	failLog rate.Sometimes
 
+	// pings counts the client's pings in the second that began at
+	// pingSecond; reader only (see answerPing).
+	pings      int32
+	pingSecond int64
+
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
 	metrics  *Metrics
@@ -352,6 +357,7 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
 	})
+	ws.SetPingHandler(s.answerPing)
 	for {
 		typ, r, err := ws.NextReader()
 		if err != nil {
@@ -381,6 +387,39 @@ func (s *session) readLoop(ctx context.Context) {
 		}
 		s.dispatch(data)
 	}
+}
+
+// maxPingsPerSecond bounds the pings a client may send: each costs the
+// bridge a network write of its pong, and a flood of them would take the
+// CPU from every other session. Clients that ping at all do so every few
+// seconds.
+const maxPingsPerSecond = 10
+
+// answerPing answers a ping with a pong, as gorilla's default handler
+// does, unless the client sent more than maxPingsPerSecond in the current
+// second: then the session is closed with 1008. The reader calls it.
+func (s *session) answerPing(data string) error {
+	now := time.Now().Unix()
+	if now != s.pingSecond {
+		s.pingSecond, s.pings = now, 0
+	}
+	if s.pings++; s.pings > maxPingsPerSecond {
+		if s.pings == maxPingsPerSecond+1 {
+			s.closeWith(websocket.ClosePolicyViolation,
+				fmt.Sprintf("too many pings: more than %d in a second", maxPingsPerSecond))
+		}
+		return nil
+	}
+	// One second, as gorilla's own handler: the reader waits that long
+	// at most for a client that does not read.
+	err := s.conn.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	if errors.Is(err, websocket.ErrCloseSent) {
+		return nil
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return nil
+	}
+	return err
 }
 
 // endReadBy makes t the reader's last deadline: a pong arriving afterwards
