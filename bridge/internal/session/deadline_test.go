@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -53,10 +52,14 @@ func pipeUpgraded(t *testing.T) (*Conn, *websocket.Conn) {
 		c, err := Upgrade(&websocket.Upgrader{}, &pipeRW{h: http.Header{}, conn: sc}, r, nil)
 		done <- upgradeResult{c, err}
 	}()
-	u, _ := url.Parse("ws://bridge/")
-	client, _, err := websocket.NewClient(cc, u, nil, 1024, 1024)
+	d := websocket.Dialer{
+		NetDialContext:  func(context.Context, string, string) (net.Conn, error) { return cc, nil },
+		ReadBufferSize:  1024,
+		WriteBufferSize: 1024,
+	}
+	client, _, err := d.Dial("ws://bridge/", nil)
 	if err != nil {
-		t.Fatalf("NewClient: %v", err)
+		t.Fatalf("Dial: %v", err)
 	}
 	r := <-done
 	if r.err != nil {
