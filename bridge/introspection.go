@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"io"
 	"net/http"
 
 	"google.golang.org/grpc/codes"
@@ -31,5 +32,8 @@ func (h *Handler) serveProcedures(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(code)
 		body = f.Details
 	}
-	_, _ = w.Write(append(body, '\n'))
+	// body is shared (see invoke.Core.ProcedureList): written as it is,
+	// not copied to append the newline.
+	_, _ = w.Write(body)
+	_, _ = io.WriteString(w, "\n")
 }

@@ -71,7 +71,8 @@ func (c *Core) builtin(name string, cat *upstream.Catalog) (*Procedure, bool) {
 }
 
 // ProcedureList returns the JSON of [ProcedureList] for the current
-// catalog, for front ends other than WAMP (GET /procedures). The error is a
+// catalog, for front ends other than WAMP (GET /procedures). The JSON is
+// shared: the caller must not modify it. The error is a
 // gRPC status: UNAVAILABLE while the upstream is not ready.
 func (c *Core) ProcedureList() (json.RawMessage, error) {
 	p, err := c.Resolve(ProcedureList)
@@ -147,45 +148,43 @@ func listOf(cat *upstream.Catalog) *schema.List {
 // rendered caches the JSON the built-ins answer with for one catalog.
 // Rendering expands every message type a method uses, field by field, so a
 // schema whose types share others renders far larger than it is, and any
-// client may ask for it as often as it likes: each catalog is rendered once,
-// the list when first asked for and each description likewise. Callers
-// must not modify what it returns.
+// client may ask for it as often as it likes: each catalog's list, and each
+// of its descriptions, is rendered once, when first asked for, however many
+// ask at once. The JSON is shared: callers must not modify it.
 type rendered struct {
 	catalog *upstream.Catalog
 	list    func() (json.RawMessage, error) // sync.OnceValues
 
 	mu        sync.Mutex
-	described map[string]json.RawMessage // by method full name
+	described map[string]func() (json.RawMessage, error) // by method full name; sync.OnceValues
 }
 
-// renderedFor returns the cache of cat, a new one when the catalog has
-// changed (a schema reload).
+// renderedFor returns the cache of cat. A new catalog (a schema reload)
+// gets a new one, which replaces the old only while cat is the upstream's
+// current catalog: a call still resolving against the old one does not
+// throw the new one's away.
 func (c *Core) renderedFor(cat *upstream.Catalog) *rendered {
 	if r := c.rendered.Load(); r != nil && r.catalog == cat {
 		return r
 	}
-	r := &rendered{catalog: cat, described: map[string]json.RawMessage{}}
+	r := &rendered{catalog: cat, described: map[string]func() (json.RawMessage, error){}}
 	r.list = sync.OnceValues(func() (json.RawMessage, error) { return marshal(ProcedureList, listOf(cat)) })
-	c.rendered.Store(r)
+	if c.up == nil || c.up.Catalog() == cat {
+		c.rendered.Store(r)
+	}
 	return r
 }
 
 // describe returns the description of m, a method of r's catalog.
 func (r *rendered) describe(m *upstream.Method) (json.RawMessage, error) {
 	r.mu.Lock()
-	b, ok := r.described[m.FullName]
-	r.mu.Unlock()
-	if ok {
-		return b, nil
+	render, ok := r.described[m.FullName]
+	if !ok {
+		render = sync.OnceValues(func() (json.RawMessage, error) { return marshal(ProcedureDescribe, describe(m)) })
+		r.described[m.FullName] = render
 	}
-	b, err := marshal(ProcedureDescribe, describe(m))
-	if err != nil {
-		return nil, err
-	}
-	r.mu.Lock()
-	r.described[m.FullName] = b
 	r.mu.Unlock()
-	return b, nil
+	return render()
 }
 
 func marshal(procedure string, v any) (json.RawMessage, error) {
@@ -193,8 +192,7 @@ func marshal(procedure string, v any) (json.RawMessage, error) {
 	if err != nil {
 		return nil, status.Errorf(codes.Internal, "procedure %q: cannot render the description as JSON: %v", procedure, err)
 	}
-	// Clipped: the result is shared (see rendered), and an append to it
-	// (GET /procedures adds a newline) must copy rather than write past
-	// its end into spare capacity that other callers share.
+	// Clipped: the result is shared (see rendered), so an append to it
+	// must copy rather than write into spare capacity others share.
 	return slices.Clip(b), nil
 }

@@ -137,7 +137,8 @@ func (p *Procedure) Streaming() bool { return p.method.Kind.ServerStreams() }
 // emit may block: while it does, no further response is read, so a slow
 // consumer slows the upstream through gRPC flow control. The slice passed to
 // emit is valid only until emit returns (the next response reuses it): a
-// receiver that keeps it must copy it. If emit returns an error the call is
+// receiver that keeps it must copy it, and must not modify it (a built-in's
+// JSON is shared, see rendered). If emit returns an error the call is
 // cancelled and Call returns that error.
 //
 // Call returns nil when the call ended with OK, else an error that

@@ -30,10 +30,7 @@ type call struct {
 func (s *session) startCall(m *wampv1.Call) {
 	id := m.CallID
 	if len(id) > s.cfg.MaxNameLength {
-		// Every frame of the call would echo it; answering it at all
-		// would hold it while the client may not read.
-		s.closeWith(websocket.ClosePolicyViolation,
-			fmt.Sprintf("CALL with a call id of %d bytes: the limit is %d", len(id), s.cfg.MaxNameLength))
+		s.closeCallIDTooLong(len(id))
 		return
 	}
 	procedure := s.prefixes.Expand(m.ProcURI)

@@ -170,15 +170,35 @@ func (c *batchConn) writeText(p []byte) error {
 		return nil
 	}
 	// Too big for the batch buffer: what it holds goes first, then the
-	// message, the mutex keeping a pong from slipping in between.
+	// message, the mutex keeping a pong from slipping in between. The
+	// message goes in pieces of at most maxBatchBuffer, each under a
+	// deadline of its own, so that a client reading a large message
+	// steadily is not taken for one that reads nothing.
 	if err := c.flushLocked(); err != nil {
 		return err
 	}
 	if _, err := c.Conn.Write(h); err != nil {
 		return err
 	}
-	_, err := c.Conn.Write(p)
-	return err
+	for len(p) > 0 {
+		n := min(len(p), maxBatchBuffer)
+		if err := c.setDeadlineLocked(c.writeDeadline()); err != nil {
+			return err
+		}
+		if _, err := c.Conn.Write(p[:n]); err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// writeDeadline is the deadline of a network write starting now.
+func (c *batchConn) writeDeadline() time.Time {
+	if c.timeout > 0 {
+		return time.Now().Add(c.timeout)
+	}
+	return time.Time{}
 }
 
 // begin opens a batch. Each network write of the batch must be done within
@@ -216,11 +236,7 @@ func (c *batchConn) flushLocked() error {
 	// Set before every network write of the batch: it bounds that write
 	// (or, from writeText, the message written past the buffer), and a
 	// pong written meanwhile may have set a deadline of its own.
-	var dl time.Time
-	if c.timeout > 0 {
-		dl = time.Now().Add(c.timeout)
-	}
-	if err := c.setDeadlineLocked(dl); err != nil {
+	if err := c.setDeadlineLocked(c.writeDeadline()); err != nil {
 		return err
 	}
 	if len(c.buf) == 0 {

@@ -207,8 +207,8 @@ func TestPongsDoNotHoldAClosingSession(t *testing.T) {
 }
 
 // TestPingFlood: a client may ping up to 10 times a second, each answered
-// with a pong carrying its data; the 11th ping within a second closes the
-// session with 1008, since each pong costs a network write and a flood
+// with a pong carrying its data; a burst of 11 closes the session with
+// 1008, since each pong costs a network write and a flood
 // of them would take the CPU from the other sessions.
 func TestPingFlood(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
@@ -257,7 +257,7 @@ func TestPingFlood(t *testing.T) {
 			<-read
 		}
 		ce, ok := errors.AsType[*websocket.CloseError](closeErr)
-		if want := "too many pings: more than 10 in a second"; !ok || ce.Code != websocket.ClosePolicyViolation || ce.Text != want {
+		if want := "too many pings: more than 10 a second"; !ok || ce.Code != websocket.ClosePolicyViolation || ce.Text != want {
 			t.Errorf("client read %v, want close 1008 %q", closeErr, want)
 		}
 		if n := len(pongs); n != 10 {
@@ -265,5 +265,48 @@ func TestPingFlood(t *testing.T) {
 		}
 		client.Close()
 		<-served
+	})
+}
+
+// TestNoReadTimeoutLargeFrames: a message larger than the batch buffer is
+// written in pieces, each under the no-read timeout of its own, so a client
+// that reads megabyte messages slowly but steadily (4 KiB every 10 ms,
+// about 400 KB/s: 2.6 s a message under a timeout of 1 s) stays connected.
+func TestNoReadTimeoutLargeFrames(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
+			Logger: slog.New(slog.DiscardHandler)})
+		ctx, cancel := context.WithCancelCause(context.Background())
+		s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
+			queue:  make(chan *frame, cfg.SendQueue),
+			events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
+			stats:  new(Stats)}
+		const frames = 3
+		payload := json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)
+		for range frames {
+			s.queue <- progressFrame("c", payload)
+		}
+		written := make(chan struct{})
+		go func() { defer close(written); s.writeLoop(ctx, nil, nil) }()
+
+		raw := client.NetConn() // bytes, not messages: 4 KiB at a time
+		buf := make([]byte, 4<<10)
+		want := frames * (len(`[1000,"c",]`) + len(payload) + 10) // 10: a 64-bit length's frame header
+		for got := 0; got < want && ctx.Err() == nil; {
+			n, err := raw.Read(buf)
+			if err != nil {
+				t.Fatalf("after %d bytes: %v", got, err)
+			}
+			got += n
+			time.Sleep(10 * time.Millisecond)
+		}
+		if n := s.stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
+			t.Errorf("a client reading 4 KiB every 10 ms: %d no-read disconnects, session cause %v; want it kept", n, context.Cause(ctx))
+		}
+		cancel(errors.New("test over"))
+		client.Close()
+		<-written
+		conn.ws.Close()
 	})
 }

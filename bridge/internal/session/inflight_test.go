@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -109,8 +110,11 @@ func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 // result counts against CollectLimit, as it takes the frame; a frame of
 // the queue that counts nothing gives back nothing.
 func TestWriterGivesBackLimits(t *testing.T) {
-	conn, _, client := upgraded(t)
+	conn, counter, client := upgraded(t)
 	s := &session{cfg: withDefaults(Config{}), conn: conn, queue: make(chan *frame, 2)}
+	// The slot is free before the frame reaches the network.
+	atWrite := make(chan int32, 1)
+	conn.batch.Conn = &observedConn{Conn: counter, before: func() { atWrite <- s.inFlight.Load() }}
 	s.inFlight.Store(3)
 	s.collected = 1000
 	progress := progressFrame("a", []byte(`1`))
@@ -122,6 +126,9 @@ func TestWriterGivesBackLimits(t *testing.T) {
 	}
 	if got := s.inFlight.Load(); got != 2 {
 		t.Errorf("calls in flight after the writer took one terminal frame: %d, want 2", got)
+	}
+	if got := <-atWrite; got != 2 {
+		t.Errorf("calls in flight when the batch reached the network: %d, want 2", got)
 	}
 	if s.collected != 400 {
 		t.Errorf("collected bytes after the writer took a result holding 600 of 1000: %d, want 400", s.collected)
@@ -172,4 +179,15 @@ func TestRefusalsBounded(t *testing.T) {
 			t.Error("Serve returned nil, want the close")
 		}
 	})
+}
+
+// observedConn calls before ahead of each write to the network.
+type observedConn struct {
+	net.Conn
+	before func()
+}
+
+func (c *observedConn) Write(p []byte) (int, error) {
+	c.before()
+	return c.Conn.Write(p)
 }

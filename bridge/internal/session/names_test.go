@@ -84,12 +84,16 @@ func TestNameLengthLimit(t *testing.T) {
 		}
 	})
 	t.Run("call id", func(t *testing.T) {
-		got, code, reason, _ := run(t, `[2,"`+long+`","x.v1.S.M"]`)
-		if want := "CALL with a call id of 17 bytes: the limit is 16"; code != websocket.ClosePolicyViolation || reason != want {
-			t.Errorf("close %d %q, want 1008 %q", code, reason, want)
-		}
-		if len(got) > 1 {
-			t.Errorf("frames %q, want at most WELCOME: the call is not answered", got)
+		// Also when the rest of the CALL is malformed, which would
+		// otherwise be answered with INVALID_ARGUMENT, echoing the id.
+		for _, f := range []string{`[2,"` + long + `","x.v1.S.M"]`, `[2,"` + long + `",5]`} {
+			got, code, reason, _ := run(t, f)
+			if want := "CALL with a call id of 17 bytes: the limit is 16"; code != websocket.ClosePolicyViolation || reason != want {
+				t.Errorf("%s: close %d %q, want 1008 %q", f, code, reason, want)
+			}
+			if len(got) > 1 {
+				t.Errorf("%s: frames %q, want at most WELCOME: the call is not answered", f, got)
+			}
 		}
 	})
 	t.Run("procedure", func(t *testing.T) {

@@ -142,10 +142,7 @@ type session struct {
 	// log with calls it makes fail. The session's end line counts them all.
 	failLog rate.Sometimes
 
-	// pings counts the client's pings in the second that began at
-	// pingSecond; reader only (see answerPing).
-	pings      int32
-	pingSecond int64
+	pingLimit *rate.Limiter // reader only (see answerPing)
 
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
@@ -226,6 +223,9 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	// WELCOME goes first: it is queued before the writer or any call runs.
 	s.queue <- encodeFrame(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
 	var writer sync.WaitGroup
+	// The reader's deadline and handlers are set before the writer runs,
+	// so that the writer's last deadline (endReadBy) is never overwritten.
+	s.prepareRead()
 	writer.Go(func() { s.writeLoop(ctx, drain, force) })
 
 	s.readLoop(ctx)
@@ -348,16 +348,6 @@ func newSessionID() string {
 // answers the close or the writer's grace deadline passes.
 func (s *session) readLoop(ctx context.Context) {
 	ws := s.conn.ws
-	ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
-	ws.SetPongHandler(func(string) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.readEnding {
-			return nil
-		}
-		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
-	})
-	ws.SetPingHandler(s.answerPing)
 	for {
 		typ, r, err := ws.NextReader()
 		if err != nil {
@@ -389,36 +379,49 @@ func (s *session) readLoop(ctx context.Context) {
 	}
 }
 
-// maxPingsPerSecond bounds the pings a client may send: each costs the
-// bridge a network write of its pong, and a flood of them would take the
-// CPU from every other session. Clients that ping at all do so every few
-// seconds.
+// prepareRead sets the reader's first deadline, which each pong extends
+// until the session closes, and its ping handler.
+func (s *session) prepareRead() {
+	ws := s.conn.ws
+	ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
+	ws.SetPongHandler(func(string) error {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.readEnding {
+			return nil
+		}
+		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
+	})
+	ws.SetPingHandler(s.answerPing)
+}
+
+// maxPingsPerSecond bounds the pings a client may send, on average over a
+// second and in bursts: each costs the bridge a network write of its pong,
+// and a flood of them would take the CPU from every other session. Clients
+// that ping at all do so every few seconds.
 const maxPingsPerSecond = 10
 
 // answerPing answers a ping with a pong, as gorilla's default handler
-// does, unless the client sent more than maxPingsPerSecond in the current
-// second: then the session is closed with 1008. The reader calls it.
+// does, unless the client pings faster than maxPingsPerSecond: then the
+// session is closed with 1008. The reader calls it. The limiter is made at
+// the first ping: most clients never send one.
 func (s *session) answerPing(data string) error {
-	now := time.Now().Unix()
-	if now != s.pingSecond {
-		s.pingSecond, s.pings = now, 0
+	if s.pingLimit == nil {
+		s.pingLimit = rate.NewLimiter(maxPingsPerSecond, maxPingsPerSecond)
 	}
-	if s.pings++; s.pings > maxPingsPerSecond {
-		if s.pings == maxPingsPerSecond+1 {
+	if !s.pingLimit.Allow() {
+		if s.ctx.Err() == nil {
 			s.closeWith(websocket.ClosePolicyViolation,
-				fmt.Sprintf("too many pings: more than %d in a second", maxPingsPerSecond))
+				fmt.Sprintf("too many pings: more than %d a second", maxPingsPerSecond))
 		}
 		return nil
 	}
-	// One second, as gorilla's own handler: the reader waits that long
-	// at most for a client that does not read.
-	err := s.conn.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+	err := s.conn.ws.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(s.cfg.WriteTimeout))
 	if errors.Is(err, websocket.ErrCloseSent) {
 		return nil
 	}
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return nil
-	}
+	// Any other failure, a timeout too, may have left part of the pong on
+	// the wire, and gorilla fails every later write: the session is over.
 	return err
 }
 
@@ -441,6 +444,14 @@ const failLogFirst = 10
 // or per call in flight (call ids, procedures): without a bound of their
 // own, only the frame size would bound them, at a megabyte each.
 const DefaultMaxNameLength = 4096
+
+// closeCallIDTooLong ends the session of a CALL whose call id has n bytes,
+// over the limit: every frame of the call would echo it, and answering it
+// at all would hold it while the client may not read.
+func (s *session) closeCallIDTooLong(n int) {
+	s.closeWith(websocket.ClosePolicyViolation,
+		fmt.Sprintf("CALL with a call id of %d bytes: the limit is %d", n, s.cfg.MaxNameLength))
+}
 
 // clipName shortens a name over the length limit for an error message or
 // a log line.
@@ -525,6 +536,9 @@ func (s *session) dispatch(data []byte) {
 		case errors.Is(err, wampv1.ErrUnknownType):
 			s.stats.UnknownFrames.Add(1)
 			s.metrics.badFrame(BadFrameUnknownType)
+		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && len(fe.CallID) > s.cfg.MaxNameLength:
+			s.metrics.badFrame(BadFrameMalformed)
+			s.closeCallIDTooLong(len(fe.CallID))
 		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.CallID != "":
 			s.metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
@@ -561,7 +575,7 @@ func (s *session) dispatch(data []byte) {
 		s.subscribe(m)
 	case *wampv1.Unsubscribe:
 		// A topic over the length limit is never subscribed.
-		if topic, ok := s.topic(m.TopicURI); ok && s.cfg.Broker != nil {
+		if topic := s.prefixes.Expand(m.TopicURI); len(topic) <= s.cfg.MaxNameLength && s.cfg.Broker != nil {
 			s.cfg.Broker.Unsubscribe(s, topic)
 		}
 	case *wampv1.Publish:
