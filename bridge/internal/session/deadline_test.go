@@ -68,23 +68,31 @@ func pipeUpgraded(t *testing.T) (*Conn, *websocket.Conn) {
 	return r.c, client
 }
 
+// writerSession returns a session on conn with what its writer needs, a
+// send queue of 4 and a no-read timeout (WriteTimeout) of 1 s, and the
+// cancel of its context.
+func writerSession(conn *Conn) (*session, context.CancelCauseFunc) {
+	cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)})
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
+		queue:  make(chan *frame, cfg.SendQueue),
+		events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
+		stats:  new(Stats)}, cancel
+}
+
 // TestNoReadTimeoutBoundsOneWrite: WriteTimeout (-no-read-timeout) bounds
 // each network write to the client, not a batch of writes. A stream faster
 // than its client keeps the writer's batch going for as long as the client
 // reads, here 10 times WriteTimeout (the pipe buffers nothing, so each
 // network write of four frames waits for the client to read them); the
-// client reads steadily and stays connected. Once it stops reading, it is disconnected after
-// WriteTimeout.
+// client reads steadily and stays connected. Once it stops reading, it is
+// disconnected after WriteTimeout.
 func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		conn, client := pipeUpgraded(t)
-		cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
-			Logger: slog.New(slog.DiscardHandler)})
-		ctx, cancel := context.WithCancelCause(context.Background())
-		s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
-			queue:  make(chan *frame, cfg.SendQueue),
-			events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
-			stats:  new(Stats)}
+		s, _ := writerSession(conn)
+		ctx, cfg := s.ctx, s.cfg
 
 		payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
 		produced := make(chan struct{})
@@ -275,13 +283,8 @@ func TestPingFlood(t *testing.T) {
 func TestNoReadTimeoutLargeFrames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		conn, client := pipeUpgraded(t)
-		cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
-			Logger: slog.New(slog.DiscardHandler)})
-		ctx, cancel := context.WithCancelCause(context.Background())
-		s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
-			queue:  make(chan *frame, cfg.SendQueue),
-			events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
-			stats:  new(Stats)}
+		s, cancel := writerSession(conn)
+		ctx := s.ctx
 		const frames = 3
 		payload := json.RawMessage(`"` + strings.Repeat("x", 1<<20) + `"`)
 		for range frames {

@@ -34,6 +34,41 @@ func notReadyCore(t *testing.T) *invoke.Core {
 	return invoke.New(upstream.New(cc, nil, discard), transcode.DefaultOptions(), discard)
 }
 
+// serveHeld serves a session on conn with at most 2 calls in flight and a
+// send queue of 1, and sends it CALLs c1 to cn of x.v1.S.M from client,
+// which reads nothing: the writer is held in its write of WELCOME into
+// the pipe, which buffers nothing. It returns what Serve returns.
+func serveHeld(t *testing.T, core *invoke.Core, conn *Conn, client *websocket.Conn, n int) <-chan error {
+	t.Helper()
+	cfg := Config{MaxCallsInFlight: 2, SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour,
+		Logger: slog.New(slog.DiscardHandler)}
+	served := make(chan error, 1)
+	go func() { served <- Serve(context.Background(), conn, core, cfg) }()
+	synctest.Wait() // the writer is in the write of WELCOME
+	for i := 1; i <= n; i++ {
+		if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
+			t.Fatal(err)
+		}
+		synctest.Wait()
+	}
+	return served
+}
+
+// readUntilClose reads client until the connection ends and returns the
+// messages read and, if the bridge closed it, the close code and reason.
+func readUntilClose(client *websocket.Conn) (frames []string, code int, reason string) {
+	for {
+		_, data, err := client.ReadMessage()
+		if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
+			code, reason = ce.Code, ce.Text
+		}
+		if err != nil {
+			return frames, code, reason
+		}
+		frames = append(frames, string(data))
+	}
+}
+
 // TestInFlightCountsUntilTheResultLeaves: a call counts against
 // MaxCallsInFlight until the writer takes its terminal frame from the send
 // queue, not only while it runs. A client that reads nothing cannot start
@@ -43,23 +78,10 @@ func notReadyCore(t *testing.T) *invoke.Core {
 func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 	core := notReadyCore(t)
 	synctest.Test(t, func(t *testing.T) {
+		// Call c1 ends at once and its CALLERROR fills the queue of 1;
+		// c2 ends and waits for room; both still count, so c3 is refused.
 		conn, client := pipeUpgraded(t)
-		cfg := Config{MaxCallsInFlight: 2, SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour,
-			Logger: slog.New(slog.DiscardHandler)}
-		served := make(chan error, 1)
-		go func() { served <- Serve(context.Background(), conn, core, cfg) }()
-
-		// The client reads nothing: the writer is held writing WELCOME
-		// into the pipe, which buffers nothing. Call c1 ends at once and
-		// its CALLERROR fills the queue of 1; c2 ends and waits for room;
-		// both still count, so c3 is refused.
-		synctest.Wait() // the writer is in the write of WELCOME
-		for i := 1; i <= 3; i++ {
-			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
-				t.Fatal(err)
-			}
-			synctest.Wait()
-		}
+		served := serveHeld(t, core, conn, client, 3)
 		read := func() string {
 			t.Helper()
 			_, data, err := client.ReadMessage()
@@ -146,31 +168,11 @@ func TestWriterGivesBackLimits(t *testing.T) {
 func TestRefusalsBounded(t *testing.T) {
 	core := notReadyCore(t)
 	synctest.Test(t, func(t *testing.T) {
-		conn, client := pipeUpgraded(t)
-		cfg := Config{MaxCallsInFlight: 2, SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour,
-			Logger: slog.New(slog.DiscardHandler)}
-		served := make(chan error, 1)
-		go func() { served <- Serve(context.Background(), conn, core, cfg) }()
-		synctest.Wait() // the writer is in the write of WELCOME
 		// c1 and c2 count against the limit, c3 and c4 are refusals
 		// waiting, c5 is one too many.
-		for i := 1; i <= 5; i++ {
-			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,"c%d","x.v1.S.M"]`, i)); err != nil {
-				t.Fatal(err)
-			}
-			synctest.Wait()
-		}
-		var code int
-		var reason string
-		for {
-			_, _, err := client.ReadMessage()
-			if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
-				code, reason = ce.Code, ce.Text
-			}
-			if err != nil {
-				break
-			}
-		}
+		conn, client := pipeUpgraded(t)
+		served := serveHeld(t, core, conn, client, 5)
+		_, code, reason := readUntilClose(client)
 		if want := "more than 2 refused calls waiting to be answered: the client calls faster than it reads the answers"; code != websocket.ClosePolicyViolation || reason != want {
 			t.Errorf("close %d %q, want 1008 %q", code, reason, want)
 		}

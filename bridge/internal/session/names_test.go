@@ -2,7 +2,6 @@ package session
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"strings"
 	"testing"
@@ -51,16 +50,7 @@ func TestNameLengthLimit(t *testing.T) {
 			read := make(chan struct{})
 			go func() {
 				defer close(read)
-				for {
-					_, data, err := client.ReadMessage()
-					if ce, ok := errors.AsType[*websocket.CloseError](err); ok {
-						code, reason = ce.Code, ce.Text
-					}
-					if err != nil {
-						return
-					}
-					got = append(got, string(data))
-				}
+				got, code, reason = readUntilClose(client)
 			}()
 			for _, f := range frames {
 				if err := client.WriteMessage(websocket.TextMessage, []byte(f)); err != nil {
