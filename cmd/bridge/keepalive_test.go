@@ -50,6 +50,13 @@ type h2Proxy struct {
 	dead  atomic.Bool
 	pings chan struct{} // one value per keep-alive PING swallowed; buffered
 
+	// What the client sent, for TestServeUpstreamWindow: its first
+	// SETTINGS frame's parameters and its first WINDOW_UPDATE of the
+	// connection, each once, and the count of BDP estimator PINGs.
+	settings   chan map[uint16]uint32
+	connWindow chan uint32
+	bdpPings   atomic.Int32
+
 	mu     sync.Mutex
 	conns  []net.Conn
 	closed bool // the test has ended: close what is accepted
@@ -65,7 +72,8 @@ func startH2Proxy(t *testing.T, target string) *h2Proxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &h2Proxy{addr: lis.Addr().String(), target: target, lis: lis, pings: make(chan struct{}, 100)}
+	p := &h2Proxy{addr: lis.Addr().String(), target: target, lis: lis, pings: make(chan struct{}, 100),
+		settings: make(chan map[uint16]uint32, 1), connWindow: make(chan uint32, 1)}
 	p.wg.Go(p.accept)
 	t.Cleanup(func() {
 		lis.Close()
@@ -154,12 +162,31 @@ func (p *h2Proxy) fromClient(client, server net.Conn) {
 		if _, err := io.ReadFull(r, payload); err != nil {
 			return
 		}
-		const typePing, flagAck = 0x6, 0x1
-		// grpc-go's keep-alive PINGs carry 8 zero bytes; its BDP estimator
-		// pings with other data.
-		if p.dead.Load() && hdr[3] == typePing && hdr[4]&flagAck == 0 && length == 8 && binary.BigEndian.Uint64(payload) == 0 {
+		const typeSettings, typePing, typeWindowUpdate, flagAck = 0x4, 0x6, 0x8, 0x1
+		streamID := binary.BigEndian.Uint32(hdr[5:]) & 0x7fffffff
+		switch {
+		case hdr[3] == typePing && hdr[4]&flagAck == 0 && length == 8 && binary.BigEndian.Uint64(payload) == 0:
+			// grpc-go's keep-alive PINGs carry 8 zero bytes.
+			if p.dead.Load() {
+				select {
+				case p.pings <- struct{}{}:
+				default:
+				}
+			}
+		case hdr[3] == typePing && hdr[4]&flagAck == 0:
+			p.bdpPings.Add(1) // its BDP estimator pings with other data
+		case hdr[3] == typeSettings && hdr[4]&flagAck == 0:
+			params := map[uint16]uint32{}
+			for b := payload; len(b) >= 6; b = b[6:] {
+				params[binary.BigEndian.Uint16(b)] = binary.BigEndian.Uint32(b[2:])
+			}
 			select {
-			case p.pings <- struct{}{}:
+			case p.settings <- params:
+			default:
+			}
+		case hdr[3] == typeWindowUpdate && streamID == 0 && length == 4:
+			select {
+			case p.connWindow <- binary.BigEndian.Uint32(payload) & 0x7fffffff:
 			default:
 			}
 		}

@@ -113,6 +113,7 @@ type serveConfig struct {
 
 	upstreamMaxRecvSize int64 // gRPC's default: 4 MiB
 	upstreamMaxSendSize int64 // 0: gRPC's default (no practical limit)
+	upstreamWindow      int64 // HTTP/2 window of each upstream stream; 0: gRPC's dynamic one
 
 	noReadTimeout time.Duration // bridge.WithWriteTimeout
 	pingInterval  time.Duration
@@ -148,11 +149,14 @@ const (
 	defaultMaxEventSize        = 64 << 10
 	defaultEventQueue          = 256
 	defaultUpstreamMaxRecvSize = 4 << 20 // gRPC's default
-	defaultNoReadTimeout       = 10 * time.Second
-	defaultPingInterval        = 25 * time.Second
-	defaultPongTimeout         = 60 * time.Second
-	defaultRetryAttempts       = 3
-	defaultRetryBackoff        = 100 * time.Millisecond
+	// defaultUpstreamWindow is the default of -upstream-window (see
+	// windowFlag and README, Performance).
+	defaultUpstreamWindow = 1 << 20
+	defaultNoReadTimeout  = 10 * time.Second
+	defaultPingInterval   = 25 * time.Second
+	defaultPongTimeout    = 60 * time.Second
+	defaultRetryAttempts  = 3
+	defaultRetryBackoff   = 100 * time.Millisecond
 	// defaultProcs is the default of -procs: a sidecar leaves the other
 	// CPUs to the service beside it (see the README's Performance).
 	defaultProcs = 1
@@ -180,6 +184,7 @@ func defaultServeConfig() serveConfig {
 		eventQueue:          defaultEventQueue,
 		json:                bridge.JSONOptions{EmitUnpopulated: true},
 		upstreamMaxRecvSize: defaultUpstreamMaxRecvSize,
+		upstreamWindow:      defaultUpstreamWindow,
 		noReadTimeout:       defaultNoReadTimeout,
 		pingInterval:        defaultPingInterval,
 		pongTimeout:         defaultPongTimeout,
@@ -337,6 +342,8 @@ flags of serve:
 		"largest message the upstream may send, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.upstreamMaxSendSize, 0, "0 means gRPC's default"}, "upstream-max-send-size",
 		"largest message sent to the upstream, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED;\n0: gRPC's default (2 GiB)")
+	fs.Var(windowFlag{&cfg.upstreamWindow}, "upstream-window",
+		"HTTP/2 flow-control window of each call to the upstream, in `bytes` (the connection's is 4 times it):\nhow much a stream may send ahead of a slow client; 0: gRPC's own, which starts at 64KiB and grows\nby estimating the bandwidth with a ping per burst of data")
 
 	// Timeouts of a session.
 	fs.Var(durationFlag{&cfg.noReadTimeout, time.Millisecond, ""}, "no-read-timeout",
@@ -520,6 +527,10 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		callOpts = append(callOpts, grpc.MaxCallSendMsgSize(int(cfg.upstreamMaxSendSize)))
 	}
 	dopts = append(dopts, grpc.WithDefaultCallOptions(callOpts...))
+	if w := int32(cfg.upstreamWindow); w > 0 {
+		// Static windows, which also turn off gRPC's bandwidth estimation.
+		dopts = append(dopts, grpc.WithInitialWindowSize(w), grpc.WithInitialConnWindowSize(4*w))
+	}
 	if cfg.traceEndpoint != "" {
 		traceOpt, stopTracing, err := newTracing(ctx, cfg.traceEndpoint, cfg.traceSampleRatio)
 		if err != nil {

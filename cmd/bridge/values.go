@@ -123,6 +123,27 @@ func (f sizeFlag) Set(s string) error {
 	return nil
 }
 
+// windowFlag is -upstream-window: 0, or a size from 64 KiB (gRPC ignores
+// smaller windows) to 512 MiB (the connection's window, 4 times it, must
+// fit in HTTP/2's 31 bits).
+type windowFlag struct{ p *int64 }
+
+func (f windowFlag) String() string { return sizeFlag{p: f.p}.String() }
+
+func (f windowFlag) Set(s string) error {
+	n, err := parseSize(s)
+	switch {
+	case err != nil:
+		return err
+	case n != 0 && n < 64<<10:
+		return fmt.Errorf("%s is less than 64KiB, the smallest window gRPC takes; 0 for gRPC's own windows", s)
+	case n > 512<<20:
+		return fmt.Errorf("%s is more than 512MiB: the connection's window, 4 times it, would not fit in HTTP/2's 2GiB", s)
+	}
+	*f.p = n
+	return nil
+}
+
 var sizeUnits = []struct {
 	suffix string
 	factor int64
