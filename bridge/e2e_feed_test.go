@@ -225,3 +225,28 @@ func TestParseFeed(t *testing.T) {
 		t.Error("ParseFeed(lonely) succeeded, want an error")
 	}
 }
+
+// TestE2EFedTopicStreamLimit: with WithMaxFeedStreams(1) (-max-feed-streams),
+// a second placeholder topic makes no upstream call while the first one's
+// stream runs, and is fed once that topic loses its subscriber.
+func TestE2EFedTopicStreamLimit(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection, bridge.WithMaxFeedStreams(1), bridge.WithFeeds(bridge.Feed{
+		Topic:     "ticker.{tag}",
+		Procedure: streamProc,
+		Request:   json.RawMessage(`{"count":1000000,"interval":"0.002s"}`),
+	}))
+	a, b := join(t, e.b.URL), join(t, e.b.URL)
+	a.Send(t, `[5,"ticker.AAPL"]`)
+	expectTicks(t, a, "ticker.AAPL", "AAPL", 3)
+	b.Send(t, `[5,"ticker.MSFT"]`)
+	b.Sync(t) // the SUBSCRIBE has been handled
+	if calls := e.svc.Calls("MSFT"); calls != 0 {
+		t.Fatalf("upstream Stream calls for MSFT = %d while AAPL's stream runs, want 0 (limit 1)", calls)
+	}
+	a.Send(t, `[6,"ticker.AAPL"]`)
+	expectTicks(t, b, "ticker.MSFT", "MSFT", 3)
+	if err := e.svc.WaitCanceled(t.Context(), "AAPL"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -82,6 +82,7 @@ type config struct {
 
 	publisherReceives bool
 	maxSubscriptions  int
+	maxFeedStreams    int // 0: feed.DefaultMaxStreams
 	maxEventSize      int
 	eventQueue        int
 	natsURL           string

@@ -53,6 +53,15 @@ func WithMaxSubscriptions(n int) Option {
 	return func(c *config) { c.maxSubscriptions = n }
 }
 
+// WithMaxFeedStreams bounds the upstream streams that topics fed by a gRPC
+// stream (WithFeed) run at once, over all topics: each concrete topic of a
+// placeholder binding is a stream of its own, and clients choose the
+// topics. A topic that gains a subscriber beyond it waits until another
+// topic's stream ends for good. The default is 1024.
+func WithMaxFeedStreams(n int) Option {
+	return func(c *config) { c.maxFeedStreams = n }
+}
+
 // WithMaxEventSize bounds the event payload of a PUBLISH; a larger one is
 // dropped and counted. The default is 64 KiB.
 func WithMaxEventSize(bytes int) Option {
@@ -95,7 +104,7 @@ func newBroker(cfg config, caller feed.Caller, stats *broker.Stats) (*broker.Bro
 	// with the broker filled in before anything can subscribe.
 	var b *broker.Broker
 	pub := publisherFunc(func(topic string, event json.RawMessage) { b.DeliverLocal(topic, event) })
-	feeds, err := feed.New(bindings, caller, pub, feed.Options{Logger: cfg.logger})
+	feeds, err := feed.New(bindings, caller, pub, feed.Options{Logger: cfg.logger, MaxStreams: cfg.maxFeedStreams})
 	if err != nil {
 		if backend != nil {
 			backend.Close()

@@ -107,6 +107,7 @@ type serveConfig struct {
 	maxCallsInFlight int
 	collectLimit     int64
 	maxSubscriptions int
+	maxFeedStreams   int
 	maxEventSize     int64
 	eventQueue       int
 	json             bridge.JSONOptions
@@ -146,6 +147,7 @@ const (
 	defaultMaxCallsInFlight    = 256
 	defaultCollectLimit        = 16 << 20
 	defaultMaxSubscriptions    = 256
+	defaultMaxFeedStreams      = 1024 // feed.DefaultMaxStreams
 	defaultMaxEventSize        = 64 << 10
 	defaultEventQueue          = 256
 	defaultUpstreamMaxRecvSize = 4 << 20 // gRPC's default
@@ -180,6 +182,7 @@ func defaultServeConfig() serveConfig {
 		maxCallsInFlight:    defaultMaxCallsInFlight,
 		collectLimit:        defaultCollectLimit,
 		maxSubscriptions:    defaultMaxSubscriptions,
+		maxFeedStreams:      defaultMaxFeedStreams,
 		maxEventSize:        defaultMaxEventSize,
 		eventQueue:          defaultEventQueue,
 		json:                bridge.JSONOptions{EmitUnpopulated: true},
@@ -327,6 +330,8 @@ flags of serve:
 		"`calls` one session may run at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
 		"largest CALLRESULT of a stream in collect mode, in `bytes`, and most that one connection's collect calls\nhold together; the call that would go past it fails with RESOURCE_EXHAUSTED")
+	fs.Var(intFlag{&cfg.maxFeedStreams, 1, ""}, "max-feed-streams",
+		"upstream `streams` that topics fed by -feed run at once; a topic wanted beyond it waits for one to end")
 	fs.Var(intFlag{&cfg.maxSubscriptions, 1, ""}, "max-subscriptions",
 		"`topics` one session may subscribe to; a SUBSCRIBE beyond it is dropped")
 	fs.Var(sizeFlag{&cfg.maxEventSize, 1, ""}, "max-event-size",
@@ -578,6 +583,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithMaxCallsInFlight(cfg.maxCallsInFlight),
 		bridge.WithCollectLimit(int(cfg.collectLimit)),
 		bridge.WithMaxSubscriptions(cfg.maxSubscriptions),
+		bridge.WithMaxFeedStreams(cfg.maxFeedStreams),
 		bridge.WithMaxEventSize(int(cfg.maxEventSize)),
 		bridge.WithEventQueue(cfg.eventQueue),
 		bridge.WithJSONOptions(cfg.json),

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -43,7 +44,16 @@ type Options struct {
 	// when 0). The delay is drawn uniformly from [0, bound] (full jitter).
 	MinBackoff time.Duration
 	MaxBackoff time.Duration
+	// MaxStreams bounds the streams running at once, over all topics
+	// (DefaultMaxStreams when 0). A topic that gains a subscriber while
+	// that many run waits, and starts as soon as a stream ends for good,
+	// in the order the topics came: each concrete topic of a pattern is a
+	// stream of its own, and clients choose the topics.
+	MaxStreams int
 }
+
+// DefaultMaxStreams is the default of Options.MaxStreams.
+const DefaultMaxStreams = 1024
 
 // Manager runs the upstream streams of fed topics: one per concrete topic
 // with local subscribers. Its methods are safe for concurrent use.
@@ -55,19 +65,25 @@ type Manager struct {
 	logger   *slog.Logger
 	min, max time.Duration
 
-	base   context.Context // parent of every stream's context; Close cancels it
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	closed bool
-	topics map[string]*topicState // topics with a feeding goroutine
+	base    context.Context // parent of every stream's context; Close cancels it
+	stop    context.CancelFunc
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+	topics  map[string]*topicState // topics wanted or with a feeding goroutine
+	running int                    // feeding goroutines; at most maxRuns
+	maxRuns int
+	waiting []string // wanted topics without a goroutine, oldest first
+	// limitLog lets the line about the limit through once a minute.
+	limitLog rate.Sometimes
 }
 
 // topicState is the feeding goroutine of one concrete topic. Its fields are
 // guarded by Manager.mu.
 type topicState struct {
 	want   bool               // the topic has local subscribers
-	cancel context.CancelFunc // cancels the goroutine's current context
+	cancel context.CancelFunc // cancels the goroutine's current context; nil while waiting
+	rule   *rule
 }
 
 // New returns a Manager feeding bindings through c into p. It starts
@@ -89,6 +105,11 @@ func New(bindings []Binding, c Caller, p Publisher, o Options) (*Manager, error)
 		return nil, fmt.Errorf("feed: MinBackoff %v is negative", o.MinBackoff)
 	case o.MaxBackoff < 0:
 		return nil, fmt.Errorf("feed: MaxBackoff %v is negative", o.MaxBackoff)
+	case o.MaxStreams < 0:
+		return nil, fmt.Errorf("feed: MaxStreams %d is negative", o.MaxStreams)
+	}
+	if o.MaxStreams == 0 {
+		o.MaxStreams = DefaultMaxStreams
 	}
 	if o.MaxBackoff == 0 {
 		o.MaxBackoff = max(DefaultMaxBackoff, o.MinBackoff)
@@ -100,13 +121,15 @@ func New(bindings []Binding, c Caller, p Publisher, o Options) (*Manager, error)
 		return nil, fmt.Errorf("feed: MaxBackoff %v is below MinBackoff %v", o.MaxBackoff, o.MinBackoff)
 	}
 	m := &Manager{
-		exact:  make(map[string]*rule),
-		caller: c,
-		pub:    p,
-		logger: o.Logger,
-		min:    o.MinBackoff,
-		max:    o.MaxBackoff,
-		topics: make(map[string]*topicState),
+		exact:    make(map[string]*rule),
+		caller:   c,
+		pub:      p,
+		logger:   o.Logger,
+		min:      o.MinBackoff,
+		max:      o.MaxBackoff,
+		topics:   make(map[string]*topicState),
+		maxRuns:  o.MaxStreams,
+		limitLog: rate.Sometimes{Interval: time.Minute},
 	}
 	seen := make(map[string]bool)
 	for _, b := range bindings {
@@ -158,7 +181,11 @@ func (m *Manager) Interest(topic string, on bool) {
 	}
 	st, ok := m.topics[topic]
 	if !on {
-		if ok && st.want {
+		switch {
+		case !ok || !st.want:
+		case st.cancel == nil: // waiting: it never started
+			delete(m.topics, topic)
+		default:
 			st.want = false
 			st.cancel()
 		}
@@ -174,11 +201,43 @@ func (m *Manager) Interest(topic string, on bool) {
 	if r == nil {
 		return
 	}
-	ctx, cancel := context.WithCancel(m.base)
-	st = &topicState{want: true, cancel: cancel}
+	st = &topicState{want: true, rule: r}
 	m.topics[topic] = st
+	if m.running >= m.maxRuns {
+		m.waiting = append(m.waiting, topic)
+		// Clients choose the topics: the line is not repeated for each.
+		m.limitLog.Do(func() {
+			m.logger.Warn("feed stream limit reached: topics wait for other topics' streams to end; raise -max-feed-streams if this is expected",
+				"topic", topic, "procedure", r.Procedure, "max_feed_streams", m.maxRuns, "waiting", len(m.waiting))
+		})
+		return
+	}
+	m.startLocked(topic, st)
+}
+
+// startLocked starts the feeding goroutine of topic; m.mu is held.
+func (m *Manager) startLocked(topic string, st *topicState) {
+	var ctx context.Context
+	ctx, st.cancel = context.WithCancel(m.base)
+	m.running++
 	m.wg.Add(1)
-	go m.run(ctx, topic, r, st)
+	go m.run(ctx, topic, st.rule, st)
+}
+
+// startWaitingLocked starts the oldest waiting topic that is still
+// wanted, if a stream may start; m.mu is held.
+func (m *Manager) startWaitingLocked() {
+	for m.running < m.maxRuns && len(m.waiting) > 0 && !m.closed {
+		topic := m.waiting[0]
+		m.waiting = m.waiting[1:]
+		// Gone (no longer wanted), or wanted again and started meanwhile.
+		if st, ok := m.topics[topic]; ok && st.cancel == nil {
+			m.startLocked(topic, st)
+		}
+	}
+	if len(m.waiting) == 0 {
+		m.waiting = nil // let the backing array go
+	}
 }
 
 // run feeds topic until no subscriber wants it any more.
@@ -190,6 +249,8 @@ func (m *Manager) run(ctx context.Context, topic string, r *rule, st *topicState
 		st.cancel()
 		if !st.want || m.closed {
 			delete(m.topics, topic)
+			m.running--
+			m.startWaitingLocked()
 			m.mu.Unlock()
 			return
 		}
@@ -243,7 +304,8 @@ func (m *Manager) feed(ctx context.Context, topic string, r *rule) {
 }
 
 // Active returns the sorted concrete topics whose stream is wanted: running,
-// waiting to restart, or about to start.
+// waiting to restart, about to start, or waiting for a free stream
+// (Options.MaxStreams).
 func (m *Manager) Active() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -388,3 +388,57 @@ func TestRestartLogLevel(t *testing.T) {
 	c.next(t) // restarted after each
 	m.Interest("t", false)
 }
+
+// TestMaxStreams: at most Options.MaxStreams streams run at once. A topic
+// wanted beyond that waits, counts as active, and starts when a stream
+// ends for good, oldest first; one that loses its subscribers while it
+// waits never starts.
+func TestMaxStreams(t *testing.T) {
+	t.Parallel()
+	c, p := newFakeCaller(t), newFakePublisher()
+	o := fast
+	o.MaxStreams = 2
+	m, err := New([]Binding{{Topic: "ticker.{symbol}", Procedure: "p.Ticker.Watch"}}, c, p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(m.Close)
+	symbol := func(s *fakeStream) string { sym, _ := s.request(t)["symbol"].(string); return sym }
+
+	for _, sym := range []string{"A", "B", "C", "D", "E"} {
+		m.Interest("ticker."+sym, true)
+	}
+	streams := map[string]*fakeStream{}
+	for range 2 {
+		s := c.next(t)
+		streams[symbol(s)] = s
+	}
+	if streams["A"] == nil || streams["B"] == nil {
+		t.Fatalf("streams for %v, want A and B, the first two", slices.Sorted(maps.Keys(streams)))
+	}
+	c.noCall(t)
+	if got, want := joinTopics(m.Active()), "ticker.A,ticker.B,ticker.C,ticker.D,ticker.E"; got != want {
+		t.Errorf("Active() = %q, want %q: the waiting topics are wanted too", got, want)
+	}
+
+	// C loses its subscriber while it waits; A's ends: D starts, not C.
+	m.Interest("ticker.C", false)
+	m.Interest("ticker.A", false)
+	if s := c.next(t); symbol(s) != "D" {
+		t.Errorf("stream of %s started when A's ended, want D (C left while waiting)", symbol(s))
+	} else {
+		streams["D"] = s
+	}
+	// A stream that fails and restarts keeps its place: E still waits.
+	streams["B"].finish(t, errors.New("boom"))
+	streams["B"] = c.next(t)
+	if symbol(streams["B"]) != "B" {
+		t.Errorf("stream of %s after B failed, want B restarted", symbol(streams["B"]))
+	}
+	m.Interest("ticker.D", false)
+	if s := c.next(t); symbol(s) != "E" {
+		t.Errorf("stream of %s started when D's ended, want E", symbol(s))
+	}
+	c.noCall(t)
+	p.none(t)
+}
