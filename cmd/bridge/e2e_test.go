@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -80,6 +79,21 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("test ended waiting for %s", what)
 		}
 	}
+}
+
+// waitReady waits until GET /readyz on hostport, a bridge's listener,
+// answers 200.
+func waitReady(t *testing.T, hostport string) {
+	t.Helper()
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	waitFor(t, "/readyz", func() bool {
+		resp, err := hc.Get("http://" + hostport + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
 }
 
 type tick struct {
@@ -286,15 +300,7 @@ func TestServe(t *testing.T) {
 	if l := <-stderr.Lines; !strings.HasPrefix(l, "bridge: try: go run ./cmd/bridge call "+url+" ") {
 		t.Errorf("second line = %q, want the try: line", l)
 	}
-	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	waitFor(t, "/readyz", func() bool {
-		resp, err := hc.Get(fmt.Sprintf("http://%s/readyz", addr))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
+	waitReady(t, addr)
 
 	// -stream last is the server's default: 2 ticks, the last as the result.
 	stdout, callErr := newLineWriter(), newLineWriter()

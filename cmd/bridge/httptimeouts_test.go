@@ -35,15 +35,7 @@ func TestServeHTTPTimeouts(t *testing.T) {
 	// The timeouts are for plain HTTP: a WebSocket session outlives them.
 	// Its progressive call runs 300 ms, three times the read timeout.
 	t.Run("WebSocket session", func(t *testing.T) {
-		hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-		waitFor(t, "/readyz", func() bool {
-			resp, err := hc.Get("http://" + ws + "/readyz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == http.StatusOK
-		})
+		waitReady(t, ws)
 		d := websocket.Dialer{Subprotocols: []string{"wamp"}}
 		ws, _, err := d.DialContext(t.Context(), url, nil)
 		if err != nil {
@@ -78,62 +70,56 @@ func TestServeHTTPTimeouts(t *testing.T) {
 		{"-debug-listen", debug, "/debug/pprof/cmdline"},
 	} {
 		t.Run(tc.listener+"/partial head", func(t *testing.T) {
-			c := dial(t, tc.addr)
-			if _, err := io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			expectClosed(t, c, bufio.NewReader(c))
+			c, r := sendRaw(t, tc.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n")
+			expectClosed(t, c, r)
 		})
 		t.Run(tc.listener+"/trickled body", func(t *testing.T) {
 			// The handler answers without reading the body; net/http
 			// then reads the rest of it, which never comes.
-			c := dial(t, tc.addr)
-			if _, err := io.WriteString(c, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx"); err != nil {
-				t.Fatal(err)
-			}
-			r := bufio.NewReader(c)
-			resp, err := http.ReadResponse(r, nil)
-			if err != nil {
-				// net/http answers once it has read the body, or given up.
-				t.Fatalf("POST whose body never comes: %v; want an answer once the read timeout ends the request", err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
+			c, r := sendRaw(t, tc.addr, "POST "+tc.path+" HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\nx")
+			// net/http answers once it has read the body, or given up.
+			response(t, r, "POST whose body never comes", "an answer once the read timeout ends the request")
 			expectClosed(t, c, r)
 		})
 		t.Run(tc.listener+"/large head", func(t *testing.T) {
-			c := dial(t, tc.addr)
 			big := strings.Repeat("x", maxHeaderBytes+8<<10) // past net/http's slack too
-			if _, err := io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\nX-Big: "+big+"\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+			_, r := sendRaw(t, tc.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\nX-Big: "+big+"\r\n\r\n")
+			if resp := response(t, r, "GET with a large header", "431"); resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
 				t.Errorf("GET with a %d-byte header: status %d, want 431", len(big), resp.StatusCode)
 			}
 		})
 		t.Run(tc.listener+"/idle keep-alive", func(t *testing.T) {
-			c := dial(t, tc.addr)
-			if _, err := io.WriteString(c, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
-				t.Fatal(err)
-			}
-			r := bufio.NewReader(c)
-			resp, err := http.ReadResponse(r, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusOK || resp.Close {
+			c, r := sendRaw(t, tc.addr, "GET "+tc.path+" HTTP/1.1\r\nHost: x\r\n\r\n")
+			if resp := response(t, r, "GET "+tc.path, "200"); resp.StatusCode != http.StatusOK || resp.Close {
 				t.Fatalf("GET %s: status %d, close %v; want 200 on a connection kept alive", tc.path, resp.StatusCode, resp.Close)
 			}
 			expectClosed(t, c, r)
 		})
 	}
+}
+
+// sendRaw dials addr and writes request, raw; it returns the connection and
+// a reader of what comes back.
+func sendRaw(t *testing.T, addr, request string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	c := dial(t, addr)
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	return c, bufio.NewReader(c)
+}
+
+// response reads the response to what from r, body and all; want says
+// what was expected, for the failure of a read.
+func response(t *testing.T, r *bufio.Reader, what, want string) *http.Response {
+	t.Helper()
+	resp, err := http.ReadResponse(r, nil)
+	if err != nil {
+		t.Fatalf("%s: %v; want %s", what, err, want)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp
 }
 
 func dial(t *testing.T, addr string) net.Conn {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -30,15 +29,7 @@ func TestServeUpstreamWindow(t *testing.T) {
 			t.Parallel()
 			proxy := startH2Proxy(t, startEchoUpstream(t))
 			url, _ := runServe(t, append([]string{"-upstream", proxy.addr}, tc.args...)...)
-			hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-			waitFor(t, "/readyz", func() bool {
-				resp, err := hc.Get("http" + strings.TrimPrefix(url, "ws") + "readyz")
-				if err != nil {
-					return false
-				}
-				resp.Body.Close()
-				return resp.StatusCode == http.StatusOK
-			})
+			waitReady(t, strings.TrimSuffix(strings.TrimPrefix(url, "ws://"), "/"))
 			settings := <-proxy.settings
 			if got, ok := settings[settingsInitialWindowSize]; tc.window != 0 && got != tc.window || tc.window == 0 && ok && got != 65535 {
 				t.Errorf("SETTINGS_INITIAL_WINDOW_SIZE %d (sent: %v), want %d", got, ok, tc.window)
