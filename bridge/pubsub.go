@@ -53,11 +53,14 @@ func WithMaxSubscriptions(n int) Option {
 	return func(c *config) { c.maxSubscriptions = n }
 }
 
+// DefaultMaxFeedStreams is the default of [WithMaxFeedStreams].
+const DefaultMaxFeedStreams = feed.DefaultMaxStreams
+
 // WithMaxFeedStreams bounds the upstream streams that topics fed by a gRPC
 // stream (WithFeed) run at once, over all topics: each concrete topic of a
 // placeholder binding is a stream of its own, and clients choose the
 // topics. A topic that gains a subscriber beyond it waits until another
-// topic's stream ends for good. The default is 1024.
+// topic's stream ends for good. The default is [DefaultMaxFeedStreams].
 func WithMaxFeedStreams(n int) Option {
 	return func(c *config) { c.maxFeedStreams = n }
 }

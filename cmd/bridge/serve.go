@@ -147,7 +147,7 @@ const (
 	defaultMaxCallsInFlight    = 256
 	defaultCollectLimit        = 16 << 20
 	defaultMaxSubscriptions    = 256
-	defaultMaxFeedStreams      = 1024 // feed.DefaultMaxStreams
+	defaultMaxFeedStreams      = bridge.DefaultMaxFeedStreams
 	defaultMaxEventSize        = 64 << 10
 	defaultEventQueue          = 256
 	defaultUpstreamMaxRecvSize = 4 << 20 // gRPC's default
