@@ -122,9 +122,10 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	}
 	core := invoke.New(up, jo, cfg.logger)
 	core.SetTimeouts(cfg.timeouts)
+	core.SetMaxCalls(cfg.maxUpstreamCalls)
 	bstats := new(broker.Stats)
 	stats := new(session.Stats)
-	met, err := newMetrics(cfg.metricsRegistry, stats, bstats)
+	met, err := newMetrics(cfg.metricsRegistry, stats, bstats, core.Running)
 	if err != nil {
 		return nil, err
 	}

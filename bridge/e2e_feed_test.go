@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -249,4 +250,34 @@ func TestE2EFedTopicStreamLimit(t *testing.T) {
 	if err := e.svc.WaitCanceled(t.Context(), "AAPL"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestE2EFedTopicUpstreamCallLimit: a fed topic's stream counts against
+// WithMaxUpstreamCalls like any call. While a session's call holds the only
+// place, the stream is refused without reaching the upstream, and the
+// warning names the limit; once the call ends the stream starts on its
+// next attempt.
+func TestE2EFedTopicUpstreamCallLimit(t *testing.T) {
+	t.Parallel()
+	h := &recordHandler{records: make(chan map[string]string, 100)}
+	e := start(t, bridgetest.Reflection, bridge.WithLogger(slog.New(h)), bridge.WithMaxUpstreamCalls(1), bridge.WithFeeds(bridge.Feed{
+		Topic:     "ticker.{tag}",
+		Procedure: streamProc,
+		Request:   json.RawMessage(`{"count":1000000,"interval":"0.002s"}`),
+	}))
+	a, b := join(t, e.b.URL), join(t, e.b.URL)
+	hold := t.Name() + "/hold"
+	a.Send(t, fmt.Sprintf(`[2,"hold",%q,{"block":true,"tag":%q}]`, streamProc, hold))
+	if err := e.svc.WaitBlocked(t.Context(), hold); err != nil {
+		t.Fatal(err)
+	}
+	b.Send(t, `[5,"ticker.IBM"]`)
+	if r := h.next(t, "upstream call limit reached"); r["limit"] != "1" || r["procedure"] != streamProc {
+		t.Errorf("warning %v, want limit 1 and procedure %s", r, streamProc)
+	}
+	if calls := e.svc.Calls("IBM"); calls != 0 {
+		t.Fatalf("upstream Stream calls for IBM = %d while another call holds the only place, want 0", calls)
+	}
+	e.svc.Release(hold)
+	expectTicks(t, b, "ticker.IBM", "IBM", 3)
 }

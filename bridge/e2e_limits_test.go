@@ -1,10 +1,11 @@
 package bridge_test
 
-// Connection limits: -max-sessions.
+// Limits of the whole bridge: -max-sessions and -max-upstream-calls.
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -90,5 +91,52 @@ func TestE2EMaxSessionsUnlimited(t *testing.T) {
 	e := start(t, bridgetest.DescriptorSet, bridge.WithMaxSessions(0))
 	for range 3 {
 		e.connect(t, "").Sync(t)
+	}
+}
+
+// TestE2EMaxUpstreamCalls: the limit of upstream calls holds across
+// sessions. With a limit of 2 and two sessions each running a call, a
+// third session's call is refused with RESOURCE_EXHAUSTED naming the limit,
+// the built-ins still answer, and once a call ends a new one runs; a
+// failed or refused call gives its place back.
+func TestE2EMaxUpstreamCalls(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection, bridge.WithMaxUpstreamCalls(2))
+	a, b, c := e.connect(t, "?stream=collect"), e.connect(t, "?stream=collect"), e.connect(t, "")
+	tags := []string{t.Name() + "/a", t.Name() + "/b"}
+	for i, s := range []*bridgetest.Client{a, b} {
+		s.Send(t, fmt.Sprintf(`[2,"block",%q,{"block":true,"tag":%q}]`, streamProc, tags[i]))
+		if err := e.svc.WaitBlocked(t.Context(), tags[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Send(t, fmt.Sprintf(`[2,"third",%q,"x"]`, echoProc))
+	ce := c.ExpectCallError(t, "third", 8)
+	for _, want := range []string{echoProc, "limit of 2 upstream calls", "all clients together", "retry later"} {
+		if !strings.Contains(ce.Desc, want) {
+			t.Errorf("errorDesc %q does not contain %q", ce.Desc, want)
+		}
+	}
+	c.Send(t, `[2,"list","wamp.reflection.procedure.list"]`)
+	if f := c.Read(t); !strings.HasPrefix(string(f), `[3,"list",`) {
+		t.Errorf("built-in list at the limit: got %s, want a CALLRESULT", f)
+	}
+	if got := bridge.UpstreamCalls(e.b.Handler); got != 2 {
+		t.Errorf("upstream calls after a refusal: %d, want 2", got)
+	}
+
+	e.svc.Release(tags[0])
+	a.ExpectFrame(t, `[3,"block",[]]`)
+	c.Send(t, fmt.Sprintf(`[2,"fail",%q,3,"no"]`, failProc))
+	c.ExpectCallError(t, "fail", 3)
+	c.Send(t, fmt.Sprintf(`[2,"fourth",%q,"x"]`, echoProc))
+	c.ExpectFrame(t, echoResult(t, "fourth", `{"text":"x"}`, ""))
+	e.svc.Release(tags[1])
+	b.ExpectFrame(t, `[3,"block",[]]`)
+	for _, s := range []*bridgetest.Client{a, b, c} {
+		s.Sync(t)
+	}
+	if got := bridge.UpstreamCalls(e.b.Handler); got != 0 {
+		t.Errorf("upstream calls after every call ended: %d, want 0", got)
 	}
 }

@@ -62,8 +62,11 @@ func TestE2EMetrics(t *testing.T) {
 	if err := e.svc.WaitBlocked(t.Context(), "metrics-held"); err != nil {
 		t.Fatal(err)
 	}
-	if got := metricValue(t, scrape(t, e.b), "grpcwamp_calls_in_flight", nil); got != 1 {
-		t.Errorf("grpcwamp_calls_in_flight = %v while one call is blocked in the upstream, want 1", got)
+	held := scrape(t, e.b)
+	for _, name := range []string{"grpcwamp_calls_in_flight", "grpcwamp_upstream_calls"} {
+		if got := metricValue(t, held, name, nil); got != 1 {
+			t.Errorf("%s = %v while one call is blocked in the upstream, want 1", name, got)
+		}
 	}
 	a.Send(t, `[1001,"held"]`)
 	expect(a, 4, "held")
@@ -81,6 +84,7 @@ func TestE2EMetrics(t *testing.T) {
 		{"grpcwamp_sessions_open", nil, 1},
 		{"grpcwamp_sessions_total", nil, 2},
 		{"grpcwamp_calls_in_flight", nil, 0},
+		{"grpcwamp_upstream_calls", nil, 0},
 		{"grpcwamp_calls_total", map[string]string{"procedure": echoProc, "code": "OK"}, 1},
 		{"grpcwamp_calls_total", map[string]string{"procedure": streamProc, "code": "OK"}, 1},
 		{"grpcwamp_calls_total", map[string]string{"procedure": streamProc, "code": "CANCELLED"}, 1},

@@ -11,3 +11,6 @@ func SlowDisconnects(h *Handler) int64 { return h.bstats.SlowDisconnects.Load() 
 // DroppedPubSub returns how many SUBSCRIBE and PUBLISH frames the handler's
 // sessions have dropped.
 func DroppedPubSub(h *Handler) int64 { return h.stats.DroppedPubSub.Load() }
+
+// UpstreamCalls returns how many upstream calls the handler runs now.
+func UpstreamCalls(h *Handler) int { return h.core.Running() }

@@ -54,8 +54,9 @@ type metrics struct {
 
 // newMetrics registers the handler's metrics in reg (nil: a new registry
 // with the Go and process collectors). The counters that the sessions and
-// the broker keep already are read from stats and bstats at scrape time.
-func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.Stats) (*metrics, error) {
+// the broker keep already are read from stats and bstats at scrape time,
+// and the upstream calls running from upstreamCalls.
+func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.Stats, upstreamCalls func() int) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -114,6 +115,10 @@ func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.S
 			bstats.Published.Load),
 		stat("grpcwamp_events_delivered_total", "EVENT frames queued to subscribers.",
 			bstats.Delivered.Load),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "grpcwamp_upstream_calls",
+			Help: "Calls running on the upstream now, of every session and fed topic (bounded by the max upstream calls).",
+		}, func() float64 { return float64(upstreamCalls()) }),
 	}
 	for _, c := range cs {
 		if err := reg.Register(c); err != nil {

@@ -76,6 +76,7 @@ type config struct {
 	maxMessageSize   int64
 	maxCallsInFlight int
 	maxSessions      int // 0: unlimited
+	maxUpstreamCalls int // 0: unlimited
 	collectLimit     int
 	logger           *slog.Logger
 	json             JSONOptions
@@ -115,6 +116,7 @@ func defaultConfig() config {
 		maxMessageSize:   1 << 20,
 		maxCallsInFlight: 256,
 		maxSessions:      DefaultMaxSessions,
+		maxUpstreamCalls: DefaultMaxUpstreamCalls,
 		collectLimit:     16 << 20,
 		logger:           slog.New(slog.DiscardHandler),
 		json:             JSONOptions{EmitUnpopulated: true},
@@ -162,6 +164,22 @@ func WithMaxMessageSize(bytes int64) Option {
 // more are refused with RESOURCE_EXHAUSTED. The default is 256.
 func WithMaxCallsInFlight(n int) Option {
 	return func(c *config) { c.maxCallsInFlight = n }
+}
+
+// DefaultMaxUpstreamCalls is the default of [WithMaxUpstreamCalls]: twice
+// [DefaultMaxSessions], so that every session of a full bridge can run a
+// call and a stream at once.
+const DefaultMaxUpstreamCalls = 2 * DefaultMaxSessions
+
+// WithMaxUpstreamCalls bounds the calls the handler runs on the upstream at
+// once, over all its sessions and the streams of fed topics together;
+// a call beyond it fails at once with RESOURCE_EXHAUSTED, and a fed topic's
+// stream is retried after its backoff. [WithMaxCallsInFlight] bounds one
+// session, this the whole bridge: together they keep many sessions from
+// running unbounded work on the upstream. The built-in procedures do not
+// count. 0 means no limit. The default is [DefaultMaxUpstreamCalls].
+func WithMaxUpstreamCalls(n int) Option {
+	return func(c *config) { c.maxUpstreamCalls = n }
 }
 
 // DefaultMaxSessions is the default of [WithMaxSessions].

@@ -96,6 +96,7 @@ type serveConfig struct {
 	forwardHeaders []string // -forward-header; nil: the default (authorization)
 
 	maxSessions       int           // -max-sessions; 0: unlimited
+	maxUpstreamCalls  int           // -max-upstream-calls; 0: unlimited
 	procs             int           // -procs: GOMAXPROCS; 0 leaves the runtime's choice
 	procsSet          bool          // procs came from a source, not the default
 	gcHeapFloor       int64         // -gc-heap-floor: least heap goal of the garbage collector; 0: none
@@ -177,6 +178,7 @@ func defaultServeConfig() serveConfig {
 		shutdownGrace:       defaultShutdownGrace,
 		procs:               defaultProcs,
 		maxSessions:         bridge.DefaultMaxSessions,
+		maxUpstreamCalls:    bridge.DefaultMaxUpstreamCalls,
 		sendQueue:           defaultSendQueue,
 		maxFrameSize:        defaultMaxFrameSize,
 		maxCallsInFlight:    defaultMaxCallsInFlight,
@@ -317,6 +319,8 @@ flags of serve:
 		"least heap `size` at which the garbage collector starts a cycle, e.g. 32MiB: GOGC is raised while twice\nthe live heap is smaller; 0: GOGC alone; GOMEMLIMIT still caps it; GOGC=off turns it off")
 	fs.Var(intFlag{&cfg.maxSessions, 0, "0 means unlimited"}, "max-sessions",
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
+	fs.Var(intFlag{&cfg.maxUpstreamCalls, 0, "0 means unlimited"}, "max-upstream-calls",
+		"most `calls` running on the upstream at once, all sessions and fed topics together; a call beyond it\nis refused with RESOURCE_EXHAUSTED; 0: unlimited")
 	fs.Var(durationFlag{&cfg.upstreamKeepalive, 0, "0 turns keep-alive pings off"}, "upstream-keepalive",
 		"`period` of gRPC keep-alive pings to the upstream while calls are active (at least 10s);\n0: none; the upstream must allow it (grpc-go servers refuse pings more often than every 5m by default)")
 	addTLSFlags(fs, &cfg.tls)
@@ -577,6 +581,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithAllowedOrigins(cfg.allowOrigins...),
 		bridge.WithBearerTokens(cfg.bearerTokens...),
 		bridge.WithMaxSessions(cfg.maxSessions),
+		bridge.WithMaxUpstreamCalls(cfg.maxUpstreamCalls),
 		bridge.WithMetricsRegistry(reg),
 		bridge.WithSendQueue(cfg.sendQueue),
 		bridge.WithMaxMessageSize(cfg.maxFrameSize),

@@ -18,6 +18,9 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
@@ -47,6 +50,12 @@ type Core struct {
 	fallback *transcode.Codec
 	// timeouts are the deadlines of calls (see timeouts.go); nil: none.
 	timeouts atomic.Pointer[Timeouts]
+	// running counts the upstream calls under way, of every front end and
+	// feed together; maxRunning bounds it (0: no bound). limitLog lets the
+	// warning about the bound through once a minute.
+	running    atomic.Int64
+	maxRunning atomic.Int64
+	limitLog   rate.Sometimes
 }
 
 type catalogCodec struct {
@@ -59,8 +68,36 @@ func New(up *upstream.Upstream, opts transcode.Options, logger *slog.Logger) *Co
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Core{up: up, opts: opts, logger: logger, fallback: transcode.New(nil, opts)}
+	return &Core{up: up, opts: opts, logger: logger, fallback: transcode.New(nil, opts),
+		limitLog: rate.Sometimes{Interval: time.Minute}}
 }
+
+// SetMaxCalls bounds the upstream calls that run at once, over every front
+// end and feed; a call beyond it fails at once with RESOURCE_EXHAUSTED.
+// Built-in procedures do not count. 0 means no bound, the default.
+func (c *Core) SetMaxCalls(n int) { c.maxRunning.Store(int64(max(n, 0))) }
+
+// Running is the number of upstream calls under way.
+func (c *Core) Running() int { return int(c.running.Load()) }
+
+// admit counts a call of p that is about to start, or refuses it when the
+// core runs its limit of calls already. A call admitted must run release.
+func (c *Core) admit(p *Procedure) error {
+	limit := c.maxRunning.Load()
+	if n := c.running.Add(1); limit > 0 && n > limit {
+		c.running.Add(-1)
+		c.limitLog.Do(func() {
+			c.logger.Warn("upstream call limit reached",
+				"limit", limit, "procedure", p.name)
+		})
+		return status.Errorf(codes.ResourceExhausted,
+			"procedure %q: the bridge runs its limit of %d upstream calls at once, for all clients together: call refused; retry later",
+			p.name, limit)
+	}
+	return nil
+}
+
+func (c *Core) release() { c.running.Add(-1) }
 
 // Procedure is a resolved procedure, ready to be called any number of times.
 type Procedure struct {
@@ -147,6 +184,10 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if p.local != nil {
 		return p.callLocal(args, emit)
 	}
+	if err := p.core.admit(p); err != nil {
+		return err
+	}
+	defer p.core.release()
 	ctx, emit, done := p.core.limit(ctx, p, emit)
 	defer func() { err = done(err) }()
 	defer func() {
