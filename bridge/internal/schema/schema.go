@@ -11,6 +11,13 @@
 // being expanded further up becomes {"type": ..., "recursive": true}, so
 // recursive types terminate. Well-known types are not expanded: they carry a
 // note of their JSON form in "wellKnown" instead.
+//
+// Types that share others grow exponentially when every use is expanded
+// (9 levels of 4 fields of one type are 4^9 fields), so a procedure's
+// description expands every use only up to [FullFields] fields: past that,
+// a type already expanded in the same description (request first, then
+// response, depth first) becomes {"type": ..., "shared": true}. A
+// description then holds at most FullFields fields plus each type's once.
 package schema
 
 import (
@@ -40,7 +47,7 @@ type Procedure struct {
 }
 
 // Message describes a message type. Exactly one of Fields (possibly empty),
-// WellKnown and Recursive applies.
+// WellKnown, Recursive and Shared applies.
 type Message struct {
 	// Type is the message's full name, "pkg.Msg".
 	Type string `json:"type"`
@@ -49,6 +56,9 @@ type Message struct {
 	WellKnown string `json:"wellKnown,omitempty"`
 	// Recursive marks a type already being expanded on this path.
 	Recursive bool `json:"recursive,omitempty"`
+	// Shared marks a type expanded earlier in the same description, in a
+	// description past FullFields fields.
+	Shared bool `json:"shared,omitempty"`
 	// Fields are the fields in declaration order; empty, not absent, for a
 	// message without fields.
 	Fields []*Field `json:"fields,omitzero"`
@@ -121,14 +131,31 @@ func NewList(methods []Method) *List {
 // Describe describes the method md, which answers to uris.
 func Describe(md protoreflect.MethodDescriptor, uris []string) *Procedure {
 	sd := md.Parent().(protoreflect.ServiceDescriptor)
-	return &Procedure{
+	p := &Procedure{
 		URIs:     append(make([]string, 0, len(uris)), uris...),
 		Method:   "/" + string(sd.FullName()) + "/" + string(md.Name()),
 		FullName: string(md.FullName()),
 		Kind:     kind(md),
-		Request:  DescribeMessage(md.Input()),
-		Response: DescribeMessage(md.Output()),
 	}
+	d := newDescriber()
+	p.Request = d.message(md.Input())
+	p.Response = d.message(md.Output())
+	return p
+}
+
+// FullFields is how many fields a description holds before a type it has
+// expanded already is marked shared instead of expanded again.
+const FullFields = 10000
+
+// describer expands the message types of one description.
+type describer struct {
+	path   map[protoreflect.FullName]bool // types being expanded above
+	seen   map[protoreflect.FullName]bool // types expanded so far
+	fields int                            // fields described so far
+}
+
+func newDescriber() *describer {
+	return &describer{path: make(map[protoreflect.FullName]bool), seen: make(map[protoreflect.FullName]bool)}
 }
 
 func kind(md protoreflect.MethodDescriptor) string {
@@ -147,31 +174,38 @@ func kind(md protoreflect.MethodDescriptor) string {
 // DescribeMessage describes the message type md and, recursively, the types
 // of its fields.
 func DescribeMessage(md protoreflect.MessageDescriptor) *Message {
-	return describeMessage(md, make(map[protoreflect.FullName]bool))
+	return newDescriber().message(md)
 }
 
-// describeMessage expands md; path holds the types being expanded above it.
-func describeMessage(md protoreflect.MessageDescriptor, path map[protoreflect.FullName]bool) *Message {
-	m := &Message{Type: string(md.FullName())}
-	if note, ok := wellKnown[md.FullName()]; ok {
+// message expands md, unless it is well known, being expanded above, or
+// expanded before in a description past FullFields.
+func (d *describer) message(md protoreflect.MessageDescriptor) *Message {
+	name := md.FullName()
+	m := &Message{Type: string(name)}
+	if note, ok := wellKnown[name]; ok {
 		m.WellKnown = note
 		return m
 	}
-	if path[md.FullName()] {
+	if d.path[name] {
 		m.Recursive = true
 		return m
 	}
-	path[md.FullName()] = true
-	defer delete(path, md.FullName())
+	if d.fields >= FullFields && d.seen[name] {
+		m.Shared = true
+		return m
+	}
+	d.path[name], d.seen[name] = true, true
+	defer delete(d.path, name)
 	fds := md.Fields()
 	m.Fields = make([]*Field, 0, fds.Len())
 	for i := range fds.Len() {
-		m.Fields = append(m.Fields, describeField(fds.Get(i), path))
+		m.Fields = append(m.Fields, d.field(fds.Get(i)))
 	}
 	return m
 }
 
-func describeField(fd protoreflect.FieldDescriptor, path map[protoreflect.FullName]bool) *Field {
+func (d *describer) field(fd protoreflect.FieldDescriptor) *Field {
+	d.fields++
 	f := &Field{
 		Name:      fd.JSONName(),
 		ProtoName: string(fd.Name()),
@@ -187,24 +221,24 @@ func describeField(fd protoreflect.FieldDescriptor, path map[protoreflect.FullNa
 	if fd.IsMap() {
 		f.Type = "map"
 		f.Key = fd.MapKey().Kind().String()
-		v := describeValue(fd.MapValue(), path)
+		v := d.value(fd.MapValue())
 		f.Value = &Value{Type: v.Type, JSON: v.JSON, Enum: v.Enum, Message: v.Message}
 		return f
 	}
 	f.Repeated = fd.IsList()
-	v := describeValue(fd, path)
+	v := d.value(fd)
 	f.Type, f.JSON, f.Enum, f.Message = v.Type, v.JSON, v.Enum, v.Message
 	return f
 }
 
-// describeValue describes the type of one value of fd (an element, for a
-// list or a map value).
-func describeValue(fd protoreflect.FieldDescriptor, path map[protoreflect.FullName]bool) Value {
+// value describes the type of one value of fd (an element, for a list or a
+// map value).
+func (d *describer) value(fd protoreflect.FieldDescriptor) Value {
 	switch fd.Kind() {
 	case protoreflect.EnumKind:
 		return Value{Type: "enum", Enum: describeEnum(fd.Enum())}
 	case protoreflect.MessageKind, protoreflect.GroupKind:
-		return Value{Type: "message", Message: describeMessage(fd.Message(), path)}
+		return Value{Type: "message", Message: d.message(fd.Message())}
 	default:
 		return Value{Type: fd.Kind().String(), JSON: scalarJSON[fd.Kind()]}
 	}

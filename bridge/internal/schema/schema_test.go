@@ -3,6 +3,7 @@ package schema
 import (
 	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -381,4 +382,95 @@ func TestTypes(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertJSON(t, got, []byte(`{"type":"google.protobuf.Timestamp","wellKnown":"RFC 3339 string"}`))
+}
+
+// dag builds rec.Node with levels levels of 4 fields below it, every field
+// of a level of the same type: expanded at every use, its description has
+// 4 + 4^2 + ... + 4^levels fields.
+func dag(t *testing.T, levels int) protoreflect.MethodDescriptor {
+	t.Helper()
+	name := func(i int) string {
+		if i == 0 {
+			return "Node"
+		}
+		return fmt.Sprint("L", i)
+	}
+	var msgs []*descriptorpb.DescriptorProto
+	for i := range levels {
+		m := &descriptorpb.DescriptorProto{Name: proto.String(name(i))}
+		for j, f := range []string{"a", "b", "c", "d"} {
+			m.Field = append(m.Field, field(f, int32(j+1), tMessage, ".rec."+name(i+1), optional))
+		}
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, &descriptorpb.DescriptorProto{
+		Name:  proto.String(name(levels)),
+		Field: []*descriptorpb.FieldDescriptorProto{field("text", 1, tString, "", optional)},
+	})
+	return buildFile(t, msgs, nil, "google/protobuf/empty.proto").Services().Get(0).Methods().Get(0)
+}
+
+// walk visits m and the messages of its fields depth first, in document
+// order, and counts the fields.
+func walk(m *Message, visit func(*Message)) (fields int) {
+	if m == nil {
+		return 0
+	}
+	visit(m)
+	for _, f := range m.Fields {
+		fields++
+		fields += walk(f.Message, visit)
+		if f.Value != nil {
+			fields += walk(f.Value.Message, visit)
+		}
+	}
+	return fields
+}
+
+// TestSharedTypes: a description expands every use of a type up to
+// FullFields fields, and past that marks a type expanded earlier as shared,
+// so that types sharing others do not grow it exponentially.
+func TestSharedTypes(t *testing.T) {
+	t.Parallel()
+	t.Run("small", func(t *testing.T) {
+		t.Parallel()
+		p := Describe(dag(t, 4), nil)
+		shared := 0
+		fields := walk(p.Request, func(m *Message) {
+			if m.Shared {
+				shared++
+			}
+		})
+		if want := 4 + 16 + 64 + 256 + 256; fields != want || shared != 0 {
+			t.Errorf("4 levels: %d fields, %d shared; want %d, every use expanded", fields, shared, want)
+		}
+	})
+	t.Run("exponential", func(t *testing.T) {
+		t.Parallel()
+		const levels = 9 // 4 + ... + 4^9 + 4^9 = 611 668 fields if every use were expanded
+		p := Describe(dag(t, levels), nil)
+		expanded := make(map[string]bool)
+		shared := 0
+		fields := walk(p.Request, func(m *Message) {
+			switch {
+			case m.Shared:
+				shared++
+				if !expanded[m.Type] {
+					t.Errorf("%s is marked shared before its expansion", m.Type)
+				}
+			case m.Fields != nil:
+				expanded[m.Type] = true
+			}
+		})
+		// Each type is expanded once more, at most, after the limit.
+		if limit := FullFields + 4*levels + 1; fields > limit || fields < FullFields || shared == 0 {
+			t.Errorf("%d levels: %d fields, %d shared; want between %d and %d fields and some shared",
+				levels, fields, shared, FullFields, limit)
+		}
+		b, err := json.Marshal(p)
+		t.Logf("%d levels: %d fields, %d shared, %d bytes", levels, fields, shared, len(b))
+		if err != nil || len(b) > 2<<20 {
+			t.Errorf("description: %d bytes, %v; want at most 2 MiB", len(b), err)
+		}
+	})
 }
