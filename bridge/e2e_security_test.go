@@ -7,7 +7,9 @@ package bridge_test
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -188,6 +190,43 @@ func TestE2EBearerToken(t *testing.T) {
 			c.Close()
 		})
 	}
+	// GET /procedures asks for a token as the handshake does: the list is
+	// what a session could learn.
+	procedures := func(query string, header http.Header) (int, http.Header) {
+		t.Helper()
+		req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, e.b.HTTP+"/procedures"+query, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(req.Header, header)
+		resp, err := e.b.Client.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header
+	}
+	for _, tc := range []struct {
+		name   string
+		query  string
+		header http.Header
+		want   int
+	}{
+		{"missing", "", nil, http.StatusUnauthorized},
+		{"wrong", "", http.Header{"Authorization": {"Bearer " + wrongToken}}, http.StatusUnauthorized},
+		{"wrong query", "?access_token=" + wrongToken, nil, http.StatusUnauthorized},
+		{"header", "", http.Header{"Authorization": {"Bearer " + goodToken}}, http.StatusOK},
+		{"query", "?access_token=" + url.QueryEscape(otherToken), nil, http.StatusOK},
+	} {
+		code, h := procedures(tc.query, tc.header)
+		if code != tc.want {
+			t.Errorf("GET /procedures, token %s: status %d, want %d", tc.name, code, tc.want)
+		}
+		if code == http.StatusUnauthorized && !strings.HasPrefix(h.Get("WWW-Authenticate"), "Bearer") {
+			t.Errorf("GET /procedures, token %s: WWW-Authenticate %q, want Bearer", tc.name, h.Get("WWW-Authenticate"))
+		}
+	}
 	// Refusals are logged before they are answered; the sessions log
 	// nothing of the handshake.
 	out := logs.String()
@@ -198,6 +237,35 @@ func TestE2EBearerToken(t *testing.T) {
 		if strings.Contains(out, secret) {
 			t.Errorf("logs contain token %q:\n%s", secret, out)
 		}
+	}
+}
+
+// TestE2EForwardedMetadataLimit: the metadata a handshake gives every
+// upstream call is at most bridge.MaxForwardedMetadata bytes; a handshake
+// beyond it gets 431 naming the headers and the limit.
+func TestE2EForwardedMetadataLimit(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection, bridge.WithForwardHeaders("x-user"))
+	// Besides x-user: x-forwarded-for, 127.0.0.1.
+	fits := bridge.MaxForwardedMetadata - len("x-user") - len("x-forwarded-for") - len("127.0.0.1")
+	c := bridgetest.DialHeader(t, e.b.URL, http.Header{"X-User": {strings.Repeat("a", fits)}}, "wamp")
+	c.ReadWelcome(t)
+	if md := echoMetadata(t, e, c, "at the limit"); len(md["x-user"]) != 1 || len(md["x-user"][0]) != fits {
+		t.Errorf("x-user at the limit did not reach the upstream whole")
+	}
+	code, body, _ := bridgetest.DialHeaderRefused(t, e.b.URL, http.Header{"X-User": {strings.Repeat("a", fits+1)}}, "wamp")
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("a byte over the limit: status %d %q, want 431", code, body)
+	}
+	for _, want := range []string{"x-forwarded-for, x-user", fmt.Sprint(bridge.MaxForwardedMetadata + 1), fmt.Sprint("the limit is ", bridge.MaxForwardedMetadata)} {
+		if !strings.Contains(body, want) {
+			t.Errorf("431 body %q does not contain %q", body, want)
+		}
+	}
+	// A long X-Forwarded-For counts too: the bridge appends to it.
+	code, _, _ = bridgetest.DialHeaderRefused(t, e.b.URL, http.Header{"X-Forwarded-For": {strings.Repeat("1", bridge.MaxForwardedMetadata)}}, "wamp")
+	if code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("X-Forwarded-For over the limit: status %d, want 431", code)
 	}
 }
 

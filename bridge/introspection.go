@@ -14,11 +14,15 @@ const proceduresPath = "/procedures"
 
 // serveProcedures answers GET /procedures with the procedure list, or 503
 // with the errorDetails object of UNAVAILABLE while the upstream is not
-// ready.
+// ready. With bearer tokens configured it asks for one, as a handshake
+// does: the list is what a session could learn.
 func (h *Handler) serveProcedures(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method "+r.Method+" not allowed on "+proceduresPath+": use GET", http.StatusMethodNotAllowed)
+		return
+	}
+	if _, ok := h.authorize(w, r, "GET "+proceduresPath); !ok {
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

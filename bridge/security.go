@@ -4,9 +4,11 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"google.golang.org/grpc/metadata"
@@ -40,8 +42,9 @@ func WithAllowedOrigins(origins ...string) Option {
 // WithBearerTokens requires every handshake to carry one of tokens, as
 // "Authorization: Bearer <token>" or, where the client cannot set headers
 // (browsers), as the URL query parameter access_token (which may then show
-// in access logs of proxies). Others get 401. Repeated options add up; none
-// (the default) requires no token.
+// in access logs of proxies). Others get 401, and so does GET /procedures
+// without a token. Repeated options add up; none (the default) requires no
+// token.
 func WithBearerTokens(tokens ...string) Option {
 	return func(c *config) { c.bearerTokens = append(c.bearerTokens, tokens...) }
 }
@@ -194,21 +197,9 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bo
 		http.Error(w, msg, http.StatusForbidden)
 		return nil, false
 	}
-	cred := credential(r)
-	if len(s.tokens) > 0 {
-		if cred == "" {
-			h.cfg.logger.Debug("handshake refused: no bearer token", "remote", r.RemoteAddr)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp"`)
-			http.Error(w, "a bearer token is required: send Authorization: Bearer <token> or the query parameter "+AccessTokenParam,
-				http.StatusUnauthorized)
-			return nil, false
-		}
-		if !s.checkToken(cred) {
-			h.cfg.logger.Debug("handshake refused: invalid bearer token", "remote", r.RemoteAddr)
-			w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp", error="invalid_token"`)
-			http.Error(w, "the bearer token is not valid", http.StatusUnauthorized)
-			return nil, false
-		}
+	cred, ok := h.authorize(w, r, "handshake")
+	if !ok {
+		return nil, false
 	}
 	md := metadata.MD{}
 	for _, k := range s.forward {
@@ -235,7 +226,56 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bo
 		xff = prior + ", " + client
 	}
 	md.Set(MetadataForwardedFor, xff)
+	if n := mdSize(md); n > MaxForwardedMetadata {
+		h.cfg.logger.Debug("handshake refused: forwarded headers too large", "remote", r.RemoteAddr, "bytes", n)
+		http.Error(w, fmt.Sprintf("the headers forwarded to the upstream on every call (%s) come to %d bytes: the limit is %d; send shorter ones",
+			strings.Join(slices.Sorted(maps.Keys(md)), ", "), n, MaxForwardedMetadata), http.StatusRequestHeaderFieldsTooLarge)
+		return nil, false
+	}
 	return md, true
+}
+
+// MaxForwardedMetadata bounds the metadata a session's handshake gives
+// every upstream call (the forwarded headers and x-forwarded-for, keys
+// and values): HTTP/2 header compression does not index values of more
+// than a few KiB, so each call would carry them in full. A handshake
+// beyond it gets 431.
+const MaxForwardedMetadata = 16 << 10
+
+// mdSize is the size of md's keys and values.
+func mdSize(md metadata.MD) int {
+	n := 0
+	for k, vs := range md {
+		for _, v := range vs {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
+
+// authorize checks the bearer token of a request (what names it in the
+// log: "handshake", "GET /procedures") when tokens are configured. On
+// refusal it answers 401 and returns false; else it returns the request's
+// credential, "" if none.
+func (h *Handler) authorize(w http.ResponseWriter, r *http.Request, what string) (string, bool) {
+	cred := credential(r)
+	if len(h.sec.tokens) == 0 {
+		return cred, true
+	}
+	if cred == "" {
+		h.cfg.logger.Debug(what+" refused: no bearer token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp"`)
+		http.Error(w, "a bearer token is required: send Authorization: Bearer <token> or the query parameter "+AccessTokenParam,
+			http.StatusUnauthorized)
+		return "", false
+	}
+	if !h.sec.checkToken(cred) {
+		h.cfg.logger.Debug(what+" refused: invalid bearer token", "remote", r.RemoteAddr)
+		w.Header().Set("WWW-Authenticate", `Bearer realm="grpcwamp", error="invalid_token"`)
+		http.Error(w, "the bearer token is not valid", http.StatusUnauthorized)
+		return "", false
+	}
+	return cred, true
 }
 
 // printable reports whether v is a value gRPC accepts in (non-binary)

@@ -299,7 +299,7 @@ flags of serve:
 		}
 		cfg.bearerTokens = append(cfg.bearerTokens, v)
 		return nil
-	}}, "bearer-token", "require `token` as Authorization: Bearer or ?access_token= on the handshake; repeatable;\nbetter in $"+bearerTokensEnv+" (comma-separated), which ps does not show; default: no token required")
+	}}, "bearer-token", "require `token` as Authorization: Bearer or ?access_token= on the handshake and GET /procedures; repeatable;\nbetter in $"+bearerTokensEnv+" (comma-separated), which ps does not show; default: no token required")
 	fs.Var(&listFlag{
 		dflt: []string{"authorization"},
 		add: func(v string) error {
