@@ -55,7 +55,7 @@ func (c *Core) builtin(name string, cat *upstream.Catalog) (*Procedure, bool) {
 			}
 			m, ok := cat.Lookup(target)
 			if !ok {
-				return nil, status.Errorf(codes.Unimplemented, "procedure %q: %s", name, noSuchProcedure(target, false))
+				return nil, status.Errorf(codes.Unimplemented, "procedure %q: %s", name, noSuchProcedure(clip(target), false))
 			}
 			return c.renderedFor(cat).describe(m)
 		}
@@ -113,7 +113,12 @@ func describeArgs(args []json.RawMessage) string {
 	for i, a := range args {
 		parts[i] = string(a)
 	}
-	s := strings.Join(parts, ", ")
+	return clip(strings.Join(parts, ", "))
+}
+
+// clip cuts s, the client's words quoted in an error, to 200 bytes: a
+// client must not make the bridge send back or log megabytes of its input.
+func clip(s string) string {
 	if len(s) > 200 {
 		s = strings.ToValidUTF8(s[:200], "") + "..."
 	}

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"unsafe"
 
 	"go.uber.org/goleak"
@@ -157,6 +158,7 @@ func TestBuiltinArguments(t *testing.T) {
 		{"describe number", ProcedureDescribe, []string{`1`}, codes.InvalidArgument},
 		{"describe two", ProcedureDescribe, []string{`"shadow.S.Take"`, `"shadow.S.Take"`}, codes.InvalidArgument},
 		{"describe long", ProcedureDescribe, []string{`"` + strings.Repeat("é", 300) + `"`, `2`}, codes.InvalidArgument},
+		{"describe unknown, long", ProcedureDescribe, []string{`"` + strings.Repeat("é", 1<<20) + `"`}, codes.Unimplemented},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,7 +168,11 @@ func TestBuiltinArguments(t *testing.T) {
 				t.Fatalf("%s %v: %v, want %v", tc.proc, tc.args, err, tc.code)
 			}
 			if err != nil && !strings.Contains(err.Error(), tc.proc) {
-				t.Errorf("error %q does not name %s", err, tc.proc)
+				t.Errorf("error %.300q does not name %s", err, tc.proc)
+			}
+			// The client's words are clipped, not echoed whole.
+			if msg := status.Convert(err).Message(); len(msg) > 1024 || !utf8.ValidString(msg) {
+				t.Errorf("error message of %d bytes (valid UTF-8: %v), want at most 1 KiB", len(msg), utf8.ValidString(msg))
 			}
 		})
 	}

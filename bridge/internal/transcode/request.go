@@ -98,10 +98,28 @@ type requestDecoder struct {
 	buf       []byte // scratch for the one-field objects given to protojson
 }
 
+// maxDetail bounds the part of an error message that describes the client's
+// arguments, and maxPath the field path it names: both quote the client's
+// keys and values, and a client must not make the bridge send back (twice,
+// in errorDesc and errorDetails) or log megabytes of its own input.
+const (
+	maxDetail = 1024
+	maxPath   = 256
+)
+
+// clip cuts s to at most n bytes, on a character boundary, saying how much
+// it left out.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "") + fmt.Sprintf("... (%d bytes more)", len(s)-n)
+}
+
 // errorf returns the INVALID_ARGUMENT status of a problem that concerns no
 // one field (or names it in the text).
 func (d *requestDecoder) errorf(format string, a ...any) error {
-	msg := fmt.Sprintf(format, a...)
+	msg := clip(fmt.Sprintf(format, a...), maxDetail)
 	if d.pos > 0 {
 		return status.Errorf(codes.InvalidArgument, "procedure %q: argument %d: %s", d.procedure, d.pos, msg)
 	}
@@ -111,7 +129,8 @@ func (d *requestDecoder) errorf(format string, a ...any) error {
 // fieldErrorf returns the INVALID_ARGUMENT status of a problem with the value
 // of field fd, reached by path (dot-separated keys as the caller wrote them).
 func (d *requestDecoder) fieldErrorf(path string, fd protoreflect.FieldDescriptor, format string, a ...any) error {
-	msg := fmt.Sprintf(format, a...)
+	msg := clip(fmt.Sprintf(format, a...), maxDetail)
+	path = clip(path, maxPath)
 	if d.pos > 0 {
 		return status.Errorf(codes.InvalidArgument, "procedure %q: argument %d (field %q, %s): %s",
 			d.procedure, d.pos, path, typeName(fd), msg)

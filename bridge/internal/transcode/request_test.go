@@ -440,6 +440,29 @@ func TestRequest(t *testing.T) {
 	}
 }
 
+// TestRequestErrorsClipped: an error quotes the client's keys and values,
+// but only so much of them: a megabyte key or value is not sent back whole.
+func TestRequestErrorsClipped(t *testing.T) {
+	t.Parallel()
+	c := New(nil, DefaultOptions())
+	big := strings.Repeat(`\u0001`, 1<<17) // 768 KiB of JSON, 512 KiB quoted
+	for _, tc := range []struct{ name, arg, want string }{
+		{"unknown key", `{"` + big + `":1}`, `unknown field "\x01\x01`},
+		{"nested unknown key", `{"inner":{"` + big + `":1}}`, `unknown field "inner.\x01`},
+		{"bad value", `{"text":"t","number":"` + big + `"}`, `field "number"`},
+		{"bad value, long path", `{"inner":{"` + strings.Repeat("x", 4096) + `":1}}`, `unknown field "inner.xxx`},
+	} {
+		_, err := c.Request(echoProc, echoDesc, []json.RawMessage{json.RawMessage(tc.arg)})
+		msg := status.Convert(err).Message()
+		if status.Code(err) != codes.InvalidArgument || !strings.Contains(msg, tc.want) || !strings.Contains(msg, "bytes more)") {
+			t.Errorf("%s: %v %.200q, want INVALID_ARGUMENT containing %q, clipped", tc.name, status.Code(err), msg, tc.want)
+		}
+		if len(msg) > maxDetail+maxPath+200 {
+			t.Errorf("%s: message of %d bytes, want at most %d", tc.name, len(msg), maxDetail+maxPath+200)
+		}
+	}
+}
+
 // TestRequestKeepsArgs checks that Request neither keeps nor changes the
 // caller's argument bytes.
 func TestRequestKeepsArgs(t *testing.T) {
