@@ -123,6 +123,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	core := invoke.New(up, jo, cfg.logger)
 	core.SetTimeouts(cfg.timeouts)
 	core.SetMaxCalls(cfg.maxUpstreamCalls)
+	core.SetMaxResult(cfg.maxResultSize)
 	bstats := new(broker.Stats)
 	stats := new(session.Stats)
 	met, err := newMetrics(cfg.metricsRegistry, stats, bstats, core.Running)

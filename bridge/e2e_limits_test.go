@@ -140,3 +140,38 @@ func TestE2EMaxUpstreamCalls(t *testing.T) {
 		t.Errorf("upstream calls after every call ended: %d, want 0", got)
 	}
 }
+
+// TestE2EMaxResultSize: a response whose JSON would be larger than
+// WithMaxResultSize fails its call with RESOURCE_EXHAUSTED naming the
+// procedure, the message type and the limit, whether the fast path
+// renders it or gives up on it (an Any) and protojson does; smaller ones
+// pass, and the session goes on.
+func TestE2EMaxResultSize(t *testing.T) {
+	t.Parallel()
+	const limit = 1024
+	e := start(t, bridgetest.Reflection, bridge.WithMaxResultSize(limit))
+	c := e.connect(t, "")
+	// base: the result's JSON for a text of no bytes.
+	c.Send(t, fmt.Sprintf(`[2,"small",%q,"x"]`, echoProc))
+	small := c.Read(t)
+	base := len(small) - len(`[3,"small",]`) - 1
+	text := strings.Repeat("x", limit-base-20)
+	c.Send(t, fmt.Sprintf(`[2,"fits",%q,{"text":%q}]`, echoProc, text))
+	c.ExpectFrame(t, echoResult(t, "fits", fmt.Sprintf(`{"text":%q}`, text), ""))
+	for _, tc := range []struct{ name, text, kind string }{
+		{"fast path", strings.Repeat("x", limit), ""},
+		// The request fits, the Any it adds does not: the fast path
+		// gives up on the Any, protojson renders it all.
+		{"protojson", text, "known"},
+	} {
+		c.Send(t, fmt.Sprintf(`[2,"big",%q,{"text":%q,"anyKind":%q}]`, echoProc, tc.text, tc.kind))
+		ce := c.ExpectCallError(t, "big", 8)
+		for _, want := range []string{echoProc, "bridgetest.v1.EchoResponse", fmt.Sprintf("more than %d bytes of JSON", limit), "limit for one result"} {
+			if !strings.Contains(ce.Desc, want) {
+				t.Errorf("%s: errorDesc %q does not contain %q", tc.name, ce.Desc, want)
+			}
+		}
+	}
+	c.Send(t, fmt.Sprintf(`[2,"again",%q,"y"]`, echoProc))
+	c.ExpectFrame(t, echoResult(t, "again", `{"text":"y"}`, ""))
+}

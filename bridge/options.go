@@ -78,6 +78,7 @@ type config struct {
 	maxSessions      int // 0: unlimited
 	maxUpstreamCalls int // 0: unlimited
 	collectLimit     int
+	maxResultSize    int // 0: unlimited
 	logger           *slog.Logger
 	json             JSONOptions
 
@@ -118,6 +119,7 @@ func defaultConfig() config {
 		maxSessions:      DefaultMaxSessions,
 		maxUpstreamCalls: DefaultMaxUpstreamCalls,
 		collectLimit:     16 << 20,
+		maxResultSize:    DefaultMaxResultSize,
 		logger:           slog.New(slog.DiscardHandler),
 		json:             JSONOptions{EmitUnpopulated: true},
 
@@ -199,6 +201,21 @@ func WithMaxSessions(n int) Option {
 // RESOURCE_EXHAUSTED. The default is 16 MiB.
 func WithCollectLimit(bytes int) Option {
 	return func(c *config) { c.collectLimit = bytes }
+}
+
+// DefaultMaxResultSize is the default of [WithMaxResultSize].
+const DefaultMaxResultSize = 16 << 20
+
+// WithMaxResultSize bounds the JSON of one response message: a CALLRESULT,
+// a CALL_PROGRESS_RESULT or an EVENT of a fed topic. A response that would
+// render larger fails its call with RESOURCE_EXHAUSTED naming the limit;
+// rendering stops as soon as it passes the limit. The protobuf JSON
+// mapping can multiply a message's size (with unpopulated fields emitted,
+// an empty submessage of 2 bytes becomes every field of its type), and
+// the upstream's messages are bounded only in the wire format. 0 means no
+// limit. The default is [DefaultMaxResultSize].
+func WithMaxResultSize(bytes int) Option {
+	return func(c *config) { c.maxResultSize = bytes }
 }
 
 // WithLogger sets the logger. The default discards.

@@ -107,6 +107,7 @@ type serveConfig struct {
 	maxFrameSize     int64
 	maxCallsInFlight int
 	collectLimit     int64
+	maxResultSize    int64
 	maxSubscriptions int
 	maxFeedStreams   int
 	maxEventSize     int64
@@ -183,6 +184,7 @@ func defaultServeConfig() serveConfig {
 		maxFrameSize:        defaultMaxFrameSize,
 		maxCallsInFlight:    defaultMaxCallsInFlight,
 		collectLimit:        defaultCollectLimit,
+		maxResultSize:       bridge.DefaultMaxResultSize,
 		maxSubscriptions:    defaultMaxSubscriptions,
 		maxFeedStreams:      defaultMaxFeedStreams,
 		maxEventSize:        defaultMaxEventSize,
@@ -332,6 +334,8 @@ flags of serve:
 		"largest frame a client may send, in `bytes`; a larger one closes the session with 1009")
 	fs.Var(intFlag{&cfg.maxCallsInFlight, 1, ""}, "max-calls-in-flight",
 		"`calls` one session may run at once; more are refused with RESOURCE_EXHAUSTED")
+	fs.Var(sizeFlag{&cfg.maxResultSize, 0, "0 means unlimited"}, "max-result-size",
+		"largest JSON of one response message, in `bytes`; a response that renders larger fails its call\nwith RESOURCE_EXHAUSTED; 0: unlimited")
 	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
 		"largest CALLRESULT of a stream in collect mode, in `bytes`, and most that one connection's collect calls\nhold together; the call that would go past it fails with RESOURCE_EXHAUSTED")
 	fs.Var(intFlag{&cfg.maxFeedStreams, 1, ""}, "max-feed-streams",
@@ -587,6 +591,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithMaxMessageSize(cfg.maxFrameSize),
 		bridge.WithMaxCallsInFlight(cfg.maxCallsInFlight),
 		bridge.WithCollectLimit(int(cfg.collectLimit)),
+		bridge.WithMaxResultSize(int(cfg.maxResultSize)),
 		bridge.WithMaxSubscriptions(cfg.maxSubscriptions),
 		bridge.WithMaxFeedStreams(cfg.maxFeedStreams),
 		bridge.WithMaxEventSize(int(cfg.maxEventSize)),

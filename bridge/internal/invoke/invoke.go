@@ -56,6 +56,8 @@ type Core struct {
 	running    atomic.Int64
 	maxRunning atomic.Int64
 	limitLog   rate.Sometimes
+	// maxResult bounds the JSON of one response (0: no bound).
+	maxResult atomic.Int64
 }
 
 type catalogCodec struct {
@@ -76,6 +78,11 @@ func New(up *upstream.Upstream, opts transcode.Options, logger *slog.Logger) *Co
 // end and feed; a call beyond it fails at once with RESOURCE_EXHAUSTED.
 // Built-in procedures do not count. 0 means no bound, the default.
 func (c *Core) SetMaxCalls(n int) { c.maxRunning.Store(int64(max(n, 0))) }
+
+// SetMaxResult bounds the JSON of one response of the calls started from
+// now on; a call whose response would render larger fails with
+// RESOURCE_EXHAUSTED. 0 means no bound, the default.
+func (c *Core) SetMaxResult(bytes int) { c.maxResult.Store(int64(max(bytes, 0))) }
 
 // Running is the number of upstream calls under way.
 func (c *Core) Running() int { return int(c.running.Load()) }
@@ -201,21 +208,29 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	bufp := buffers.Get().(*[]byte)
 	buf := (*bufp)[:0]
 	defer func() { putBuffer(bufp, buf) }()
+	limit := int(p.core.maxResult.Load())
 	recv := func(r *upstream.Response) error {
-		b, ok := p.codec.AppendWire(buf[:0], r.Desc(), r.Bytes())
-		if !ok {
+		b, ok, err := p.codec.AppendWireLimit(buf[:0], r.Desc(), r.Bytes(), limit)
+		if !ok && err == nil {
 			// The fast path gave up: decode and render as protojson does,
 			// which answers the same or fails as before.
-			m, err := r.Message()
-			if err != nil {
-				recvErr = status.Errorf(codes.Internal, "procedure %q: %s", p.name, status.Convert(err).Message())
+			m, derr := r.Message()
+			if derr != nil {
+				recvErr = status.Errorf(codes.Internal, "procedure %q: %s", p.name, status.Convert(derr).Message())
 				return recvErr
 			}
-			if b, err = p.codec.AppendResponse(b, m); err != nil {
+			if b, derr = p.codec.AppendResponse(b, m); derr != nil {
 				recvErr = status.Errorf(codes.Internal, "procedure %q: cannot render response %s as JSON: %v",
-					p.name, r.Desc().FullName(), err)
+					p.name, r.Desc().FullName(), derr)
 				return recvErr
 			}
+			err = transcode.CheckLimit(b, r.Desc(), r.Bytes(), limit)
+		}
+		if err != nil {
+			recvErr = status.Errorf(codes.ResourceExhausted,
+				"procedure %q: %v, the bridge's limit for one result: ask for less at a time, or ask the operator to raise the limit",
+				p.name, err)
+			return recvErr
 		}
 		buf = b
 		recvErr = emit(b)

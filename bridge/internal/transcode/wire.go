@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -21,19 +22,59 @@ import (
 // AppendWire allocates nothing but dst's growth, once the plan of md is
 // compiled (on first use, cached in the Codec).
 func (c *Codec) AppendWire(dst []byte, md protoreflect.MessageDescriptor, b []byte) (out []byte, ok bool) {
+	out, ok, _ = c.AppendWireLimit(dst, md, b, 0)
+	return out, ok
+}
+
+// AppendWireLimit is AppendWire for a JSON rendering of at most limit
+// bytes (0: no limit). It gives up rendering as soon as the JSON grows
+// past the limit, with dst returned unextended and a *ResultTooLargeError.
+// Rendering can multiply a message's size: with EmitUnpopulated an empty
+// submessage of 2 bytes becomes every field of its type.
+func (c *Codec) AppendWireLimit(dst []byte, md protoreflect.MessageDescriptor, b []byte, limit int) (out []byte, ok bool, err error) {
 	p := c.plan(md)
 	if p.slow {
-		return dst, false
+		return dst, false, nil
 	}
 	st := wireStates.Get().(*wireState)
 	st.emitUnset = c.opts.EmitUnpopulated
+	st.end = 0
+	if limit > 0 {
+		st.end = len(dst) + limit
+	}
 	out, ok = st.message(dst, p, b, 0)
+	over := st.over
 	st.reset()
 	wireStates.Put(st)
-	if !ok {
-		return dst, false
+	if over {
+		return dst, false, &ResultTooLargeError{Type: md.FullName(), WireSize: len(b), Limit: limit}
 	}
-	return out, true
+	if !ok {
+		return dst, false, nil
+	}
+	return out, true, nil
+}
+
+// ResultTooLargeError reports a response whose JSON would be larger than
+// the limit it was rendered with.
+type ResultTooLargeError struct {
+	Type     protoreflect.FullName // the response's message type
+	WireSize int                   // its size in the protobuf wire format
+	Limit    int                   // the limit of its JSON
+}
+
+func (e *ResultTooLargeError) Error() string {
+	return fmt.Sprintf("a response %s of %d bytes renders to more than %d bytes of JSON", e.Type, e.WireSize, e.Limit)
+}
+
+// CheckLimit returns a *ResultTooLargeError when json, the rendering of
+// the response of type md whose wire form is b, is larger than limit (0: no
+// limit): the slow path (AppendResponse) cannot stop midway.
+func CheckLimit(json []byte, md protoreflect.MessageDescriptor, b []byte, limit int) error {
+	if limit > 0 && len(json) > limit {
+		return &ResultTooLargeError{Type: md.FullName(), WireSize: len(b), Limit: limit}
+	}
+	return nil
 }
 
 // maxWireDepth bounds message nesting on the fast path; deeper messages go
@@ -44,7 +85,11 @@ const maxWireDepth = 64
 // message being rendered pushes onto and pops on return.
 type wireState struct {
 	emitUnset bool
-	recs      []wireRec
+	// end, when not 0, is the length the JSON must not pass; over says it
+	// did, which ends the rendering.
+	end  int
+	over bool
+	recs []wireRec
 	// heads holds, per message, for each field the first and last index in
 	// recs of its occurrences (-1: none), then for each real oneof the
 	// index of the member that occurred.
@@ -56,6 +101,7 @@ var wireStates = sync.Pool{New: func() any { return new(wireState) }}
 
 func (st *wireState) reset() {
 	st.recs, st.heads, st.ents = st.recs[:0], st.heads[:0], st.ents[:0]
+	st.end, st.over = 0, false
 	const maxKeep = 1 << 14 // do not pin the scratch of one huge message
 	if cap(st.recs) > maxKeep {
 		st.recs = nil
@@ -195,6 +241,12 @@ func (st *wireState) message(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 		}
 	}
 	st.heads, st.recs = st.heads[:hb], st.recs[:rb]
+	if ok && st.end > 0 && len(dst) > st.end {
+		// Checked for every message, so that a list of empty messages
+		// that each render as many fields stops soon after the limit.
+		st.over = true
+		return dst, false
+	}
 	return dst, ok
 }
 

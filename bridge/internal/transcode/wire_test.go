@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"testing"
@@ -337,5 +338,48 @@ func TestPlainASCII(t *testing.T) {
 				t.Errorf("plainASCII(%q) = %v, want %v", w, got, want)
 			}
 		}
+	}
+}
+
+// TestAppendWireLimit: with a limit, AppendWireLimit renders what
+// AppendWire does while it fits, and gives up with a ResultTooLargeError
+// and dst unextended as soon as it does not: here 1 000 empty messages of
+// 3 bytes each that render every field of their type.
+func TestAppendWireLimit(t *testing.T) {
+	t.Parallel()
+	md := wireMessage("tc.wire.All")
+	c := New(wireTestTypes, Options{EmitUnpopulated: true})
+	var b []byte
+	for range 1000 {
+		b = append(b, wire(protowire.Number(37), protowire.BytesType, "")...)
+	}
+	full, ok := c.AppendWire(nil, md, b)
+	if !ok || len(full) < 100*len(b) {
+		t.Fatalf("AppendWire: %d bytes of JSON from %d, ok %v; want a rendering over 100 times larger", len(full), len(b), ok)
+	}
+	out, ok, err := c.AppendWireLimit([]byte("["), md, b, len(full))
+	if !ok || err != nil || string(out) != "["+string(full) {
+		t.Errorf("AppendWireLimit at the JSON's size: %d bytes, ok %v, err %v; want the same JSON", len(out), ok, err)
+	}
+	for _, limit := range []int{len(full) - 1, 1000} {
+		out, ok, err = c.AppendWireLimit([]byte("["), md, b, limit)
+		var tooLarge *ResultTooLargeError
+		if ok || !errors.As(err, &tooLarge) || string(out) != "[" {
+			t.Fatalf("AppendWireLimit with limit %d: %q, ok %v, err %v; want ResultTooLargeError and dst unextended", limit, out, ok, err)
+		}
+		want := fmt.Sprintf("a response tc.wire.All of %d bytes renders to more than %d bytes of JSON", len(b), limit)
+		if tooLarge.Error() != want {
+			t.Errorf("error %q, want %q", tooLarge, want)
+		}
+	}
+	// The fast path's scratch is clean for the next rendering.
+	if again, ok := c.AppendWire(nil, md, b); !ok || !bytes.Equal(again, full) {
+		t.Error("AppendWire after a refusal renders differently")
+	}
+	if err := CheckLimit(full, md, b, len(full)-1); err == nil {
+		t.Error("CheckLimit over the limit: nil")
+	}
+	if err := CheckLimit(full, md, b, 0); err != nil {
+		t.Errorf("CheckLimit without a limit: %v", err)
 	}
 }
