@@ -218,6 +218,46 @@ func TestE2ECollectLimit(t *testing.T) {
 	})
 }
 
+// TestE2ECollectLimitExact: a collected result of exactly the limit is
+// delivered, one byte more is refused. A Stream message is m0 bytes plus
+// its tag (m0 measured in progress mode: protojson may add a space); the
+// result adds [ and ], and a comma between messages.
+func TestE2ECollectLimitExact(t *testing.T) {
+	t.Parallel()
+	const limit = 45 // odd: two messages of one tag fill it exactly
+	e := start(t, bridgetest.Reflection, bridge.WithCollectLimit(limit))
+	p := e.connect(t, "?stream=progress")
+	p.Send(t, fmt.Sprintf(`[2,"p",%q,{"count":1,"tag":""}]`, streamProc))
+	m0 := len(p.Read(t)) - len(`[1000,"p",]`)
+	p.ExpectFrame(t, `[3,"p",null]`)
+	c := e.connect(t, "?stream=collect")
+	for _, tc := range []struct {
+		count int
+		tag   string
+		fits  bool
+	}{
+		{1, strings.Repeat("k", limit-2-m0), true},
+		{1, strings.Repeat("k", limit-1-m0), false},
+		{2, strings.Repeat("k", (limit-3)/2-m0), true},
+		{2, strings.Repeat("k", (limit-1)/2-m0), false},
+	} {
+		c.Send(t, fmt.Sprintf(`[2,"c",%q,{"count":%d,"tag":%q}]`, streamProc, tc.count, tc.tag))
+		if !tc.fits {
+			c.ExpectCallError(t, "c", 8)
+			continue
+		}
+		result := c.Read(t)
+		want := deliveryFrames(bridge.StreamCollect, "c", streamMsgs(tc.count, tc.tag))
+		if err := bridgetest.JSONEqual(result, []byte(want[0])); err != nil {
+			t.Fatalf("%d messages tagged %q: %v: got %s, want %s", tc.count, tc.tag, err, result, want[0])
+		}
+		if n := len(result) - len(`[3,"c",]`); n != limit {
+			t.Fatalf("%d messages tagged %q: a result of %d bytes, want %d (the test's sizes are wrong)", tc.count, tc.tag, n, limit)
+		}
+	}
+	c.Sync(t)
+}
+
 // TestE2ECollectLimitPerConnection: the collect limit also bounds what a
 // connection's collect-mode calls hold together, so that one client cannot
 // pin the limit once per call in flight. Two calls that each fit but not

@@ -219,7 +219,9 @@ func (s *session) run(ctx context.Context, id, procedure string, p *invoke.Proce
 		held := 0
 		defer func() { s.release(held) }()
 		err := p.Call(ctx, args, func(b json.RawMessage) error {
-			if len(buf)+len(b)+2 > s.cfg.CollectLimit {
+			// The result so far, a comma unless b is the first, b, and
+			// the closing bracket.
+			if len(buf)+min(n, 1)+len(b)+1 > s.cfg.CollectLimit {
 				return status.Errorf(codes.ResourceExhausted,
 					"procedure %q: collected result exceeds the limit of %d bytes after %d messages: connect with ?stream=progress to receive messages one by one",
 					procedure, s.cfg.CollectLimit, n)
