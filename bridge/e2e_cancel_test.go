@@ -75,8 +75,15 @@ func TestE2ECallCancel(t *testing.T) {
 				if tc.lastHeld != "" && bridgetest.JSONEqual(data, []byte(fmt.Sprintf(tc.lastHeld, tag))) == nil {
 					data = c.Read(t)
 				}
-				if _, err := bridgetest.ParseCallError(data, "c", 1); err != nil {
+				ce, err := bridgetest.ParseCallError(data, "c", 1)
+				if err != nil {
 					t.Fatal(err)
+				}
+				// The bridge's own words, not the context's "context canceled":
+				// the call is marked cancelled, which decides its end even if
+				// the upstream finishes first.
+				if want := `call "c" was cancelled by CALL_CANCEL`; ce.Desc != want {
+					t.Errorf("errorDesc %q, want %q", ce.Desc, want)
 				}
 				c.Sync(t) // nothing after the CALLERROR
 			})

@@ -61,6 +61,17 @@ func TestPublishReceivers(t *testing.T) {
 				Eligible: []string{"y1", "y2", "y3", "y4", "y5", "y6", "y7", "y8", "b", "d"},
 			},
 			want: []string{"b"}},
+		// The ids that matter first, then in the middle: every entry of a
+		// list long enough for a set is in the set.
+		{name: "eligible/many ids, first ones matter", publisher: "a",
+			pub: Publication{
+				Exclude:  []string{"d", "x1", "x2", "x3", "x4", "x5", "x6", "x7", "x8"},
+				Eligible: []string{"b", "d", "y1", "y2", "y3", "y4", "y5", "y6", "y7", "y8"},
+			},
+			want: []string{"b"}},
+		{name: "exclude/many ids, middle ones matter", publisherReceives: true, publisher: "a",
+			pub:  Publication{Exclude: []string{"x1", "x2", "x3", "x4", "a", "c", "x5", "x6", "x7", "x8"}},
+			want: []string{"b", "d"}},
 		{name: "publisher not subscribed/bare", publisherReceives: false, publisher: "e",
 			pub: Publication{}, want: []string{"a", "b", "c", "d"}},
 		{name: "publisher not subscribed/excludeMe", publisher: "e",
