@@ -156,6 +156,7 @@ func TestE2EMalformedCall(t *testing.T) {
 		{"procURI a number", `[2,"c",42]`},
 		{"procURI missing", `[2,"c"]`},
 		{"procURI null", `[2,"c",null,1]`},
+		{"more than 1024 arguments", fmt.Sprintf(`[2,"c",%q`, echoProc) + strings.Repeat(`,"x"`, 1025) + `]`},
 	}
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		e := start(t, d)
@@ -164,7 +165,10 @@ func TestE2EMalformedCall(t *testing.T) {
 				t.Parallel()
 				c := e.connect(t, "")
 				c.Send(t, tc.frame)
-				c.ExpectCallError(t, "c", 3)
+				ce := c.ExpectCallError(t, "c", 3)
+				if strings.Contains(tc.name, "arguments") && !strings.Contains(ce.Desc, "1025 arguments: the limit is 1024") {
+					t.Errorf("errorDesc %q does not name the count and the limit", ce.Desc)
+				}
 				c.Sync(t)
 			})
 		}

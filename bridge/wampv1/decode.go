@@ -24,7 +24,7 @@ import (
 // documentation for which is which.
 func Decode(data []byte) (Message, error) {
 	var buf [8]span
-	elems, err := splitFrame(data, buf[:0])
+	elems, n, err := splitFrame(data, buf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +33,9 @@ func Decode(data []byte) (Message, error) {
 		return nil, err
 	}
 	f := frame{data: data, t: Type(id)}
+	if n > len(elems) && f.t.known() {
+		return nil, f.tooLong(elems, n)
+	}
 	switch f.t {
 	case TypeWelcome:
 		return f.welcome(elems)
@@ -173,6 +176,19 @@ type frame struct {
 }
 
 // fail returns a FrameError for field (empty: the frame as a whole).
+// tooLong is the error of a frame of a known type with n elements, more
+// than splitFrame keeps (elems): a CALL has too many arguments, and no
+// other frame has that many elements.
+func (f *frame) tooLong(elems []span, n int) error {
+	if f.t != TypeCall {
+		return f.fail("", fmt.Sprintf("%d elements, far too many", n))
+	}
+	if err := f.readCallID(elems); err != nil {
+		return err
+	}
+	return f.fail("", fmt.Sprintf("%d arguments: the limit is %d; send the request as one JSON object", n-3, MaxArgs))
+}
+
 func (f *frame) fail(field, reason string) *FrameError {
 	return &FrameError{Type: f.t, CallID: f.callID, Field: field, Reason: reason}
 }

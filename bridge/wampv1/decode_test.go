@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,6 +23,8 @@ var decodeCases = []struct {
 		&wampv1.Welcome{SessionID: "s", ProtocolVersion: 1, ServerIdent: "x"}},
 	{"prefix", `[1,"calc","http://example.com/simple/calc#"]`,
 		&wampv1.Prefix{Prefix: "calc", URI: "http://example.com/simple/calc#"}},
+	{"call with the most arguments", `[2,"c","p"` + strings.Repeat(",0", wampv1.MaxArgs) + `]`,
+		&wampv1.Call{CallID: "c", ProcURI: "p", Args: slices.Repeat([]json.RawMessage{json.RawMessage("0")}, wampv1.MaxArgs)}},
 	{"call without args", `[2,"7DK6TdN4wLiUJgNM","http://example.com/api#howdy"]`,
 		&wampv1.Call{CallID: "7DK6TdN4wLiUJgNM", ProcURI: "http://example.com/api#howdy"}},
 	{"call positional args", `[2,"Yp9EFZt9DFkuKndg","api:add2",23,99]`,
@@ -216,6 +219,15 @@ var decodeErrorCases = []struct {
 		msg: "wampv1: unknown message type 9223372036854775807"},
 
 	// Known types, wrong shape.
+	{name: "call with too many arguments", frame: `[2,"c1","p"` + strings.Repeat(",0", wampv1.MaxArgs+1) + `]`, kind: malformed, callID: "c1",
+		msg: "wampv1: CALL: 1025 arguments: the limit is 1024; send the request as one JSON object"},
+	{name: "call with too many arguments, numeric callId", frame: `[2,1,"p"` + strings.Repeat(",0", wampv1.MaxArgs+1) + `]`, kind: malformed, field: "callId",
+		msg: `wampv1: CALL: field "callId": want a string, got number`},
+	{name: "subscribe with too many elements", frame: `[5,"t"` + strings.Repeat(",0", 2000) + `]`, kind: malformed,
+		msg: "wampv1: SUBSCRIBE: 2002 elements, far too many"},
+	{name: "unknown type with many elements", frame: `[9` + strings.Repeat(",0", 2000) + `]`, kind: unknownType, msg: "wampv1: unknown message type 9"},
+	{name: "invalid JSON after many elements", frame: `[2,"c1","p"` + strings.Repeat(",0", 2000) + `,x]`, kind: notArray,
+		msg: "wampv1: frame is not a JSON array: invalid JSON: invalid character 'x' looking for beginning of value at offset 4012"},
 	{name: "call alone", frame: `[2]`, kind: malformed, field: "callId",
 		msg: `wampv1: CALL: field "callId": missing`},
 	{name: "call without procURI", frame: `[2,"c1"]`, kind: malformed, callID: "c1", field: "procURI",

@@ -53,6 +53,11 @@ func (t Type) String() string {
 	return "Type(" + strconv.Itoa(int(t)) + ")"
 }
 
+// known reports whether t is one of the types above.
+func (t Type) known() bool {
+	return t >= TypeWelcome && t <= TypeEvent || t == TypeCallProgressResult || t == TypeCallCancel
+}
+
 // specName is the name the WAMP v1 and sgcWebSockets texts use, which error
 // messages show because that is what a client author will search for.
 func (t Type) specName() string {

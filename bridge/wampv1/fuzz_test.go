@@ -143,7 +143,7 @@ func refDecode(data []byte) (wampv1.Message, error) {
 			return &wampv1.Prefix{Prefix: s[0], URI: s[1]}, nil
 		}
 	case wampv1.TypeCall:
-		if n < 3 {
+		if n < 3 || n > 3+wampv1.MaxArgs {
 			return nil, bad
 		}
 		if s, ok := strs(1, 2); ok {

@@ -77,9 +77,25 @@ func skipSpace(data []byte, i int) int {
 }
 
 // splitFrame validates data as one JSON array and appends the spans of its
-// elements to elems. Every failure wraps ErrNotArray; the array must not be
-// empty.
-func splitFrame(data []byte, elems []span) ([]span, error) {
+// elements to elems, at most maxElements of them, and returns how many
+// there are. Every failure wraps ErrNotArray; the array must not be empty.
+func splitFrame(data []byte, elems []span) ([]span, int, error) {
+	n := 0
+	elems, err := splitElements(data, elems, &n)
+	return elems, n, err
+}
+
+// maxElements bounds the spans splitFrame keeps: 3 before a CALL's
+// arguments and MaxArgs of them. A frame of a million elements would
+// otherwise cost tens of megabytes of spans and arguments to decode.
+const maxElements = 3 + MaxArgs
+
+// MaxArgs is the most arguments a CALL may carry. Positional arguments
+// fill the fields of a request, and a request of that many fields is best
+// sent as one JSON object.
+const MaxArgs = 1024
+
+func splitElements(data []byte, elems []span, n *int) ([]span, error) {
 	i := skipSpace(data, 0)
 	if i >= len(data) {
 		return nil, unexpectedEnd(data)
@@ -118,7 +134,9 @@ func splitFrame(data []byte, elems []span) ([]span, error) {
 			return nil, err
 		}
 		s.end = i
-		elems = append(elems, s)
+		if *n++; *n <= maxElements {
+			elems = append(elems, s)
+		}
 		i = skipSpace(data, i)
 		if i >= len(data) {
 			return nil, unexpectedEnd(data)
