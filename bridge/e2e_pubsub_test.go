@@ -7,8 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+	"github.com/wampbridge/grpcwamp/bridge/wampv1"
 )
 
 // peer is a session with its WELCOME session id.
@@ -189,6 +192,23 @@ func TestE2EPubSubLimits(t *testing.T) {
 	a.ExpectFrame(t, `[8,"t2","kept"]`)
 	if got := bridge.DroppedPubSub(e.b.Handler); got != 2 {
 		t.Errorf("dropped SUBSCRIBE/PUBLISH = %d, want 2", got)
+	}
+}
+
+// TestE2EPublishListLimit: an exclude or eligible list of a PUBLISH names
+// at most wampv1.MaxSessionIDs sessions; a longer one is a malformed frame,
+// which closes the session with 1007 and a reason naming the limit.
+func TestE2EPublishListLimit(t *testing.T) {
+	t.Parallel()
+	e := start(t, bridgetest.Reflection)
+	ids := func(n int) string { return "[" + strings.TrimSuffix(strings.Repeat(`"x",`, n), ",") + "]" }
+	a := join(t, e.b.URL)
+	a.subscribe(t, "t")
+	a.Send(t, `[7,"t","most",`+ids(wampv1.MaxSessionIDs)+`]`)
+	a.ExpectFrame(t, `[8,"t","most"]`)
+	a.Send(t, `[7,"t","over",[],`+ids(wampv1.MaxSessionIDs+1)+`]`)
+	if reason := a.ExpectClose(t, websocket.CloseInvalidFramePayloadData); !strings.Contains(reason, "more than 10000 session ids") {
+		t.Errorf("close reason %q does not name the limit", reason)
 	}
 }
 

@@ -239,6 +239,11 @@ func (f *frame) raw(el []span, i int) json.RawMessage {
 }
 
 // strList reads element i, which must be an array of strings.
+// MaxSessionIDs is the most session ids an exclude or eligible list of a
+// PUBLISH may hold: a frame of short ids would otherwise decode to
+// hundreds of thousands of strings.
+const MaxSessionIDs = 10000
+
 func (f *frame) strList(el []span, i int, field string) ([]string, error) {
 	s := el[i]
 	data := f.data[:s.end]
@@ -253,6 +258,9 @@ func (f *frame) strList(el []span, i int, field string) ([]string, error) {
 	for {
 		if data[j] != '"' {
 			return nil, f.fail(field+"["+strconv.Itoa(len(list))+"]", "want a string, got "+kindName(data[j]))
+		}
+		if len(list) == MaxSessionIDs {
+			return nil, f.fail(field, fmt.Sprintf("more than %d session ids", MaxSessionIDs))
 		}
 		// The frame is valid JSON, so the string and what follows are too.
 		end, escaped, _ := scanString(data, j)

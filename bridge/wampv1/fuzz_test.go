@@ -239,7 +239,7 @@ func refString(raw json.RawMessage) (string, bool) {
 
 func refStrings(raw json.RawMessage) ([]string, bool) {
 	var elems []json.RawMessage
-	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil {
+	if raw[0] != '[' || json.Unmarshal(raw, &elems) != nil || len(elems) > wampv1.MaxSessionIDs {
 		return nil, false
 	}
 	out := []string{}
