@@ -3,6 +3,7 @@ package wampv1_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -371,35 +372,32 @@ func firstInt(frame string) int {
 
 func TestDecodeNesting(t *testing.T) {
 	t.Parallel()
-	// encoding/json allows 10000 nested containers, the frame array included.
+	// At most MaxNesting nested containers, the frame array included.
 	nested := func(depth int) []byte {
 		inner := depth - 1
 		return []byte(`[2,"c","p",` + strings.Repeat("[", inner) + strings.Repeat("]", inner) + "]")
 	}
-	ok := nested(10000)
-	if !json.Valid(ok) {
-		t.Fatal("encoding/json refuses depth 10000")
-	}
-	m, err := wampv1.Decode(ok)
+	m, err := wampv1.Decode(nested(wampv1.MaxNesting))
 	if err != nil {
-		t.Fatalf("Decode(depth 10000): %v", err)
+		t.Fatalf("Decode(depth %d): %v", wampv1.MaxNesting, err)
 	}
-	if args := m.(*wampv1.Call).Args; len(args) != 1 || len(args[0]) != 2*9999 {
-		t.Errorf("Decode(depth 10000) args = %d", len(args))
-	}
-
-	deep := nested(10001)
-	if json.Valid(deep) {
-		t.Fatal("encoding/json accepts depth 10001")
-	}
-	_, err = wampv1.Decode(deep)
-	if !errors.Is(err, wampv1.ErrNotArray) || !strings.Contains(err.Error(), "nesting deeper than 10000") {
-		t.Errorf("Decode(depth 10001) error = %v, want ErrNotArray about nesting", err)
+	if args := m.(*wampv1.Call).Args; len(args) != 1 || len(args[0]) != 2*(wampv1.MaxNesting-1) {
+		t.Errorf("Decode(depth %d) args = %d", wampv1.MaxNesting, len(args))
 	}
 
-	objects := []byte(`[2,"c","p",` + strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000) + "]")
+	_, err = wampv1.Decode(nested(wampv1.MaxNesting + 1))
+	if !errors.Is(err, wampv1.ErrNotArray) || !strings.Contains(err.Error(), fmt.Sprint("nesting deeper than ", wampv1.MaxNesting)) {
+		t.Errorf("Decode(depth %d) error = %v, want ErrNotArray about nesting", wampv1.MaxNesting+1, err)
+	}
+
+	n := wampv1.MaxNesting
+	objects := []byte(`[2,"c","p",` + strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) + "]")
 	if _, err := wampv1.Decode(objects); !errors.Is(err, wampv1.ErrNotArray) {
-		t.Errorf("Decode(10000 nested objects in the frame) error = %v, want ErrNotArray", err)
+		t.Errorf("Decode(%d nested objects in the frame) error = %v, want ErrNotArray", n, err)
+	}
+	// Brackets inside strings do not count.
+	if _, err := wampv1.Decode([]byte(`[2,"c","p","` + strings.Repeat("[{", 1000) + `"]`)); err != nil {
+		t.Errorf("Decode(brackets in a string): %v", err)
 	}
 }
 

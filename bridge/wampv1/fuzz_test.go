@@ -93,12 +93,32 @@ func sameErrorKind(got, want error) bool {
 // refDecode decodes a frame by the package's documented rules using
 // encoding/json for all parsing, as an independent oracle for the
 // hand-written scanner. Its errors carry the right kind only.
+// nesting is how deep the arrays and objects of the valid JSON data nest.
+func nesting(data []byte) int {
+	depth, deepest, inString := 0, 0, false
+	for i := 0; i < len(data); i++ {
+		switch c := data[i]; {
+		case inString && c == '\\':
+			i++
+		case c == '"':
+			inString = !inString
+		case inString:
+		case c == '[' || c == '{':
+			depth++
+			deepest = max(deepest, depth)
+		case c == ']' || c == '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
 func refDecode(data []byte) (wampv1.Message, error) {
 	if !utf8.Valid(data) {
 		return nil, wampv1.ErrNotArray
 	}
 	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 {
+	if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 || nesting(data) > wampv1.MaxNesting {
 		return nil, wampv1.ErrNotArray
 	}
 	id, ok := refInt(elems[0])
