@@ -157,6 +157,8 @@ func TestE2EMalformedCall(t *testing.T) {
 		{"procURI missing", `[2,"c"]`},
 		{"procURI null", `[2,"c",null,1]`},
 		{"more than 1024 arguments", fmt.Sprintf(`[2,"c",%q`, echoProc) + strings.Repeat(`,"x"`, 1025) + `]`},
+		{"nested deeper than 128", fmt.Sprintf(`[2,"c",%q,{"extra":`, echoProc) +
+			strings.Repeat(`{"a":`, 127) + "1" + strings.Repeat("}", 127) + "}]"},
 	}
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		e := start(t, d)
@@ -168,6 +170,9 @@ func TestE2EMalformedCall(t *testing.T) {
 				ce := c.ExpectCallError(t, "c", 3)
 				if strings.Contains(tc.name, "arguments") && !strings.Contains(ce.Desc, "1025 arguments: the limit is 1024") {
 					t.Errorf("errorDesc %q does not name the count and the limit", ce.Desc)
+				}
+				if strings.Contains(tc.name, "nested") && !strings.Contains(ce.Desc, "nested deeper than 128") {
+					t.Errorf("errorDesc %q does not name the limit", ce.Desc)
 				}
 				c.Sync(t)
 			})

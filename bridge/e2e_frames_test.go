@@ -120,8 +120,8 @@ func TestE2EBadFrames(t *testing.T) {
 		{"invalid UTF-8 outside strings", websocket.TextMessage, "[2,\"c\",\"bridgetest.v1.TestService.Echo\"]\xc0", websocket.CloseInvalidFramePayloadData},
 		{"binary CALL", websocket.BinaryMessage, `[2,"c","bridgetest.v1.TestService.Echo","hi"]`, websocket.CloseUnsupportedData},
 		{"binary garbage", websocket.BinaryMessage, "\x00\x01\x02", websocket.CloseUnsupportedData},
-		{"nested deeper than 128", websocket.TextMessage, `[2,"c","bridgetest.v1.TestService.Echo",{"extra":` +
-			strings.Repeat(`{"a":`, wampv1.MaxNesting-1) + "1" + strings.Repeat("}", wampv1.MaxNesting-1) + "}]", websocket.CloseInvalidFramePayloadData},
+		{"PUBLISH nested deeper than 128", websocket.TextMessage, `[7,"t",` +
+			strings.Repeat(`{"a":`, wampv1.MaxNesting) + "1" + strings.Repeat("}", wampv1.MaxNesting) + "]", websocket.CloseInvalidFramePayloadData},
 		{"one byte over the size limit", websocket.TextMessage, tooBig, websocket.CloseMessageTooBig},
 		{"2000 bytes", websocket.TextMessage, farTooBig, websocket.CloseMessageTooBig},
 	}

@@ -97,7 +97,8 @@ func TestE2EMaxSessionsUnlimited(t *testing.T) {
 // TestE2EMaxUpstreamCalls: the limit of upstream calls holds across
 // sessions. With a limit of 2 and two sessions each running a call, a
 // third session's call is refused with RESOURCE_EXHAUSTED naming the limit,
-// the built-ins still answer, and once a call ends a new one runs; a
+// a call whose arguments do not fit still gets INVALID_ARGUMENT, the
+// built-ins still answer, and once a call ends a new one runs; a
 // failed or refused call gives its place back.
 func TestE2EMaxUpstreamCalls(t *testing.T) {
 	t.Parallel()
@@ -117,6 +118,9 @@ func TestE2EMaxUpstreamCalls(t *testing.T) {
 			t.Errorf("errorDesc %q does not contain %q", ce.Desc, want)
 		}
 	}
+	// Arguments that do not fit are refused as such at the limit too.
+	c.Send(t, fmt.Sprintf(`[2,"bad",%q,{"nope":1}]`, echoProc))
+	c.ExpectCallError(t, "bad", 3)
 	c.Send(t, `[2,"list","wamp.reflection.procedure.list"]`)
 	if f := c.Read(t); !strings.HasPrefix(string(f), `[3,"list",`) {
 		t.Errorf("built-in list at the limit: got %s, want a CALLRESULT", f)

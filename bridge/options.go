@@ -209,11 +209,12 @@ const DefaultMaxResultSize = 16 << 20
 // WithMaxResultSize bounds the JSON of one response message: a CALLRESULT,
 // a CALL_PROGRESS_RESULT or an EVENT of a fed topic. A response that would
 // render larger fails its call with RESOURCE_EXHAUSTED naming the limit;
-// rendering stops as soon as it passes the limit. The protobuf JSON
+// rendering stops within one value of passing it. The protobuf JSON
 // mapping can multiply a message's size (with unpopulated fields emitted,
 // an empty submessage of 2 bytes becomes every field of its type), and
-// the upstream's messages are bounded only in the wire format. 0 means no
-// limit. The default is [DefaultMaxResultSize].
+// the upstream's messages are bounded only in the wire format. The
+// built-in procedures' answers are the schema's, not the upstream's, and
+// are not limited. 0 means no limit. The default is [DefaultMaxResultSize].
 func WithMaxResultSize(bytes int) Option {
 	return func(c *config) { c.maxResultSize = bytes }
 }

@@ -24,7 +24,7 @@ import (
 // documentation for which is which.
 func Decode(data []byte) (Message, error) {
 	var buf [8]span
-	elems, n, err := splitFrame(data, buf[:0])
+	elems, sh, err := splitFrame(data, buf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -33,8 +33,11 @@ func Decode(data []byte) (Message, error) {
 		return nil, err
 	}
 	f := frame{data: data, t: Type(id)}
-	if n > len(elems) && f.t.known() {
-		return nil, f.tooLong(elems, n)
+	if sh.n > len(elems) && f.t.known() {
+		return nil, f.tooLong(elems, sh.n)
+	}
+	if sh.depth > MaxNesting && f.t.fromClient() {
+		return nil, f.tooDeep(elems)
 	}
 	switch f.t {
 	case TypeWelcome:
@@ -175,7 +178,6 @@ type frame struct {
 	callID string // for FrameError, once read
 }
 
-// fail returns a FrameError for field (empty: the frame as a whole).
 // tooLong is the error of a frame of a known type with n elements, more
 // than splitFrame keeps (elems): a CALL has too many arguments, and no
 // other frame has that many elements.
@@ -189,6 +191,18 @@ func (f *frame) tooLong(elems []span, n int) error {
 	return f.fail("", fmt.Sprintf("%d arguments: the limit is %d; send the request as one JSON object", n-3, MaxArgs))
 }
 
+// tooDeep is the error of a frame a client sends whose arrays and objects
+// nest deeper than MaxNesting: for a CALL, one that names the call.
+func (f *frame) tooDeep(elems []span) error {
+	if f.t == TypeCall {
+		if err := f.readCallID(elems); err != nil {
+			return err
+		}
+	}
+	return f.fail("", fmt.Sprintf("arrays and objects nested deeper than %d", MaxNesting))
+}
+
+// fail returns a FrameError for field (empty: the frame as a whole).
 func (f *frame) fail(field, reason string) *FrameError {
 	return &FrameError{Type: f.t, CallID: f.callID, Field: field, Reason: reason}
 }
@@ -238,12 +252,12 @@ func (f *frame) raw(el []span, i int) json.RawMessage {
 	return f.data[s.start:s.end:s.end]
 }
 
-// strList reads element i, which must be an array of strings.
 // MaxSessionIDs is the most session ids an exclude or eligible list of a
 // PUBLISH may hold: a frame of short ids would otherwise decode to
 // hundreds of thousands of strings.
 const MaxSessionIDs = 10000
 
+// strList reads element i, which must be an array of strings.
 func (f *frame) strList(el []span, i int, field string) ([]string, error) {
 	s := el[i]
 	data := f.data[:s.end]

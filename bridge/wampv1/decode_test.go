@@ -372,32 +372,55 @@ func firstInt(frame string) int {
 
 func TestDecodeNesting(t *testing.T) {
 	t.Parallel()
-	// At most MaxNesting nested containers, the frame array included.
-	nested := func(depth int) []byte {
+	// frame is a frame of type typ whose arrays nest depth deep, the frame
+	// array included.
+	frame := func(typ string, depth int) []byte {
 		inner := depth - 1
-		return []byte(`[2,"c","p",` + strings.Repeat("[", inner) + strings.Repeat("]", inner) + "]")
+		return []byte(typ + strings.Repeat("[", inner) + strings.Repeat("]", inner) + "]")
 	}
-	m, err := wampv1.Decode(nested(wampv1.MaxNesting))
+	const call, result = `[2,"c","p",`, `[3,"c",`
+
+	// Frames clients send: at most MaxNesting.
+	m, err := wampv1.Decode(frame(call, wampv1.MaxNesting))
 	if err != nil {
-		t.Fatalf("Decode(depth %d): %v", wampv1.MaxNesting, err)
+		t.Fatalf("Decode(CALL, depth %d): %v", wampv1.MaxNesting, err)
 	}
 	if args := m.(*wampv1.Call).Args; len(args) != 1 || len(args[0]) != 2*(wampv1.MaxNesting-1) {
-		t.Errorf("Decode(depth %d) args = %d", wampv1.MaxNesting, len(args))
+		t.Errorf("Decode(CALL, depth %d) args = %d", wampv1.MaxNesting, len(args))
 	}
-
-	_, err = wampv1.Decode(nested(wampv1.MaxNesting + 1))
-	if !errors.Is(err, wampv1.ErrNotArray) || !strings.Contains(err.Error(), fmt.Sprint("nesting deeper than ", wampv1.MaxNesting)) {
-		t.Errorf("Decode(depth %d) error = %v, want ErrNotArray about nesting", wampv1.MaxNesting+1, err)
+	_, err = wampv1.Decode(frame(call, wampv1.MaxNesting+1))
+	var fe *wampv1.FrameError
+	want := fmt.Sprint("wampv1: CALL: arrays and objects nested deeper than ", wampv1.MaxNesting)
+	if !errors.As(err, &fe) || fe.CallID != "c" || err.Error() != want {
+		t.Errorf("Decode(CALL, depth %d) error = %v, want a FrameError of call \"c\": %s", wampv1.MaxNesting+1, err, want)
 	}
-
-	n := wampv1.MaxNesting
-	objects := []byte(`[2,"c","p",` + strings.Repeat(`{"a":`, n) + "1" + strings.Repeat("}", n) + "]")
-	if _, err := wampv1.Decode(objects); !errors.Is(err, wampv1.ErrNotArray) {
-		t.Errorf("Decode(%d nested objects in the frame) error = %v, want ErrNotArray", n, err)
+	if _, err := wampv1.Decode(frame(`[7,"t",`, wampv1.MaxNesting+1)); !errors.Is(err, wampv1.ErrMalformed) {
+		t.Errorf("Decode(PUBLISH, depth %d) error = %v, want ErrMalformed", wampv1.MaxNesting+1, err)
 	}
 	// Brackets inside strings do not count.
-	if _, err := wampv1.Decode([]byte(`[2,"c","p","` + strings.Repeat("[{", 1000) + `"]`)); err != nil {
+	if _, err := wampv1.Decode([]byte(call + `"` + strings.Repeat("[{", 1000) + `"]`)); err != nil {
 		t.Errorf("Decode(brackets in a string): %v", err)
+	}
+
+	// Frames servers send carry the upstream's messages: encoding/json's
+	// 10000 nested containers.
+	ok := frame(result, 10000)
+	if !json.Valid(ok) {
+		t.Fatal("encoding/json refuses depth 10000")
+	}
+	if _, err := wampv1.Decode(ok); err != nil {
+		t.Fatalf("Decode(CALLRESULT, depth 10000): %v", err)
+	}
+	deep := frame(result, 10001)
+	if json.Valid(deep) {
+		t.Fatal("encoding/json accepts depth 10001")
+	}
+	if _, err := wampv1.Decode(deep); !errors.Is(err, wampv1.ErrNotArray) || !strings.Contains(err.Error(), "nesting deeper than 10000") {
+		t.Errorf("Decode(CALLRESULT, depth 10001) error = %v, want ErrNotArray about nesting", err)
+	}
+	objects := []byte(result + strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000) + "]")
+	if _, err := wampv1.Decode(objects); !errors.Is(err, wampv1.ErrNotArray) {
+		t.Errorf("Decode(10000 nested objects in the frame) error = %v, want ErrNotArray", err)
 	}
 }
 

@@ -58,6 +58,15 @@ func (t Type) known() bool {
 	return t >= TypeWelcome && t <= TypeEvent || t == TypeCallProgressResult || t == TypeCallCancel
 }
 
+// fromClient reports whether t is a frame that clients send.
+func (t Type) fromClient() bool {
+	switch t {
+	case TypePrefix, TypeCall, TypeSubscribe, TypeUnsubscribe, TypePublish, TypeCallCancel:
+		return true
+	}
+	return false
+}
+
 // specName is the name the WAMP v1 and sgcWebSockets texts use, which error
 // messages show because that is what a client author will search for.
 func (t Type) specName() string {

@@ -90,9 +90,6 @@ func sameErrorKind(got, want error) bool {
 	return true
 }
 
-// refDecode decodes a frame by the package's documented rules using
-// encoding/json for all parsing, as an independent oracle for the
-// hand-written scanner. Its errors carry the right kind only.
 // nesting is how deep the arrays and objects of the valid JSON data nest.
 func nesting(data []byte) int {
 	depth, deepest, inString := 0, 0, false
@@ -113,12 +110,15 @@ func nesting(data []byte) int {
 	return deepest
 }
 
+// refDecode decodes a frame by the package's documented rules using
+// encoding/json for all parsing, as an independent oracle for the
+// hand-written scanner. Its errors carry the right kind only.
 func refDecode(data []byte) (wampv1.Message, error) {
 	if !utf8.Valid(data) {
 		return nil, wampv1.ErrNotArray
 	}
 	var elems []json.RawMessage
-	if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 || nesting(data) > wampv1.MaxNesting {
+	if err := json.Unmarshal(data, &elems); err != nil || len(elems) == 0 {
 		return nil, wampv1.ErrNotArray
 	}
 	id, ok := refInt(elems[0])
@@ -132,6 +132,12 @@ func refDecode(data []byte) (wampv1.Message, error) {
 		callID, _ = refString(elems[1])
 	}
 	bad := &wampv1.FrameError{Type: t, CallID: callID}
+	switch t {
+	case wampv1.TypePrefix, wampv1.TypeCall, wampv1.TypeSubscribe, wampv1.TypeUnsubscribe, wampv1.TypePublish, wampv1.TypeCallCancel:
+		if nesting(data) > wampv1.MaxNesting {
+			return nil, bad
+		}
+	}
 	arity := func(min, max int) bool { return n >= min && n <= max }
 	strs := func(idx ...int) ([]string, bool) {
 		out := make([]string, len(idx))

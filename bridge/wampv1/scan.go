@@ -11,11 +11,17 @@ import (
 // the frame decoders then read strings and numbers straight from those
 // spans and hand other elements on as raw JSON.
 
-// MaxNesting is how many arrays and objects a frame may nest, its own
-// array included; a deeper frame is invalid. encoding/json allows 10 000,
-// but decoding a CALL's arguments costs more than linear time in their
-// depth (an argument nested 8 000 deep, 16 KB, took over 100 ms), and no
-// request needs a tenth of this.
+// maxDepth matches encoding/json, so a frame this package accepts is one
+// encoding/json would accept too (the top-level array counts as 1).
+const maxDepth = 10000
+
+// MaxNesting is how many arrays and objects a frame that clients send
+// (PREFIX, CALL, SUBSCRIBE, UNSUBSCRIBE, PUBLISH, CALL_CANCEL) may nest,
+// its own array included; a deeper one is malformed. Decoding a CALL's
+// arguments costs more than linear time in their depth (an argument nested
+// 8 000 deep, 16 KB, took over 100 ms), and no request needs a tenth of
+// encoding/json's 10 000. Frames that servers send may nest that deep:
+// their results are the upstream's messages.
 const MaxNesting = 128
 
 // span is one top-level element of a frame: data[start:end] is its JSON text
@@ -82,11 +88,15 @@ func skipSpace(data []byte, i int) int {
 // splitFrame validates data as one JSON array and appends the spans of its
 // elements to elems, at most maxElements of them, and returns how many
 // there are. Every failure wraps ErrNotArray; the array must not be empty.
-func splitFrame(data []byte, elems []span) ([]span, int, error) {
-	n := 0
-	elems, err := splitElements(data, elems, &n)
-	return elems, n, err
+func splitFrame(data []byte, elems []span) ([]span, shape, error) {
+	var sh shape
+	elems, err := splitElements(data, elems, &sh)
+	return elems, sh, err
 }
+
+// shape is what splitFrame measures of a frame: its number of elements,
+// and how deep its arrays and objects nest (1: only the frame's array).
+type shape struct{ n, depth int }
 
 // maxElements bounds the spans splitFrame keeps: 3 before a CALL's
 // arguments and MaxArgs of them. A frame of a million elements would
@@ -98,7 +108,8 @@ const maxElements = 3 + MaxArgs
 // sent as one JSON object.
 const MaxArgs = 1024
 
-func splitElements(data []byte, elems []span, n *int) ([]span, error) {
+func splitElements(data []byte, elems []span, sh *shape) ([]span, error) {
+	sh.depth = 1
 	i := skipSpace(data, 0)
 	if i >= len(data) {
 		return nil, unexpectedEnd(data)
@@ -106,7 +117,7 @@ func splitElements(data []byte, elems []span, n *int) ([]span, error) {
 	if data[i] != '[' {
 		// Validate anyway so that garbage is reported as invalid JSON and
 		// only well-formed non-arrays as "got object" and the like.
-		end, err := scanValue(data, i, 0)
+		end, err := scanValue(data, i, 0, new(int))
 		if err != nil {
 			return nil, err
 		}
@@ -131,13 +142,13 @@ func splitElements(data []byte, elems []span, n *int) ([]span, error) {
 		if data[i] == '"' {
 			i, s.escaped, err = scanString(data, i)
 		} else {
-			i, err = scanValue(data, i, 1)
+			i, err = scanValue(data, i, 1, &sh.depth)
 		}
 		if err != nil {
 			return nil, err
 		}
 		s.end = i
-		if *n++; *n <= maxElements {
+		if sh.n++; sh.n <= maxElements {
 			elems = append(elems, s)
 		}
 		i = skipSpace(data, i)
@@ -168,10 +179,11 @@ func checkEnd(data []byte, i int) error {
 }
 
 // scanValue validates the JSON value starting at data[i], inside depth
-// enclosing containers, and returns the offset just past it. It keeps its
+// enclosing containers, and returns the offset just past it, raising
+// *deepest to the deepest nesting it met. It keeps its
 // own stack of open containers instead of recursing, so deep nesting costs
 // one byte per level.
-func scanValue(data []byte, i, depth int) (int, error) {
+func scanValue(data []byte, i, depth int, deepest *int) (int, error) {
 	var stackBuf [32]byte
 	stack := stackBuf[:0]
 	for {
@@ -183,10 +195,11 @@ func scanValue(data []byte, i, depth int) (int, error) {
 		var err error
 		switch c := data[i]; c {
 		case '{', '[':
-			if depth+len(stack)+1 > MaxNesting {
-				return i, syntaxError(i, "nesting deeper than %d", MaxNesting)
+			if depth+len(stack)+1 > maxDepth {
+				return i, syntaxError(i, "nesting deeper than %d", maxDepth)
 			}
 			stack = append(stack, c)
+			*deepest = max(*deepest, depth+len(stack))
 			i = skipSpace(data, i+1)
 			if i < len(data) && data[i] == c+2 { // '['+2 == ']', '{'+2 == '}'
 				stack = stack[:len(stack)-1]

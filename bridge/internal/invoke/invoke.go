@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
@@ -87,21 +88,26 @@ func (c *Core) SetMaxResult(bytes int) { c.maxResult.Store(int64(max(bytes, 0)))
 // Running is the number of upstream calls under way.
 func (c *Core) Running() int { return int(c.running.Load()) }
 
-// admit counts a call of p that is about to start, or refuses it when the
-// core runs its limit of calls already. A call admitted must run release.
+// admit counts a call of p that is about to be sent upstream, or refuses
+// it when the core runs its limit of calls already. A call admitted must
+// run release.
 func (c *Core) admit(p *Procedure) error {
 	limit := c.maxRunning.Load()
-	if n := c.running.Add(1); limit > 0 && n > limit {
-		c.running.Add(-1)
-		c.limitLog.Do(func() {
-			c.logger.Warn("upstream call limit reached",
-				"limit", limit, "procedure", p.name)
-		})
-		return status.Errorf(codes.ResourceExhausted,
-			"procedure %q: the bridge runs its limit of %d upstream calls at once, for all clients together: call refused; retry later",
-			p.name, limit)
+	for {
+		n := c.running.Load()
+		if limit > 0 && n >= limit {
+			c.limitLog.Do(func() {
+				c.logger.Warn("upstream call limit reached",
+					"limit", limit, "procedure", p.name)
+			})
+			return status.Errorf(codes.ResourceExhausted,
+				"procedure %q: the bridge runs its limit of %d upstream calls at once, for all clients together: call refused; retry later",
+				p.name, limit)
+		}
+		if c.running.CompareAndSwap(n, n+1) {
+			return nil
+		}
 	}
-	return nil
 }
 
 func (c *Core) release() { c.running.Add(-1) }
@@ -191,10 +197,6 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if p.local != nil {
 		return p.callLocal(args, emit)
 	}
-	if err := p.core.admit(p); err != nil {
-		return err
-	}
-	defer p.core.release()
 	ctx, emit, done := p.core.limit(ctx, p, emit)
 	defer func() { err = done(err) }()
 	defer func() {
@@ -242,13 +244,21 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	reqBuf := (*reqp)[:0]
 	defer func() { putBuffer(reqp, reqBuf) }()
 	var ok bool
-	if reqBuf, ok = p.codec.AppendRequestWire(reqBuf, p.method.Desc.Input(), args); ok {
+	var req proto.Message
+	if reqBuf, ok = p.codec.AppendRequestWire(reqBuf, p.method.Desc.Input(), args); !ok {
+		if req, err = p.codec.Request(p.name, p.method.Desc.Input(), args); err != nil {
+			return err
+		}
+	}
+	// A call counts against the core's limit from here, where it goes
+	// upstream: arguments that do not fit are refused as such at any load.
+	if err := p.core.admit(p); err != nil {
+		return err
+	}
+	defer p.core.release()
+	if ok {
 		err = upstream.CallWire(ctx, p.core.up.Conn(), p.method, reqBuf, recv)
 	} else {
-		req, rerr := p.codec.Request(p.name, p.method.Desc.Input(), args)
-		if rerr != nil {
-			return rerr
-		}
 		err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, recv)
 	}
 	if err != nil && !errors.Is(err, recvErr) && status.Code(err) == codes.Unimplemented {

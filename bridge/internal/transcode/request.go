@@ -113,7 +113,8 @@ func clip(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return strings.ToValidUTF8(s[:n], "") + fmt.Sprintf("... (%d bytes more)", len(s)-n)
+	kept := strings.ToValidUTF8(s[:n], "")
+	return kept + fmt.Sprintf("... (%d bytes more)", len(s)-len(kept))
 }
 
 // errorf returns the INVALID_ARGUMENT status of a problem that concerns no

@@ -27,8 +27,9 @@ func (c *Codec) AppendWire(dst []byte, md protoreflect.MessageDescriptor, b []by
 }
 
 // AppendWireLimit is AppendWire for a JSON rendering of at most limit
-// bytes (0: no limit). It gives up rendering as soon as the JSON grows
-// past the limit, with dst returned unextended and a *ResultTooLargeError.
+// bytes (0: no limit). It gives up rendering within one field value, list
+// element or map entry of passing the limit, with dst returned unextended
+// and a *ResultTooLargeError.
 // Rendering can multiply a message's size: with EmitUnpopulated an empty
 // submessage of 2 bytes becomes every field of its type.
 func (c *Codec) AppendWireLimit(dst []byte, md protoreflect.MessageDescriptor, b []byte, limit int) (out []byte, ok bool, err error) {
@@ -241,13 +242,23 @@ func (st *wireState) message(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 		}
 	}
 	st.heads, st.recs = st.heads[:hb], st.recs[:rb]
-	if ok && st.end > 0 && len(dst) > st.end {
-		// Checked for every message, so that a list of empty messages
-		// that each render as many fields stops soon after the limit.
-		st.over = true
+	if ok && st.past(dst) {
 		return dst, false
 	}
 	return dst, ok
+}
+
+// past reports whether dst has grown past the limit, and marks the
+// rendering as over it. It is checked after every message, field value,
+// list element and map entry, so that rendering stops within one value
+// of the limit: a list of empty messages that each render many fields, or
+// of strings whose escapes multiply them, stops soon after it.
+func (st *wireState) past(dst []byte) bool {
+	if st.end > 0 && len(dst) > st.end {
+		st.over = true
+		return true
+	}
+	return false
 }
 
 // fields appends the JSON object of an ordinary message.
@@ -297,7 +308,7 @@ func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]
 		default:
 			dst, ok = st.value(dst, f, b, st.recs[h], depth)
 		}
-		if !ok {
+		if !ok || st.past(dst) {
 			return dst, false
 		}
 	}
@@ -387,7 +398,7 @@ func (st *wireState) list(dst []byte, f *fieldPlan, b []byte, h int32, depth int
 			}
 			first = false
 			var ok bool
-			if dst, ok = st.value(dst, f, b, r, depth); !ok {
+			if dst, ok = st.value(dst, f, b, r, depth); !ok || st.past(dst) {
 				return dst, false
 			}
 			continue
@@ -414,6 +425,9 @@ func (st *wireState) list(dst []byte, f *fieldPlan, b []byte, h int32, depth int
 			}
 			first = false
 			dst = appendScalar(dst, f, v)
+			if st.past(dst) {
+				return dst, false
+			}
 		}
 	}
 	return append(dst, ']'), true
@@ -492,7 +506,7 @@ func (st *wireState) mapValue(dst []byte, f *fieldPlan, b []byte, h int32, depth
 		default:
 			dst, ok = append(dst, f.val.zero...), f.val.zero != nil
 		}
-		if !ok {
+		if !ok || st.past(dst) {
 			return dst, false
 		}
 	}

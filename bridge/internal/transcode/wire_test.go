@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"unicode/utf8"
 
@@ -375,6 +376,39 @@ func TestAppendWireLimit(t *testing.T) {
 	// The fast path's scratch is clean for the next rendering.
 	if again, ok := c.AppendWire(nil, md, b); !ok || !bytes.Equal(again, full) {
 		t.Error("AppendWire after a refusal renders differently")
+	}
+	// Rendering stops within one value of the limit, whatever the shape:
+	// dst has room for everything, so how far it was written shows where
+	// rendering stopped.
+	nuls := strings.Repeat("\x00", 1000) // each renders as 6 bytes
+	var strs, packed []byte
+	for range 1000 {
+		strs = append(strs, wire(protowire.Number(29), protowire.BytesType, nuls)...)
+	}
+	packed = wire(protowire.Number(25), protowire.BytesType, make([]byte, 100000)) // 100 000 zeros
+	for _, tc := range []struct {
+		name string
+		b    []byte
+		max  int // how far rendering may write with a limit of 1000
+	}{
+		{"empty messages", b, 1000 + 2000},
+		{"escaped strings", strs, 1000 + 6010},
+		{"packed zeros", packed, 1000 + 10},
+	} {
+		dst := make([]byte, 1, 16<<20)
+		for i := range dst[:cap(dst)] {
+			dst[:cap(dst)][i] = 0xff
+		}
+		if _, ok, err := c.AppendWireLimit(dst, md, tc.b, 1000); ok || err == nil {
+			t.Fatalf("%s: ok %v, err %v; want ResultTooLargeError", tc.name, ok, err)
+		}
+		written := cap(dst)
+		for written > 0 && dst[:cap(dst)][written-1] == 0xff {
+			written--
+		}
+		if written > tc.max {
+			t.Errorf("%s: rendered %d bytes before giving up at a limit of 1000, want at most %d", tc.name, written, tc.max)
+		}
 	}
 	if err := CheckLimit(full, md, b, len(full)-1); err == nil {
 		t.Error("CheckLimit over the limit: nil")
