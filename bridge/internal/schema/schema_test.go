@@ -474,3 +474,34 @@ func TestSharedTypes(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedTypesBoundary pins where sharing starts: a type used again
+// once FullFields fields are described is shared, one field earlier it is
+// expanded. Node is a Leaf, n strings, then a Leaf again.
+func TestSharedTypesBoundary(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		strings int
+		shared  bool
+	}{
+		{FullFields - 4, false}, // b is field FullFields-1
+		{FullFields - 3, true},  // b is field FullFields
+	} {
+		node := &descriptorpb.DescriptorProto{Name: proto.String("Node")}
+		node.Field = append(node.Field, field("a", 1, tMessage, ".rec.Leaf", optional))
+		for i := range tc.strings {
+			node.Field = append(node.Field, field(fmt.Sprint("s", i), int32(i+2), tString, "", optional))
+		}
+		node.Field = append(node.Field, field("b", int32(tc.strings+2), tMessage, ".rec.Leaf", optional))
+		leaf := &descriptorpb.DescriptorProto{
+			Name:  proto.String("Leaf"),
+			Field: []*descriptorpb.FieldDescriptorProto{field("text", 1, tString, "", optional)},
+		}
+		fd := buildFile(t, []*descriptorpb.DescriptorProto{node, leaf}, nil, "google/protobuf/empty.proto")
+		p := Describe(fd.Services().Get(0).Methods().Get(0), nil)
+		b := p.Request.Fields[len(p.Request.Fields)-1].Message
+		if b.Shared != tc.shared || (b.Fields == nil) != tc.shared {
+			t.Errorf("%d strings: b shared %v with %d fields, want shared %v", tc.strings, b.Shared, len(b.Fields), tc.shared)
+		}
+	}
+}
