@@ -180,47 +180,54 @@ func TestE2EMalformedCall(t *testing.T) {
 	})
 }
 
-// TestE2EDuplicateCallID: §3. A CALL whose callId is in flight in the same
-// session is refused with INVALID_ARGUMENT and leaves the first call alone;
-// another session may use the same callId; once a call has ended its
-// callId may be used again.
+// TestE2EDuplicateCallID: §3 and §2. A CALL whose callId is in flight in
+// the same session is refused with INVALID_ARGUMENT, and since no frame
+// may follow the end of a call, the call in flight ends with that refusal:
+// it is cancelled upstream, and the one CALLERROR is the last frame for
+// the callId. Another session may use the same callId; once a call has
+// ended its callId may be used again.
 func TestE2EDuplicateCallID(t *testing.T) {
 	t.Parallel()
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		e := start(t, d)
-		t.Run("in flight", func(t *testing.T) {
-			t.Parallel()
-			tag := t.Name()
-			c := e.connect(t, "?stream=progress")
-			c.Send(t, fmt.Sprintf(`[2,"dup",%q,{"count":1,"block":true,"tag":%q}]`, streamProc, tag))
-			c.ExpectFrame(t, fmt.Sprintf(`[1000,"dup",{"index":1,"tag":%q}]`, tag))
-			if err := e.svc.WaitBlocked(t.Context(), tag); err != nil {
-				t.Fatal(err)
-			}
-			c.Send(t, fmt.Sprintf(`[2,"dup",%q,"second"]`, echoProc))
-			ce := c.ExpectCallError(t, "dup", 3)
-			if !strings.Contains(ce.Desc, "dup") {
-				t.Errorf("errorDesc %q does not name the callId", ce.Desc)
-			}
+		for _, tc := range []struct {
+			name, second string
+		}{
+			{"in flight", fmt.Sprintf(`[2,"dup",%q,"second"]`, echoProc)},
+			// A malformed CALL with that callId is a CALL reusing it too.
+			{"malformed reuse", `[2,"dup",42]`},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				t.Parallel()
+				tag := t.Name()
+				c := e.connect(t, "?stream=progress")
+				c.Send(t, fmt.Sprintf(`[2,"dup",%q,{"count":1,"block":true,"tag":%q}]`, streamProc, tag))
+				c.ExpectFrame(t, fmt.Sprintf(`[1000,"dup",{"index":1,"tag":%q}]`, tag))
+				if err := e.svc.WaitBlocked(t.Context(), tag); err != nil {
+					t.Fatal(err)
+				}
+				c.Send(t, tc.second)
+				ce := c.ExpectCallError(t, "dup", 3)
+				if want := `call id "dup" was reused by another CALL while in flight in this session: both calls are ended; use a new call id for each call`; ce.Desc != want {
+					t.Errorf("errorDesc %q, want %q", ce.Desc, want)
+				}
+				// The call in flight was cancelled upstream, and no frame
+				// of it follows the CALLERROR: the next frame is Sync's.
+				if err := e.svc.WaitCanceled(t.Context(), tag); err != nil {
+					t.Fatalf("the call in flight was not cancelled upstream: %v", err)
+				}
+				c.Sync(t)
 
-			// Another session is not concerned by this session's callIds.
-			other := e.connect(t, "")
-			other.Send(t, fmt.Sprintf(`[2,"dup",%q,"other"]`, echoProc))
-			other.ExpectFrame(t, echoResult(t, "dup", `{"text":"other"}`, ""))
+				// Another session is not concerned by this session's callIds.
+				other := e.connect(t, "")
+				other.Send(t, fmt.Sprintf(`[2,"dup",%q,"other"]`, echoProc))
+				other.ExpectFrame(t, echoResult(t, "dup", `{"text":"other"}`, ""))
 
-			// The first call was neither cancelled nor ended: released, it
-			// ends OK.
-			if e.svc.Canceled(tag) {
-				t.Fatal("the refused duplicate cancelled the call in flight")
-			}
-			e.svc.Release(tag)
-			c.ExpectFrame(t, `[3,"dup",null]`)
-			c.Sync(t)
-
-			// Its callId is free again.
-			c.Send(t, fmt.Sprintf(`[2,"dup",%q,"again"]`, echoProc))
-			c.ExpectFrame(t, echoResult(t, "dup", `{"text":"again"}`, ""))
-		})
+				// The callId is free again.
+				c.Send(t, fmt.Sprintf(`[2,"dup",%q,"again"]`, echoProc))
+				c.ExpectFrame(t, echoResult(t, "dup", `{"text":"again"}`, ""))
+			})
+		}
 		t.Run("reuse after the end", func(t *testing.T) {
 			t.Parallel()
 			c := e.connect(t, "")

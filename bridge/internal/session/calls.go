@@ -17,12 +17,53 @@ import (
 	"github.com/wampbridge/grpcwamp/bridge/wampv1"
 )
 
-// call is an entry of the table of calls in flight.
+// call is an entry of the table of calls in flight: a call that runs, or
+// one refused, from its CALL until the writer takes its terminal frame
+// from the queue (see taken). Until then its call id is in flight: the
+// client cannot have seen the end of the call.
 type call struct {
-	cancel    context.CancelCauseFunc
-	canceled  bool // CALL_CANCEL arrived; guarded by session.mu
+	id        string
+	cancel    context.CancelCauseFunc // a no-op for a refused call
 	procedure string
-	start     time.Time
+	start     time.Time // zero for a refused call
+	// Guarded by session.mu:
+	canceled bool // CALL_CANCEL arrived
+	// reused: a CALL with the same id arrived while this one was in
+	// flight; reuseAnswered: the terminal frame queued answers that.
+	reused, reuseAnswered bool
+}
+
+// reuseError is how a call ends when a CALL reuses its id while it is in
+// flight (see reuse).
+func reuseError(id string) error {
+	return invoke.Errorf(codes.InvalidArgument,
+		"call id %q was reused by another CALL while in flight in this session: both calls are ended; use a new call id for each call", id)
+}
+
+// errReused cancels a call whose id a CALL reused.
+var errReused = errors.New("call id reused while in flight")
+
+// reuse handles a CALL (well-formed or not) whose id may be in flight, and
+// reports whether it was. Such a CALL is refused with INVALID_ARGUMENT,
+// and the call in flight ends with it: it is cancelled, and the one
+// terminal frame that goes out for the id is that refusal (see finish and
+// taken), so that no frame follows the end of a call (PROTOCOL.md §2).
+// Letting the first call go on would send its frames, and its own end,
+// after the refusal had ended the id. The reader calls it.
+func (s *session) reuse(id string) bool {
+	s.mu.Lock()
+	c := s.calls[id]
+	if c != nil && !c.reused {
+		c.reused = true
+		c.cancel(errReused)
+	}
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	// The second CALL is answered by the first one's terminal frame.
+	s.metrics.callEnded("", codes.InvalidArgument, false)
+	return true
 }
 
 // startCall registers a CALL and runs it on its own goroutine. The reader
@@ -31,6 +72,9 @@ func (s *session) startCall(m *wampv1.Call) {
 	id := m.CallID
 	if len(id) > s.cfg.MaxNameLength {
 		s.closeCallIDTooLong(len(id))
+		return
+	}
+	if s.reuse(id) {
 		return
 	}
 	procedure := s.prefixes.Expand(m.ProcURI)
@@ -47,12 +91,6 @@ func (s *session) startCall(m *wampv1.Call) {
 			"procedure %q: the bridge is shutting down: call refused; reconnect to another replica", procedure))
 		return
 	}
-	if _, dup := s.calls[id]; dup {
-		s.mu.Unlock()
-		s.refuse(id, procedure, invoke.Errorf(codes.InvalidArgument,
-			"call id %q is already in flight in this session: wait for its result or use a new call id", id))
-		return
-	}
 	if int(s.inFlight.Load()) >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
 		s.refuse(id, procedure, invoke.Errorf(codes.ResourceExhausted,
@@ -64,11 +102,8 @@ func (s *session) startCall(m *wampv1.Call) {
 	if s.callsEnded != nil {
 		cancel(s.callsEnded)
 	}
-	c := &call{cancel: cancel, procedure: procedure, start: time.Now()}
-	if s.calls == nil {
-		s.calls = make(map[string]*call)
-	}
-	s.calls[id] = c
+	c := &call{id: id, cancel: cancel, procedure: procedure, start: time.Now()}
+	s.addLocked(c)
 	s.running.Add(1)
 	s.inFlight.Add(1)
 	s.started++
@@ -109,9 +144,19 @@ func (s *session) goCall(f func()) {
 	})
 }
 
-// refuse answers a call that was never started with CALLERROR. The
-// refusals being delivered are bounded: a client that keeps calling while
-// not reading its frames is disconnected.
+// addLocked enters c in the table of calls in flight; s.mu is held.
+func (s *session) addLocked(c *call) {
+	if s.calls == nil {
+		s.calls = make(map[string]*call)
+	}
+	s.calls[c.id] = c
+}
+
+// refuse answers a call that was never started with CALLERROR. Its id is
+// in flight until the writer takes that frame, as a started call's is.
+// The refusals being delivered are bounded: a client that keeps calling
+// while not reading its frames is disconnected. The reader calls it, for
+// an id that is not in flight (see reuse).
 func (s *session) refuse(id, procedure string, err error) {
 	s.mu.Lock()
 	if s.refusing >= s.cfg.MaxCallsInFlight {
@@ -121,10 +166,16 @@ func (s *session) refuse(id, procedure string, err error) {
 		return
 	}
 	s.refusing++
+	c := &call{id: id, cancel: func(error) {}, procedure: procedure}
+	s.addLocked(c)
 	s.mu.Unlock()
 	s.goCall(func() {
+		if s.answersReuse(c) {
+			err = reuseError(id)
+		}
 		frame, code := s.errorFrame(id, procedure, time.Time{}, err)
 		s.metrics.callEnded("", code, false)
+		frame.call = c
 		s.sendFinal(frame)
 		s.mu.Lock()
 		s.refusing--
@@ -294,20 +345,24 @@ func keep(buf, b json.RawMessage) json.RawMessage {
 	return json.RawMessage{}
 }
 
-// finish ends a call: it leaves the table first, so that a client that
-// reuses the call id after the terminal frame is never refused, and then
-// queues exactly one terminal frame: result, the CALLRESULT, when err is
-// nil, else a CALLERROR. method is the resolved method's full name, ""
-// when the procedure did not resolve.
-func (s *session) finish(id string, c *call, method string, result *frame, err error) {
+// answersReuse reports whether c's id was reused while in flight, and if
+// so records that the terminal frame about to be queued says so.
+func (s *session) answersReuse(c *call) bool {
 	s.mu.Lock()
-	delete(s.calls, id)
-	if len(s.calls) == 0 {
-		s.calls = nil // an idle session holds no table
-	}
-	canceled := c.canceled
-	s.mu.Unlock()
-	if canceled {
+	defer s.mu.Unlock()
+	c.reuseAnswered = c.reused
+	return c.reused
+}
+
+// finish ends a call: it queues exactly one terminal frame: result, the
+// CALLRESULT, when err is nil, else a CALLERROR. The call stays in the
+// table until the writer takes that frame (see taken). method is the
+// resolved method's full name, "" when the procedure did not resolve.
+func (s *session) finish(id string, c *call, method string, result *frame, err error) {
+	switch {
+	case s.answersReuse(c):
+		err = reuseError(id)
+	case c.isCanceled(s):
 		err = status.Errorf(codes.Canceled, "call %q was cancelled by CALL_CANCEL", id)
 	}
 	if err != nil {
@@ -317,23 +372,46 @@ func (s *session) finish(id string, c *call, method string, result *frame, err e
 		}
 		frame, code := s.errorFrame(id, c.procedure, c.start, err)
 		s.metrics.callEnded(method, code, true)
-		frame.ends = true
+		frame.ends, frame.call = true, c
 		s.sendFinal(frame)
 		return
 	}
 	s.metrics.callEnded(method, codes.OK, true)
-	result.ends = true
+	result.ends, result.call = true, c
 	s.sendFinal(result)
 }
 
-// taken gives back what f counted against the session's limits; the writer
-// calls it as it takes f from the queue, before the client can see f.
+// taken gives back what f counted against the session's limits, and ends
+// the call whose terminal frame f is: its id leaves the table, before the
+// client can see f, so a client that reuses the id once it has the end of
+// the call is never refused. The writer calls it as it takes f from the
+// queue.
+//
+// A CALL that reused the id after the terminal frame was made, but before
+// the writer took it, was refused by this frame (see reuse): taken then
+// makes f that refusal. (The call was counted in the metrics, and logged,
+// with the code it had.)
 func (s *session) taken(f *frame) {
 	if f.ends {
 		s.inFlight.Add(-1)
 	}
 	if f.held > 0 {
 		s.release(f.held)
+	}
+	if c := f.call; c != nil {
+		s.mu.Lock()
+		if s.calls[c.id] == c {
+			delete(s.calls, c.id)
+			if len(s.calls) == 0 {
+				s.calls = nil // an idle session holds no table
+			}
+		}
+		late := c.reused && !c.reuseAnswered
+		s.mu.Unlock()
+		if late {
+			fl := s.core.Failure(reuseError(c.id))
+			f.b = wampv1.Append(f.b[:0], &wampv1.CallError{CallID: c.id, ErrorURI: fl.URI, ErrorDesc: fl.Message, ErrorDetails: fl.Details})
+		}
 	}
 }
 
@@ -371,6 +449,9 @@ type frame struct {
 	// writer gives both back when it takes the frame (see taken).
 	ends bool
 	held int
+	// call is the call whose terminal frame this is, refusals included;
+	// taken ends it.
+	call *call
 }
 
 // closeMarker, queued behind the terminal frames of a draining session,
@@ -398,7 +479,7 @@ func (f *frame) release() {
 	if cap(f.b) > maxPooledFrame {
 		f.b = nil
 	}
-	f.ends, f.held = false, 0
+	f.ends, f.held, f.call = false, 0, nil
 	framePool.Put(f)
 }
 

@@ -23,12 +23,16 @@
 //
 // # Calls
 //
-// Calls in flight sit in a table keyed by callId. The table guarantees one
-// terminal frame (CALLRESULT or CALLERROR) per call and nothing after it: the
-// call's goroutine writes all its frames in order, removes the call from the
-// table and only then queues the terminal frame. CALL_CANCEL marks the call
-// cancelled and cancels its context; a call so marked always ends with
-// CALLERROR CANCELLED, whatever the upstream answered meanwhile.
+// Calls in flight, refused ones included, sit in a table keyed by callId,
+// from their CALL until the writer takes their terminal frame (CALLRESULT
+// or CALLERROR) from the queue. The table guarantees one terminal frame
+// per callId and nothing after it: the call's goroutine queues all its
+// frames in order, the terminal frame last, and a CALL that reuses a
+// callId still in the table starts nothing: it ends the call in flight,
+// whose terminal frame becomes the refusal (the writer rewrites a frame
+// made before the reuse). CALL_CANCEL marks the call cancelled and cancels
+// its context; a call so marked ends with CALLERROR CANCELLED, whatever
+// the upstream answered meanwhile, unless its id was reused.
 //
 // # Shutdown
 //

@@ -193,3 +193,65 @@ func (c *observedConn) Write(p []byte) (int, error) {
 	c.before()
 	return c.Conn.Write(p)
 }
+
+// TestReuseWhileQueued: a call id stays in flight until the writer takes
+// the call's terminal frame, refusals included. A CALL reusing it while
+// that frame waits in the queue, or waits for room there, is refused by
+// that frame: the writer sends the refusal in its place, and no other
+// frame for the id, so the client sees exactly one end of the call. Once
+// the writer has taken the frame the id is free.
+func TestReuseWhileQueued(t *testing.T) {
+	core := notReadyCore(t)
+	synctest.Test(t, func(t *testing.T) {
+		// c1 ends at once and its CALLERROR fills the queue of 1; c2 ends
+		// and waits for room; c3 is refused (2 in flight) and its refusal
+		// waits too. Then each id is reused.
+		conn, client := pipeUpgraded(t)
+		served := serveHeld(t, core, conn, client, 3)
+		for _, id := range []string{"c1", "c2", "c3"} {
+			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,%q,"x.v1.S.M"]`, id)); err != nil {
+				t.Fatal(err)
+			}
+			synctest.Wait()
+		}
+		read := func() string {
+			t.Helper()
+			_, data, err := client.ReadMessage()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+		if got := read(); !strings.HasPrefix(got, "[0,") {
+			t.Fatalf("first frame %s, want WELCOME", got)
+		}
+		// c2 and c3 wait for room at once: they come in either order.
+		got := map[string]bool{}
+		for range 3 {
+			f := read()
+			for _, id := range []string{"c1", "c2", "c3"} {
+				want := fmt.Sprintf(`[4,%q,"wamp.error.invalid_argument","call id \"%s\" was reused by another CALL while in flight in this session: both calls are ended; use a new call id for each call"`, id, id)
+				if strings.HasPrefix(f, want) {
+					got[id] = true
+				}
+			}
+			if !strings.HasPrefix(f, `[4,"c`) {
+				t.Errorf("frame %.200s, want the refusal of a reused call id", f)
+			}
+		}
+		if len(got) != 3 {
+			t.Errorf("refusals of the reused ids: got %v, want c1, c2 and c3", got)
+		}
+		// Nothing else for c1 to c3 was queued, and each id is free again.
+		for _, id := range []string{"c1", "c4"} {
+			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,%q,"x.v1.S.M"]`, id)); err != nil {
+				t.Fatal(err)
+			}
+			if f, want := read(), `[4,"`+id+`","wamp.error.unavailable"`; !strings.HasPrefix(f, want) {
+				t.Errorf("frame %.200s, want it to begin %s", f, want)
+			}
+		}
+		client.Close()
+		<-served
+	})
+}

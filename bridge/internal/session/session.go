@@ -543,7 +543,9 @@ func (s *session) dispatch(data []byte) {
 			s.metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
 			// (answering it would end the call it names a second time).
-			s.refuse(fe.CallID, "", invoke.Errorf(codes.InvalidArgument, "%v", err))
+			if !s.reuse(fe.CallID) {
+				s.refuse(fe.CallID, "", invoke.Errorf(codes.InvalidArgument, "%v", err))
+			}
 		default:
 			if errors.Is(err, wampv1.ErrNotArray) {
 				s.metrics.badFrame(BadFrameNotJSONArray)
