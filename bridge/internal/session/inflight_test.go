@@ -54,6 +54,16 @@ func serveHeld(t *testing.T, core *invoke.Core, conn *Conn, client *websocket.Co
 	return served
 }
 
+// nextText returns the next message client reads.
+func nextText(t *testing.T, client *websocket.Conn) string {
+	t.Helper()
+	_, data, err := client.ReadMessage()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
 // readUntilClose reads client until the connection ends and returns the
 // messages read and, if the bridge closed it, the close code and reason.
 func readUntilClose(client *websocket.Conn) (frames []string, code int, reason string) {
@@ -82,15 +92,7 @@ func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 		// c2 ends and waits for room; both still count, so c3 is refused.
 		conn, client := pipeUpgraded(t)
 		served := serveHeld(t, core, conn, client, 3)
-		read := func() string {
-			t.Helper()
-			_, data, err := client.ReadMessage()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(data)
-		}
-		if got := read(); !strings.HasPrefix(got, "[0,") {
+		if got := nextText(t, client); !strings.HasPrefix(got, "[0,") {
 			t.Fatalf("first frame %s, want WELCOME", got)
 		}
 		for _, want := range []string{
@@ -98,7 +100,7 @@ func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 			`[4,"c2","wamp.error.unavailable"`,
 			`[4,"c3","grpc.error.resource_exhausted","procedure \"x.v1.S.M\": too many calls in flight: this session already runs 2, the limit`,
 		} {
-			if got := read(); !strings.HasPrefix(got, want) {
+			if got := nextText(t, client); !strings.HasPrefix(got, want) {
 				t.Errorf("frame %.200s, want it to begin %s", got, want)
 			}
 		}
@@ -112,7 +114,7 @@ func TestInFlightCountsUntilTheResultLeaves(t *testing.T) {
 		// They run at once, so their results come in either order.
 		got := map[string]bool{}
 		for range 2 {
-			f := read()
+			f := nextText(t, client)
 			for _, id := range []string{"c4", "c5"} {
 				if strings.HasPrefix(f, `[4,"`+id+`","wamp.error.unavailable"`) {
 					got[id] = true
@@ -214,21 +216,13 @@ func TestReuseWhileQueued(t *testing.T) {
 			}
 			synctest.Wait()
 		}
-		read := func() string {
-			t.Helper()
-			_, data, err := client.ReadMessage()
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(data)
-		}
-		if got := read(); !strings.HasPrefix(got, "[0,") {
+		if got := nextText(t, client); !strings.HasPrefix(got, "[0,") {
 			t.Fatalf("first frame %s, want WELCOME", got)
 		}
 		// c2 and c3 wait for room at once: they come in either order.
 		got := map[string]bool{}
 		for range 3 {
-			f := read()
+			f := nextText(t, client)
 			for _, id := range []string{"c1", "c2", "c3"} {
 				want := fmt.Sprintf(`[4,%q,"wamp.error.invalid_argument","call id \"%s\" was reused by another CALL while in flight in this session: both calls are ended; use a new call id for each call"`, id, id)
 				if strings.HasPrefix(f, want) {
@@ -247,7 +241,7 @@ func TestReuseWhileQueued(t *testing.T) {
 			if err := client.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `[2,%q,"x.v1.S.M"]`, id)); err != nil {
 				t.Fatal(err)
 			}
-			if f, want := read(), `[4,"`+id+`","wamp.error.unavailable"`; !strings.HasPrefix(f, want) {
+			if f, want := nextText(t, client), `[4,"`+id+`","wamp.error.unavailable"`; !strings.HasPrefix(f, want) {
 				t.Errorf("frame %.200s, want it to begin %s", f, want)
 			}
 		}
