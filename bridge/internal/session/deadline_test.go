@@ -68,6 +68,9 @@ func pipeUpgraded(t *testing.T) (*Conn, *websocket.Conn) {
 	return r.c, client
 }
 
+// testWelcome is the WELCOME that tests give writeLoop.
+var testWelcome = []byte(`[0,"s",1,"test"]`)
+
 // writerSession returns a session on conn with what its writer needs, a
 // send queue of 4 and a no-read timeout (WriteTimeout) of 1 s, and the
 // cancel of its context.
@@ -102,7 +105,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 			}
 		}()
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, testWelcome, nil, nil) }()
 
 		stopReading := make(chan struct{})
 		read := make(chan int)
@@ -291,11 +294,12 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 			s.queue <- progressFrame("c", payload)
 		}
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, testWelcome, nil, nil) }()
 
 		raw := client.NetConn() // bytes, not messages: 4 KiB at a time
 		buf := make([]byte, 4<<10)
-		want := frames * (len(`[1000,"c",]`) + len(payload) + 10) // 10: a 64-bit length's frame header
+		want := len(testWelcome) + 2 + // 2: a short frame's header
+			frames*(len(`[1000,"c",]`)+len(payload)+10) // 10: a 64-bit length's frame header
 		for got := 0; got < want && ctx.Err() == nil; {
 			n, err := raw.Read(buf)
 			if err != nil {
@@ -312,4 +316,47 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 		<-written
 		conn.ws.Close()
 	})
+}
+
+// TestWelcomeFirst: the writer sends WELCOME before anything else
+// (PROTOCOL.md §2), even when an EVENT and a frame of a call are queued
+// already (a client may SUBSCRIBE and PUBLISH to itself, or call, before
+// the writer has run), and even when the session is closing already (a
+// client closed for its first frame): then WELCOME, then the close frame.
+func TestWelcomeFirst(t *testing.T) {
+	for _, closing := range []bool{false, true} {
+		t.Run(fmt.Sprintf("closing=%v", closing), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				conn, client := pipeUpgraded(t)
+				s, cancel := writerSession(conn)
+				s.events.push([]byte(`[8,"t",1]`))
+				s.queue <- progressFrame("c", json.RawMessage(`1`))
+				if closing {
+					s.cancel(&closeError{code: websocket.CloseUnsupportedData, reason: "binary frame"})
+				}
+				written := make(chan struct{})
+				go func() { defer close(written); s.writeLoop(s.ctx, testWelcome, nil, nil) }()
+				if closing {
+					frames, code, _ := readUntilClose(client)
+					if len(frames) != 1 || frames[0] != string(testWelcome) || code != websocket.CloseUnsupportedData {
+						t.Errorf("a closing session sent %q and close %d, want WELCOME %s alone and then close 1003", frames, code, testWelcome)
+					}
+				} else {
+					if got := nextText(t, client); got != string(testWelcome) {
+						t.Errorf("first frame %s, want WELCOME %s", got, testWelcome)
+					}
+					// Then the two queued frames, in either order.
+					for range 2 {
+						if got := nextText(t, client); got == string(testWelcome) {
+							t.Errorf("WELCOME sent twice")
+						}
+					}
+				}
+				cancel(errors.New("test over"))
+				client.Close()
+				<-written
+				conn.ws.Close()
+			})
+		})
+	}
 }

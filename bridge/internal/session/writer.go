@@ -16,13 +16,22 @@ import (
 // 6455: 125 bytes of payload, 2 of them the code).
 const maxCloseReason = 123
 
-// writeLoop is the connection's only writer of data frames. It writes every
-// queued frame and then flushes once, pings the peer, and on the end of the
-// session sends the close frame. It also watches the shutdown signals of
-// [Config] (drain, and force: the end of the grace), so that a session
-// needs no goroutine of its own for them.
-func (s *session) writeLoop(ctx context.Context, drain, force <-chan struct{}) {
+// writeLoop is the connection's only writer of data frames. It writes
+// welcome, then every queued frame and then flushes once, pings the peer,
+// and on the end of the session sends the close frame. It also watches the
+// shutdown signals of [Config] (drain, and force: the end of the grace),
+// so that a session needs no goroutine of its own for them.
+func (s *session) writeLoop(ctx context.Context, welcome []byte, drain, force <-chan struct{}) {
 	ws := s.conn.ws
+	// WELCOME goes first on every connection (PROTOCOL.md §2), alone:
+	// before any frame of a call or EVENT that the reader has caused
+	// already (the select below would pick between the two queues at
+	// random), and even when the session is closing already, so that a
+	// client closed for its first frame has had its WELCOME.
+	if err := s.writeOne(welcome); err != nil {
+		s.writeFailed(err)
+		return
+	}
 	ping := time.NewTicker(s.cfg.PingInterval)
 	defer ping.Stop()
 	// markerDue: the close marker is to be queued, and the queue was full.
@@ -141,6 +150,18 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 			continue
 		}
 		break
+	}
+	return bc.end()
+}
+
+// writeOne writes the frame data on its own, and flushes it.
+func (s *session) writeOne(data []byte) error {
+	bc := s.conn.batch
+	bc.begin(s.cfg.WriteTimeout)
+	s.metrics.bytesOut(len(data))
+	if err := bc.writeText(data); err != nil {
+		bc.end()
+		return err
 	}
 	return bc.end()
 }
