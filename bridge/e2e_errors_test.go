@@ -154,6 +154,8 @@ func TestE2EMalformedCall(t *testing.T) {
 	t.Parallel()
 	cases := []struct{ name, frame string }{
 		{"procURI a number", `[2,"c",42]`},
+		// The empty string is a callId like any other.
+		{"empty callId, procURI a number", `[2,"",42]`},
 		{"procURI missing", `[2,"c"]`},
 		{"procURI null", `[2,"c",null,1]`},
 		{"more than 1024 arguments", fmt.Sprintf(`[2,"c",%q`, echoProc) + strings.Repeat(`,"x"`, 1025) + `]`},
@@ -167,7 +169,11 @@ func TestE2EMalformedCall(t *testing.T) {
 				t.Parallel()
 				c := e.connect(t, "")
 				c.Send(t, tc.frame)
-				ce := c.ExpectCallError(t, "c", 3)
+				id := "c"
+				if strings.Contains(tc.name, "empty callId") {
+					id = ""
+				}
+				ce := c.ExpectCallError(t, id, 3)
 				if strings.Contains(tc.name, "arguments") && !strings.Contains(ce.Desc, "1025 arguments: the limit is 1024") {
 					t.Errorf("errorDesc %q does not name the count and the limit", ce.Desc)
 				}

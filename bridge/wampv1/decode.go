@@ -173,9 +173,10 @@ func clip(b []byte) string {
 // end up in the result, which would move the caller's span buffer to the
 // heap along with them.
 type frame struct {
-	data   []byte
-	t      Type
-	callID string // for FrameError, once read
+	data      []byte
+	t         Type
+	callID    string // for FrameError, once read
+	hasCallID bool   // callID was read: element 1 is a string
 }
 
 // tooLong is the error of a frame of a known type with n elements, more
@@ -204,7 +205,7 @@ func (f *frame) tooDeep(elems []span) error {
 
 // fail returns a FrameError for field (empty: the frame as a whole).
 func (f *frame) fail(field, reason string) *FrameError {
-	return &FrameError{Type: f.t, CallID: f.callID, Field: field, Reason: reason}
+	return &FrameError{Type: f.t, CallID: f.callID, HasCallID: f.hasCallID, Field: field, Reason: reason}
 }
 
 // arity checks that the frame has lo..hi elements (type id included);
@@ -233,7 +234,7 @@ func (f *frame) readCallID(el []span) error {
 		return nil
 	}
 	id, err := f.str(el, 1, "callId")
-	f.callID = id
+	f.callID, f.hasCallID = id, err == nil
 	return err
 }
 

@@ -127,6 +127,9 @@ var decodeErrorCases = []struct {
 	msg    string // the whole Error() text
 	callID string // FrameError.CallID
 	field  string // FrameError.Field
+	// emptyID: FrameError.HasCallID with CallID "" (HasCallID is expected
+	// whenever callID is set)
+	emptyID bool
 }{
 	// Not a WAMP frame at all.
 	{name: "empty input", frame: "", kind: notArray,
@@ -239,6 +242,8 @@ var decodeErrorCases = []struct {
 		msg: `wampv1: CALL: field "callId": missing`},
 	{name: "call without procURI", frame: `[2,"c1"]`, kind: malformed, callID: "c1", field: "procURI",
 		msg: `wampv1: CALL: field "procURI": missing`},
+	{name: "call empty callId, numeric procURI", frame: `[2,"",5]`, kind: malformed, emptyID: true, field: "procURI",
+		msg: `wampv1: CALL: field "procURI": want a string, got number`},
 	{name: "call numeric procURI", frame: `[2,"c1",5]`, kind: malformed, callID: "c1", field: "procURI",
 		msg: `wampv1: CALL: field "procURI": want a string, got number`},
 	{name: "call null procURI", frame: `[2,"c\u00e9",null,1]`, kind: malformed, callID: "cé", field: "procURI",
@@ -344,6 +349,9 @@ func TestDecodeErrors(t *testing.T) {
 			if fe != nil {
 				if fe.CallID != tc.callID || fe.Field != tc.field {
 					t.Errorf("FrameError CallID=%q Field=%q, want CallID=%q Field=%q", fe.CallID, fe.Field, tc.callID, tc.field)
+				}
+				if want := tc.callID != "" || tc.emptyID; fe.HasCallID != want {
+					t.Errorf("FrameError.HasCallID = %t, want %t", fe.HasCallID, want)
 				}
 				if want := wampv1.Type(firstInt(tc.frame)); fe.Type != want {
 					t.Errorf("FrameError.Type = %v, want %v", fe.Type, want)

@@ -35,16 +35,18 @@ func (e *UnknownTypeError) Is(target error) bool { return target == ErrUnknownTy
 // FrameError reports a frame of a known type with the wrong number of
 // elements or an element of the wrong JSON type. It matches [ErrMalformed].
 //
-// CallID is set when the frame is a CALL or CALL_CANCEL whose element 1 is a
-// string, so that the caller can answer the call with a CALLERROR; it is
-// empty otherwise. Field is the spec name of the offending element
-// ("procURI", "exclude[2]"), or empty when the error is about the element
-// count as a whole.
+// HasCallID reports that the frame is a CALL or CALL_CANCEL whose element
+// 1 is a string, CallID, so that the caller can answer the call with a
+// CALLERROR; the empty string is a callId too. Otherwise CallID is empty.
+// Field is the spec name of the offending element ("procURI",
+// "exclude[2]"), or empty when the error is about the element count as a
+// whole.
 type FrameError struct {
-	Type   Type
-	CallID string
-	Field  string
-	Reason string
+	Type      Type
+	CallID    string
+	HasCallID bool
+	Field     string
+	Reason    string
 }
 
 func (e *FrameError) Error() string {

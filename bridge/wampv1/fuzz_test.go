@@ -81,7 +81,7 @@ func sameErrorKind(got, want error) bool {
 	}
 	var gf, wf *wampv1.FrameError
 	if errors.As(got, &gf) && errors.As(want, &wf) {
-		return gf.Type == wf.Type && gf.CallID == wf.CallID
+		return gf.Type == wf.Type && gf.CallID == wf.CallID && gf.HasCallID == wf.HasCallID
 	}
 	var gu, wu *wampv1.UnknownTypeError
 	if errors.As(got, &gu) && errors.As(want, &wu) {
@@ -128,10 +128,11 @@ func refDecode(data []byte) (wampv1.Message, error) {
 	t := wampv1.Type(id)
 	n := len(elems)
 	var callID string
+	var hasCallID bool
 	if (t == wampv1.TypeCall || t == wampv1.TypeCallCancel) && n > 1 {
-		callID, _ = refString(elems[1])
+		callID, hasCallID = refString(elems[1])
 	}
-	bad := &wampv1.FrameError{Type: t, CallID: callID}
+	bad := &wampv1.FrameError{Type: t, CallID: callID, HasCallID: hasCallID}
 	switch t {
 	case wampv1.TypePrefix, wampv1.TypeCall, wampv1.TypeSubscribe, wampv1.TypeUnsubscribe, wampv1.TypePublish, wampv1.TypeCallCancel:
 		if nesting(data) > wampv1.MaxNesting {

@@ -538,7 +538,7 @@ func (s *session) dispatch(data []byte) {
 		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && len(fe.CallID) > s.cfg.MaxNameLength:
 			s.metrics.badFrame(BadFrameMalformed)
 			s.closeCallIDTooLong(len(fe.CallID))
-		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.CallID != "":
+		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.HasCallID:
 			s.metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
 			// (answering it would end the call it names a second time).
