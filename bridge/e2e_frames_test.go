@@ -175,6 +175,8 @@ func TestE2EIgnoredFrames(t *testing.T) {
 		{"unknown type id alone", `[99]`},
 		{"unknown type id with payload", `[1002,"c",{"a":[1,2]},null]`},
 		{"negative type id", `[-1,"x"]`},
+		{"type id beyond int", `[100000000000000000000,"x"]`},
+		{"type id beyond float64", `[-1e400]`},
 		{"WELCOME from the client", `[0,"s",1,"client"]`},
 		{"CALLRESULT from the client", `[3,"c",null]`},
 		{"CALL_PROGRESS_RESULT from the client", `[1000,"c",1]`},

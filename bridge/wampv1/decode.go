@@ -66,25 +66,39 @@ func Decode(data []byte) (Message, error) {
 	return nil, &UnknownTypeError{Type: id}
 }
 
-// typeID reads element 0, which must be an integer.
+// typeID reads element 0, which must be an integer. One beyond the range
+// of int is an unknown type, as any other integer without a frame type.
 func typeID(data []byte, s span) (int, error) {
 	text := data[s.start:s.end]
 	if c := text[0]; c != '-' && !isDigit(c) {
 		return 0, fmt.Errorf("%w: element 0 (type id): want an integer, got %s", ErrNotArray, kindName(c))
 	}
-	n, ok := parseInt(text)
-	if !ok {
+	n, whole, fits := parseInteger(text)
+	switch {
+	case !whole:
 		return 0, fmt.Errorf("%w: element 0 (type id): want an integer, got %s", ErrNotArray, clip(text))
+	case !fits && text[0] == '-':
+		return 0, &UnknownTypeError{Type: math.MinInt, text: clip(text)}
+	case !fits:
+		return 0, &UnknownTypeError{Type: math.MaxInt, text: clip(text)}
 	}
 	return n, nil
 }
 
 // parseInt reads a validated JSON number whose value is an integer that
-// fits an int. JSON has a single number type, so 2, 2.0, 20e-1 and 0.2E1
-// are all the integer 2. The test is exact, on the decimal digits, not on a
+// fits an int (see parseInteger).
+func parseInt(text []byte) (int, bool) {
+	n, whole, fits := parseInteger(text)
+	return n, whole && fits
+}
+
+// parseInteger reads a validated JSON number and reports whether its value
+// is an integer, whole, and whether that fits an int, fits, and if so
+// returns it. JSON has a single number type, so 2, 2.0, 20e-1 and 0.2E1 are
+// all the integer 2. The test is exact, on the decimal digits, not on a
 // float64 approximation: 2.0000000000000000001 is not an integer, and
 // 1e400 is one that does not fit.
-func parseInt(text []byte) (int, bool) {
+func parseInteger(text []byte) (n int, whole, fits bool) {
 	neg := text[0] == '-'
 	if neg {
 		text = text[1:]
@@ -137,10 +151,13 @@ func parseInt(text []byte) (int, bool) {
 		first++
 	}
 	if first == end {
-		return 0, true // zero, whatever the exponent
+		return 0, true, true // zero, whatever the exponent
 	}
-	if scale < 0 || end-first+scale > 19 {
-		return 0, false // a fraction is left, or too many digits for an int
+	if scale < 0 {
+		return 0, false, false // a fraction is left
+	}
+	if end-first+scale > 19 {
+		return 0, true, false // too many digits for an int
 	}
 	var u uint64 // at most 19 digits: no overflow
 	for k := first; k < end; k++ {
@@ -151,11 +168,11 @@ func parseInt(text []byte) (int, bool) {
 	}
 	switch {
 	case !neg && u <= math.MaxInt:
-		return int(u), true
+		return int(u), true, true
 	case neg && u <= -math.MinInt:
-		return -int(u), true
+		return -int(u), true, true
 	}
-	return 0, false
+	return 0, true, false
 }
 
 // clip shortens what an error message echoes of a client's frame.

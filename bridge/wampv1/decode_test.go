@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"math/big"
 	"reflect"
 	"slices"
 	"strings"
@@ -192,12 +194,18 @@ var decodeErrorCases = []struct {
 		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got string"},
 	{name: "type id fraction", frame: `[2.5,"c","p"]`, kind: notArray,
 		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got 2.5"},
-	{name: "type id overflows float64", frame: `[1e400,"c","p"]`, kind: notArray,
-		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got 1e400"},
-	{name: "type id overflows int", frame: `[9223372036854775808]`, kind: notArray,
-		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got 9223372036854775808"},
-	{name: "type id below int", frame: `[-9223372036854775809]`, kind: notArray,
-		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got -9223372036854775809"},
+	// An integer is a type id, however large: one without a frame type is
+	// unknown (ignored), not "not an array".
+	{name: "type id overflows float64", frame: `[1e400,"c","p"]`, kind: unknownType,
+		msg: "wampv1: unknown message type 1e400"},
+	{name: "type id overflows int", frame: `[9223372036854775808]`, kind: unknownType,
+		msg: "wampv1: unknown message type 9223372036854775808"},
+	{name: "type id below int", frame: `[-9223372036854775809]`, kind: unknownType,
+		msg: "wampv1: unknown message type -9223372036854775809"},
+	{name: "type id 1e20", frame: `[100000000000000000000,"x"]`, kind: unknownType,
+		msg: "wampv1: unknown message type 100000000000000000000"},
+	{name: "type id long integer is clipped", frame: `[1000000000000000000000000000000000000000000000]`, kind: unknownType,
+		msg: "wampv1: unknown message type 10000000000000000000000000000000..."},
 	{name: "type id tiny fraction", frame: `[2e-400]`, kind: notArray,
 		msg: "wampv1: frame is not a JSON array: element 0 (type id): want an integer, got 2e-400"},
 	{name: "type id long literal is clipped", frame: `[2.00000000000000000000000000000000000000001]`, kind: notArray,
@@ -361,11 +369,35 @@ func TestDecodeErrors(t *testing.T) {
 			if errors.As(err, &ue) != (tc.kind == unknownType) {
 				t.Errorf("errors.As(%v, *UnknownTypeError) = %t", err, !(tc.kind == unknownType))
 			}
+			if ue != nil {
+				if want := clampedTypeID(tc.frame); ue.Type != want {
+					t.Errorf("UnknownTypeError.Type = %d, want %d", ue.Type, want)
+				}
+			}
 		})
 	}
 }
 
 // firstInt reads the type id of a well-formed test frame.
+// clampedTypeID reads the integer type id of a test frame, clamped to the
+// range of int, as UnknownTypeError.Type holds it.
+func clampedTypeID(frame string) int {
+	var elems []json.RawMessage
+	if err := json.Unmarshal([]byte(frame), &elems); err != nil || len(elems) == 0 {
+		return -1
+	}
+	r, ok := new(big.Rat).SetString(string(elems[0]))
+	switch {
+	case !ok:
+		return -1
+	case r.Num().IsInt64() && r.IsInt():
+		return int(r.Num().Int64())
+	case r.Sign() < 0:
+		return math.MinInt
+	}
+	return math.MaxInt
+}
+
 func firstInt(frame string) int {
 	var elems []json.RawMessage
 	if err := json.Unmarshal([]byte(frame), &elems); err != nil || len(elems) == 0 {

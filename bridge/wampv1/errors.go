@@ -20,12 +20,17 @@ var (
 )
 
 // UnknownTypeError reports a well-formed frame whose integer type id this
-// package does not know. It matches [ErrUnknownType].
+// package does not know. It matches [ErrUnknownType]. A type id beyond the
+// range of int is one too: Type is then math.MaxInt or math.MinInt.
 type UnknownTypeError struct {
 	Type int
+	text string // the type id as sent, when it does not fit Type
 }
 
 func (e *UnknownTypeError) Error() string {
+	if e.text != "" {
+		return "wampv1: unknown message type " + e.text
+	}
 	return "wampv1: unknown message type " + strconv.Itoa(e.Type)
 }
 

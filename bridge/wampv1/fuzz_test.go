@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"math/big"
 	"os"
 	"reflect"
@@ -123,6 +124,13 @@ func refDecode(data []byte) (wampv1.Message, error) {
 	}
 	id, ok := refInt(elems[0])
 	if !ok {
+		// An integer beyond int is a type id too, which no frame has.
+		if c := elems[0][0]; (c == '-' || c >= '0' && c <= '9') && refWhole(elems[0]) {
+			if c == '-' {
+				return nil, &wampv1.UnknownTypeError{Type: math.MinInt}
+			}
+			return nil, &wampv1.UnknownTypeError{Type: math.MaxInt}
+		}
 		return nil, wampv1.ErrNotArray
 	}
 	t := wampv1.Type(id)
@@ -282,6 +290,21 @@ func refStrings(raw json.RawMessage) ([]string, bool) {
 
 // refInt accepts a JSON number whose exact value is an integer that fits an
 // int, using math/big (with a guard against exponents too large for it).
+// refWhole reports whether the JSON number raw is an integer, of any size
+// (for short fuzz inputs: an exponent beyond ±1000 leaves a fraction unless
+// it is positive).
+func refWhole(raw json.RawMessage) bool {
+	text := string(raw)
+	if i := strings.IndexAny(text, "eE"); i >= 0 {
+		exp, err := strconv.Atoi(strings.TrimPrefix(text[i+1:], "+"))
+		if err != nil || exp > 1000 || exp < -1000 {
+			return strings.Trim(text[:i], "-0.") == "" || err == nil && exp > 0 || err != nil && !strings.HasPrefix(text[i+1:], "-")
+		}
+	}
+	r, ok := new(big.Rat).SetString(text)
+	return ok && r.IsInt()
+}
+
 func refInt(raw json.RawMessage) (int, bool) {
 	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
 		return 0, false
