@@ -45,6 +45,24 @@ func TestE2EPrefix(t *testing.T) {
 			c.ExpectFrame(t, `[3,"c6",[]]`)
 			c.Sync(t)
 		})
+		t.Run("limit", func(t *testing.T) {
+			// A session keeps at most 256 prefixes. At the limit a prefix
+			// can still be declared again, which adds none; a new one
+			// closes the session with 1008.
+			t.Parallel()
+			c := e.connect(t, "")
+			for i := range 256 {
+				c.Send(t, fmt.Sprintf(`[1,"p%d","x%d."]`, i, i))
+			}
+			c.Sync(t)
+			c.Send(t, `[1,"p0","bridgetest.v1.TestService."]`)
+			c.Send(t, `[2,"c1","p0:Echo","hi"]`)
+			c.ExpectFrame(t, echoResult(t, "c1", `{"text":"hi"}`, ""))
+			c.Send(t, `[1,"p256","x."]`)
+			if reason, want := c.ExpectClose(t, websocket.ClosePolicyViolation), "too many PREFIX declarations: the limit is 256 per session"; reason != want {
+				t.Errorf("close reason %q, want %q", reason, want)
+			}
+		})
 		t.Run("custom URI and path", func(t *testing.T) {
 			t.Parallel()
 			c := e.connect(t, "")

@@ -14,7 +14,8 @@ type Prefixes struct {
 // prefix again; the last declaration wins and only affects URIs expanded
 // afterwards. Set stores any prefix it is given, but an empty prefix or one
 // containing ':' can never match in [Prefixes.Expand]; callers that bound
-// the number of prefixes per session use [Prefixes.Len].
+// the number of prefixes per session use [Prefixes.Len] and
+// [Prefixes.Has]: declaring a prefix again adds none.
 func (p *Prefixes) Set(prefix, uri string) {
 	if p.m == nil {
 		p.m = make(map[string]string)
@@ -41,6 +42,15 @@ func (p *Prefixes) Expand(s string) string {
 		return s
 	}
 	return uri + s[i+1:]
+}
+
+// Has reports whether prefix has been declared.
+func (p *Prefixes) Has(prefix string) bool {
+	if p == nil {
+		return false
+	}
+	_, ok := p.m[prefix]
+	return ok
 }
 
 // Len returns the number of distinct prefixes declared.

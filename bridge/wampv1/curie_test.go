@@ -46,10 +46,13 @@ func TestPrefixes(t *testing.T) {
 	if got := p.Len(); got != 4 {
 		t.Errorf("Len() after redeclaring = %d, want 4", got)
 	}
+	if !p.Has("calc") || p.Has("CALC") || p.Has("calc:") {
+		t.Errorf("Has(calc, CALC, calc:) = %t, %t, %t, want true, false, false", p.Has("calc"), p.Has("CALC"), p.Has("calc:"))
+	}
 
 	var nilP *wampv1.Prefixes
-	if got := nilP.Expand("calc:x"); got != "calc:x" || nilP.Len() != 0 {
-		t.Errorf("nil Prefixes: Expand = %q, Len = %d", got, nilP.Len())
+	if got := nilP.Expand("calc:x"); got != "calc:x" || nilP.Len() != 0 || nilP.Has("calc") {
+		t.Errorf("nil Prefixes: Expand = %q, Len = %d, Has = %t", got, nilP.Len(), nilP.Has("calc"))
 	}
 }
 

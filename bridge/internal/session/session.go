@@ -566,7 +566,7 @@ func (s *session) dispatch(data []byte) {
 				fmt.Sprintf("PREFIX with a name of %d bytes: the limit is %d", n, s.cfg.MaxNameLength))
 			return
 		}
-		if s.prefixes.Len() >= s.cfg.MaxPrefixes {
+		if s.prefixes.Len() >= s.cfg.MaxPrefixes && !s.prefixes.Has(m.Prefix) {
 			s.closeWith(websocket.ClosePolicyViolation,
 				fmt.Sprintf("too many PREFIX declarations: the limit is %d per session", s.cfg.MaxPrefixes))
 			return
