@@ -68,8 +68,15 @@ func pipeUpgraded(t *testing.T) (*Conn, *websocket.Conn) {
 	return r.c, client
 }
 
-// testWelcome is the WELCOME that tests give writeLoop.
+// testWelcome is the WELCOME that tests give writeLoop (welcomeFrame).
 var testWelcome = []byte(`[0,"s",1,"test"]`)
+
+// welcomeFrame returns a pooled frame holding testWelcome.
+func welcomeFrame() *frame {
+	f := framePool.Get().(*frame)
+	f.b = append(f.b[:0], testWelcome...)
+	return f
+}
 
 // writerSession returns a session on conn with what its writer needs, a
 // send queue of 4 and a no-read timeout (WriteTimeout) of 1 s, and the
@@ -105,7 +112,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 			}
 		}()
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, testWelcome, nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil, nil) }()
 
 		stopReading := make(chan struct{})
 		read := make(chan int)
@@ -294,7 +301,7 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 			s.queue <- progressFrame("c", payload)
 		}
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, testWelcome, nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil, nil) }()
 
 		raw := client.NetConn() // bytes, not messages: 4 KiB at a time
 		buf := make([]byte, 4<<10)
@@ -335,7 +342,7 @@ func TestWelcomeFirst(t *testing.T) {
 					s.cancel(&closeError{code: websocket.CloseUnsupportedData, reason: "binary frame"})
 				}
 				written := make(chan struct{})
-				go func() { defer close(written); s.writeLoop(s.ctx, testWelcome, nil, nil) }()
+				go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil, nil) }()
 				if closing {
 					frames, code, _ := readUntilClose(client)
 					if len(frames) != 1 || frames[0] != string(testWelcome) || code != websocket.CloseUnsupportedData {

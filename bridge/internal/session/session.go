@@ -220,7 +220,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	defer s.sessionEnded()
 	start := time.Now()
 	s.logger.Info("session started", "session", s.id, "remote", cfg.Remote, "mode", cfg.Mode.String())
-	welcome := wampv1.Append(nil, &wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
+	welcome := encodeFrame(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
 	var writer sync.WaitGroup
 	// The reader's deadline and handlers are set before the writer runs,
 	// so that the writer's last deadline (endReadBy) is never overwritten.

@@ -17,18 +17,20 @@ import (
 const maxCloseReason = 123
 
 // writeLoop is the connection's only writer of data frames. It writes
-// welcome, then every queued frame and then flushes once, pings the peer,
+// welcome (and releases it), then every queued frame and then flushes once, pings the peer,
 // and on the end of the session sends the close frame. It also watches the
 // shutdown signals of [Config] (drain, and force: the end of the grace),
 // so that a session needs no goroutine of its own for them.
-func (s *session) writeLoop(ctx context.Context, welcome []byte, drain, force <-chan struct{}) {
+func (s *session) writeLoop(ctx context.Context, welcome *frame, drain, force <-chan struct{}) {
 	ws := s.conn.ws
 	// WELCOME goes first on every connection (PROTOCOL.md §2), alone:
 	// before any frame of a call or EVENT that the reader has caused
 	// already (the select below would pick between the two queues at
 	// random), and even when the session is closing already, so that a
 	// client closed for its first frame has had its WELCOME.
-	if err := s.writeOne(welcome); err != nil {
+	err := s.writeOne(welcome.b)
+	welcome.release()
+	if err != nil {
 		s.writeFailed(err)
 		return
 	}
