@@ -17,10 +17,11 @@ import (
 const maxCloseReason = 123
 
 // writeLoop is the connection's only writer of data frames. It writes
-// welcome (and releases it), then every queued frame and then flushes once, pings the peer,
-// and on the end of the session sends the close frame. It also watches the
-// shutdown signals of [Config] (drain, and force: the end of the grace),
-// so that a session needs no goroutine of its own for them.
+// welcome (and releases it), then every queued frame and then flushes
+// once, pings the peer, and on the end of the session sends the close
+// frame. It also watches the shutdown signals of [Config] (drain, and
+// force: the end of the grace), so that a session needs no goroutine of
+// its own for them.
 func (s *session) writeLoop(ctx context.Context, welcome *frame, drain, force <-chan struct{}) {
 	ws := s.conn.ws
 	// WELCOME goes first on every connection (PROTOCOL.md §2), alone:
