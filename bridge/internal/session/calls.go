@@ -159,6 +159,10 @@ func (s *session) addLocked(c *call) {
 // an id that is not in flight (see reuse).
 func (s *session) refuse(id, procedure string, err error) {
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return // the close frame is going out: nothing can answer
+	}
 	if s.refusing >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
 		s.closeWith(websocket.ClosePolicyViolation,

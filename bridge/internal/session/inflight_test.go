@@ -18,6 +18,7 @@ import (
 	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
 	"github.com/wampbridge/grpcwamp/bridge/internal/transcode"
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
+	"github.com/wampbridge/grpcwamp/bridge/wampv1"
 )
 
 // notReadyCore returns a Core whose upstream never loads a schema: every
@@ -247,5 +248,67 @@ func TestReuseWhileQueued(t *testing.T) {
 		}
 		client.Close()
 		<-served
+	})
+}
+
+// TestDrainAnswersLateCalls: a CALL that a draining session reads after
+// its close marker is queued is refused with UNAVAILABLE, and that refusal
+// goes out before the close, whether it is queued behind the marker by the
+// time the writer reaches it or is still to be queued then (the marker
+// then waits for it). Once the close is going out, a CALL is dropped.
+func TestDrainAnswersLateCalls(t *testing.T) {
+	refusal := func(id string) *frame {
+		return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: "wamp.error.unavailable", ErrorDesc: "shutting down"})
+	}
+	t.Run("queued behind the marker", func(t *testing.T) {
+		conn, _, client := upgraded(t)
+		s, _ := writerSession(conn)
+		s.draining, s.closing = true, true
+		s.queue <- closeMarker
+		s.queue <- refusal("late")
+		if err := s.writeBatch(s.ctx, <-s.queue, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := context.Cause(s.ctx); !errors.Is(got, errDrained) {
+			t.Errorf("session cause %v, want the drain's close", got)
+		}
+		conn.ws.Close() // the client reads what was written, then the end
+		if got := nextText(t, client); !strings.HasPrefix(got, `[4,"late","wamp.error.unavailable"`) {
+			t.Errorf("frame %s, want the refusal of the late CALL before the close", got)
+		}
+	})
+	t.Run("still to be queued", func(t *testing.T) {
+		conn, _, client := upgraded(t)
+		s, _ := writerSession(conn)
+		s.draining, s.closing, s.refusing = true, true, 1
+		s.queue <- closeMarker
+		if err := s.writeBatch(s.ctx, <-s.queue, nil); err != nil {
+			t.Fatal(err)
+		}
+		if s.ctx.Err() != nil || s.closing {
+			t.Fatalf("with a refusal still to be queued the writer closed (cause %v, closing %t), want the marker withdrawn",
+				context.Cause(s.ctx), s.closing)
+		}
+		// The refusal's goroutine queues it, and then the marker again.
+		s.sendFinal(refusal("late"))
+		s.mu.Lock()
+		s.refusing--
+		s.mu.Unlock()
+		s.closeIfDrained()
+		if err := s.writeBatch(s.ctx, <-s.queue, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := context.Cause(s.ctx); !errors.Is(got, errDrained) {
+			t.Errorf("session cause %v, want the drain's close", got)
+		}
+		conn.ws.Close()
+		if got := nextText(t, client); !strings.HasPrefix(got, `[4,"late","wamp.error.unavailable"`) {
+			t.Errorf("frame %s, want the refusal of the late CALL before the close", got)
+		}
+		// Once the close goes out, nothing is refused any more.
+		s.refuse("later", "x.v1.S.M", errors.New("shutting down"))
+		if s.refusing != 0 || len(s.queue) != 0 {
+			t.Errorf("a CALL after the close was refused (refusing %d, queued %d), want it dropped", s.refusing, len(s.queue))
+		}
 	})
 }

@@ -172,6 +172,7 @@ type session struct {
 	failed, failLogged int
 	draining           bool
 	closing            bool // the close marker is queued
+	closed             bool // the writer has reached the marker: the close goes out (see closeNow)
 	// readEnding: the writer has set the reader's last deadline (see
 	// endReadBy); pongs no longer extend it.
 	readEnding bool
@@ -506,6 +507,23 @@ func (s *session) closeDue() bool {
 		return false
 	}
 	s.closing = true
+	return true
+}
+
+// closeNow reports whether a draining session closes now that the writer
+// has reached its close marker: when no refusal is still to be queued. If
+// one is, the marker is withdrawn and the last refusal queues it again
+// (closeIfDrained), so that every CALL read before the close is answered.
+// Once it has reported true, the CALLs the reader reads are dropped:
+// nothing could answer them.
+func (s *session) closeNow() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.refusing > 0 {
+		s.closing = false
+		return false
+	}
+	s.closed = true
 	return true
 }
 

@@ -115,6 +115,20 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 		data := ev
 		if f != nil {
 			if f == closeMarker {
+				if !s.closeNow() {
+					// A refusal is yet to be queued; the last one
+					// queues the marker again, behind it.
+					if f, ev = s.queued(); f != nil || ev != nil {
+						continue
+					}
+					break
+				}
+				// The frames behind the marker are refusals of CALLs
+				// read after it was queued: they go out first.
+				if err := s.writeRefusals(bc); err != nil {
+					bc.end()
+					return err
+				}
 				s.cancel(errDrained) // the loop then sends the close frame
 				break
 			}
@@ -155,6 +169,29 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 		break
 	}
 	return bc.end()
+}
+
+// writeRefusals writes the frames left in the calls' queue once the writer
+// has reached the close marker, to be flushed with the batch: the
+// refusals of CALLs read after the marker was queued (no call runs then).
+func (s *session) writeRefusals(bc *batchConn) error {
+	for {
+		select {
+		case f := <-s.queue:
+			if f == closeMarker {
+				continue
+			}
+			s.taken(f)
+			s.metrics.bytesOut(len(f.b))
+			err := bc.writeText(f.b)
+			f.release()
+			if err != nil {
+				return err
+			}
+		default:
+			return nil
+		}
+	}
 }
 
 // writeOne writes the frame data on its own, and flushes it.
