@@ -255,7 +255,8 @@ func TestReuseWhileQueued(t *testing.T) {
 // its close marker is queued is refused with UNAVAILABLE, and that refusal
 // goes out before the close, whether it is queued behind the marker by the
 // time the writer reaches it or is still to be queued then (the marker
-// then waits for it). Once the close is going out, a CALL is dropped.
+// then waits for it, but not once the grace has ended). Once the close is
+// going out, a CALL is dropped.
 func TestDrainAnswersLateCalls(t *testing.T) {
 	refusal := func(id string) *frame {
 		return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: "wamp.error.unavailable", ErrorDesc: "shutting down"})
@@ -275,6 +276,19 @@ func TestDrainAnswersLateCalls(t *testing.T) {
 		conn.ws.Close() // the client reads what was written, then the end
 		if got := nextText(t, client); !strings.HasPrefix(got, `[4,"late","wamp.error.unavailable"`) {
 			t.Errorf("frame %s, want the refusal of the late CALL before the close", got)
+		}
+	})
+	t.Run("still to be queued after the grace", func(t *testing.T) {
+		// The grace has ended: the writer closes without waiting, so that a
+		// client calling without pause cannot hold the session open.
+		conn, _, _ := upgraded(t)
+		s, _ := writerSession(conn)
+		s.draining, s.forced, s.closing, s.refusing = true, true, true, 1
+		if err := s.writeBatch(s.ctx, closeMarker, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got := context.Cause(s.ctx); !errors.Is(got, errDrained) {
+			t.Errorf("session cause %v, want the drain's close", got)
 		}
 	})
 	t.Run("still to be queued", func(t *testing.T) {

@@ -173,6 +173,7 @@ type session struct {
 	draining           bool
 	closing            bool // the close marker is queued
 	closed             bool // the writer has reached the marker: the close goes out (see closeNow)
+	forced             bool // the grace has ended (see force)
 	// readEnding: the writer has set the reader's last deadline (see
 	// endReadBy); pongs no longer extend it.
 	readEnding bool
@@ -492,7 +493,7 @@ func (s *session) drain() bool {
 // marker is due now. The writer calls it when the grace ends.
 func (s *session) force() bool {
 	s.mu.Lock()
-	s.draining = true
+	s.draining, s.forced = true, true
 	s.mu.Unlock()
 	s.cancelCalls(errShutdown)
 	return s.closeDue()
@@ -513,13 +514,14 @@ func (s *session) closeDue() bool {
 // closeNow reports whether a draining session closes now that the writer
 // has reached its close marker: when no refusal is still to be queued. If
 // one is, the marker is withdrawn and the last refusal queues it again
-// (closeIfDrained), so that every CALL read before the close is answered.
-// Once it has reported true, the CALLs the reader reads are dropped:
-// nothing could answer them.
+// (closeIfDrained), so that every CALL read before the close is answered;
+// but not once the grace has ended (force), or a client calling without
+// pause could hold the session open. Once it has reported true, the CALLs
+// the reader reads are dropped: nothing could answer them.
 func (s *session) closeNow() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.refusing > 0 {
+	if s.refusing > 0 && !s.forced {
 		s.closing = false
 		return false
 	}
