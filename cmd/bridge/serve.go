@@ -224,9 +224,10 @@ func newServeFlagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
 With no -upstream it serves a built-in demo clock (demo.v1.ClockService).
 
-Every flag but -print-config is also an environment variable, BRIDGE_ and the
-name in upper case with _ for - (BRIDGE_MAX_SESSIONS; -bearer-token is
-BRIDGE_BEARER_TOKENS), and a key of the -config YAML file (max-sessions: 100).
+Every flag but -config and -print-config is also an environment variable,
+BRIDGE_ and the name in upper case with _ for - (BRIDGE_MAX_SESSIONS;
+-bearer-token is BRIDGE_BEARER_TOKENS), and a key of the -config YAML file
+(max-sessions: 100); -config is also BRIDGE_CONFIG.
 The command line wins over the environment, which wins over the file.
 Sizes are bytes, or an integer with KiB, MiB or GiB.
 
