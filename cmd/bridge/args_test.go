@@ -107,6 +107,8 @@ func TestUsage(t *testing.T) {
 		{"serve bad path", []string{"-path", "wamp"}, exitUsage, `flag -path: "wamp" must start with /`},
 		{"serve extra argument", []string{"serve", "now"}, exitUsage, `unexpected argument "now": serve takes only flags (the upstream is -upstream HOST:PORT)`},
 		{"serve negative shutdown grace", []string{"-shutdown-grace", "-1s"}, exitUsage, "flag -shutdown-grace"},
+		{"serve unknown flag", []string{"-max-sesions", "3"}, exitUsage, "flag provided but not defined: -max-sesions\ndid you mean -max-sessions?\n(bridge -h"},
+		{"serve unknown flag, no likely one", []string{"-qqqqqqq"}, exitUsage, "flag provided but not defined: -qqqqqqq\n(bridge -h"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -119,6 +121,13 @@ func TestUsage(t *testing.T) {
 			}
 			if stdout.Len() != 0 {
 				t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
+			}
+			// An error in serve's flags is followed by a pointer to the
+			// usage, not by its 160 lines, which would scroll it away.
+			if serve := tc.args[0] != "call"; serve && tc.want == exitUsage {
+				if strings.Contains(stderr.String(), "usage:") || !strings.Contains(stderr.String(), "bridge -h lists the settings") {
+					t.Errorf("run(%q) stderr, want the error and a pointer to -h, not the usage:\n%s", tc.args, stderr.String())
+				}
 			}
 		})
 	}

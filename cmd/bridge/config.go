@@ -95,20 +95,32 @@ type envValue struct {
 
 // loadServeConfig parses the settings of serve from args (the command
 // line after "serve"), environ (os.Environ) and the -config file. It
-// reports errors on stderr itself: flag errors with the usage, as the flag
-// package does, others with a pointer to it. It returns flag.ErrHelp for -h.
+// reports errors on stderr itself, each followed by a pointer to the usage
+// (settingsHint), and the usage for -h, returning flag.ErrHelp.
 func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, error) {
 	// The command line alone, into a throwaway configuration: it reports
 	// the flag errors and -h, and tells which settings the command line gives.
 	probe := defaultServeConfig()
 	pfs := newServeFlagSet(&probe, stderr)
-	if err := pfs.Parse(args); err != nil {
+	if err := pfs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		serveUsage(pfs)
+		return probe, err
+	} else if err != nil {
+		// The flag package printed the error; a misspelt flag gets the
+		// name it most likely meant.
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			var names []string
+			pfs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if best := closest(strings.TrimPrefix(name, "-"), names); best != "" {
+				fmt.Fprintf(stderr, "did you mean -%s?\n", best)
+			}
+		}
+		fmt.Fprintln(stderr, settingsHint)
 		return probe, err
 	}
 	if pfs.NArg() > 0 {
 		err := fmt.Errorf("unexpected argument %q: serve takes only flags (the upstream is -upstream HOST:PORT)", pfs.Arg(0))
-		fmt.Fprintf(stderr, "%v\n", err)
-		pfs.Usage()
+		fmt.Fprintf(stderr, "%v\n%s\n", err, settingsHint)
 		return probe, err
 	}
 	onCommandLine := make(map[string]bool)
@@ -117,7 +129,7 @@ func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, err
 	cfg := defaultServeConfig()
 	fs := newServeFlagSet(&cfg, io.Discard)
 	fail := func(err error) (serveConfig, error) {
-		fmt.Fprintf(stderr, "%v\n(bridge -h lists the settings; see Configuration in the README)\n", err)
+		fmt.Fprintf(stderr, "%v\n%s\n", err, settingsHint)
 		return cfg, err
 	}
 	from := make(map[string]source)
@@ -354,16 +366,23 @@ func valueError(f *flag.Flag, err error) error {
 // suggest returns ` (did you mean "x"?)` for the candidate closest to
 // name, when one is close, else "".
 func suggest(name string, candidates []string) string {
+	best := closest(name, candidates)
+	if best == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (did you mean %q?)", best)
+}
+
+// closest returns the candidate within 2 edits of name (case aside) that is
+// nearest to it, or "".
+func closest(name string, candidates []string) string {
 	best, bestD := "", 3 // farther than 2 edits is no typo
 	for _, c := range candidates {
 		if d := editDistance(strings.ToLower(name), strings.ToLower(c)); d < bestD {
 			best, bestD = c, d
 		}
 	}
-	if best == "" {
-		return ""
-	}
-	return fmt.Sprintf(" (did you mean %q?)", best)
+	return best
 }
 
 // editDistance is the Levenshtein distance of a and b.

@@ -217,8 +217,19 @@ func parseServeFlags(args []string, stderr io.Writer) (serveConfig, error) {
 func newServeFlagSet(cfg *serveConfig, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("bridge", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: bridge [serve] [flags]
+	// The flag package prints the usage after each error too; the caller
+	// prints it for -h alone (serveUsage), and after an error the hint.
+	fs.Usage = func() {}
+	return defineServeFlags(fs, cfg)
+}
+
+// settingsHint follows an error in the settings of serve: a line of the
+// error, not 160 lines of usage after it.
+const settingsHint = "(bridge -h lists the settings; see Configuration in the README)"
+
+// serveUsage prints the usage of serve: what -h prints.
+func serveUsage(fs *flag.FlagSet) {
+	fmt.Fprint(fs.Output(), `usage: bridge [serve] [flags]
        bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
 
 bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
@@ -233,8 +244,11 @@ Sizes are bytes, or an integer with KiB, MiB or GiB.
 
 flags of serve:
 `)
-		fs.PrintDefaults()
-	}
+	fs.PrintDefaults()
+}
+
+// defineServeFlags defines the flags of serve on fs, which set cfg.
+func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` of settings, keyed by flag name; the environment and the command line override it")
 	fs.BoolVar(&cfg.printConfig, "print-config", false, "print the effective settings as YAML that -config reads, with their sources, and exit")
 	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` to serve WebSocket, /healthz, /readyz, /procedures and /metrics on")
