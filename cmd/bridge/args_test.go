@@ -107,6 +107,10 @@ func TestUsage(t *testing.T) {
 		{"serve bad path", []string{"-path", "wamp"}, exitUsage, `flag -path: "wamp" must start with /`},
 		{"serve extra argument", []string{"serve", "now"}, exitUsage, `unexpected argument "now": serve takes only flags (the upstream is -upstream HOST:PORT)`},
 		{"serve negative shutdown grace", []string{"-shutdown-grace", "-1s"}, exitUsage, "flag -shutdown-grace"},
+		{"serve upstream URL", []string{"-upstream", "http://localhost:50051"}, exitUsage,
+			`flag -upstream: "http://localhost:50051" is a URL: a gRPC target is host:port or dns:///host:port (unix:PATH for a socket); for TLS add -upstream-tls`},
+		{"serve upstream not host:port", []string{"-upstream", "::::"}, exitUsage,
+			`flag -upstream: "::::": a gRPC target is host:port`},
 		{"serve unknown flag", []string{"-max-sesions", "3"}, exitUsage, "flag provided but not defined: -max-sesions\ndid you mean -max-sessions?\n(bridge -h"},
 		{"serve unknown flag, no likely one", []string{"-qqqqqqq"}, exitUsage, "flag provided but not defined: -qqqqqqq\n(bridge -h"},
 	} {
@@ -145,6 +149,22 @@ func TestDialAddr(t *testing.T) {
 	} {
 		if got := dialAddr(tc.addr); got != tc.want {
 			t.Errorf("dialAddr(%v) = %q, want %q", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestCheckTarget: -upstream takes what grpc.NewClient connects to, and
+// refuses at start what it would retry for ever.
+func TestCheckTarget(t *testing.T) {
+	for _, ok := range []string{"", "localhost:50051", "localhost", "10.0.0.5:443", "[::1]:50051",
+		"dns:///svc.ns.svc.cluster.local:50051", "passthrough:///127.0.0.1:1", "unix:/run/api.sock", "unix:///run/api.sock"} {
+		if err := checkTarget(ok); err != nil {
+			t.Errorf("checkTarget(%q) = %v, want nil", ok, err)
+		}
+	}
+	for _, bad := range []string{"http://localhost:50051", "HTTPS://api:443", "grpc://api:50051", "::::", "::1:50051", "host:port:1"} {
+		if err := checkTarget(bad); err == nil {
+			t.Errorf("checkTarget(%q) = nil, want an error", bad)
 		}
 	}
 }

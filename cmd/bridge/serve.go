@@ -252,7 +252,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.configFile, "config", "", "YAML `file` of settings, keyed by flag name; the environment and the command line override it")
 	fs.BoolVar(&cfg.printConfig, "print-config", false, "print the effective settings as YAML that -config reads, with their sources, and exit")
 	fs.StringVar(&cfg.listen, "listen", cfg.listen, "`address` to serve WebSocket, /healthz, /readyz, /procedures and /metrics on")
-	fs.StringVar(&cfg.upstream, "upstream", "", "gRPC `target` to bridge, as grpc.NewClient takes it (localhost:50051, dns:///name:port);\nempty: the built-in demo clock")
+	fs.Var(stringFlag{&cfg.upstream, checkTarget}, "upstream", "gRPC `target` to bridge, as grpc.NewClient takes it (localhost:50051, dns:///name:port);\nempty: the built-in demo clock")
 	fs.StringVar(&cfg.descriptorSet, "descriptor-set", "", "binary FileDescriptorSet `file` describing the upstream; empty: gRPC server reflection")
 	fs.Var(streamFlag{&cfg.stream}, "stream", "`mode` of server streams for connections without ?stream=: progress, last or collect")
 	fs.Var(stringFlag{&cfg.path, func(v string) error {
@@ -429,6 +429,27 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
 	fs.Var(choiceFlag{&cfg.logFormat, []string{"text", "json"}}, "log-format", "log `format`: text (log/slog's key=value) or json (one object per line)")
 	return fs
+}
+
+// checkTarget refuses an -upstream that grpc.NewClient would take but
+// never connect to, which would leave the bridge retrying for ever: a URL
+// (a gRPC target has no http://), or a host:port that is neither.
+func checkTarget(v string) error {
+	const want = "a gRPC target is host:port or dns:///host:port (unix:PATH for a socket)"
+	if scheme, _, ok := strings.Cut(v, "://"); ok {
+		switch strings.ToLower(scheme) {
+		case "http", "https", "ws", "wss", "grpc", "grpcs":
+			return fmt.Errorf("%q is a URL: %s; for TLS add -upstream-tls", v, want)
+		}
+		return nil
+	}
+	if v == "" || strings.HasPrefix(v, "unix:") || strings.HasPrefix(v, "unix-abstract:") || !strings.Contains(v, ":") {
+		return nil // empty: the demo; a bare host: gRPC's default port
+	}
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("%q: %s (an IPv6 address goes in brackets: [::1]:50051)", v, want)
+	}
+	return nil
 }
 
 // check checks what no single setting can: the combinations, and the URL
