@@ -330,7 +330,8 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 		},
 		clear: func() { cfg.forwardHeaders = []string{} },
 	}, "forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization")
-	fs.Var(intFlag{&cfg.procs, 0, "0 leaves the Go runtime's choice"}, "procs",
+	fs.Var(cappedIntFlag{intFlag{&cfg.procs, 0, "0 leaves the Go runtime's choice"}, maxProcs,
+		"it bounds the threads running Go code at once, and each costs the system a thread and memory"}, "procs",
 		"most `CPUs` that run the bridge's code at once (GOMAXPROCS); 0: the Go runtime's choice\n(all CPUs, or the container's CPU limit); the default 1 suits a sidecar;\nan explicit $GOMAXPROCS is kept unless -procs is given")
 	fs.Var(sizeFlag{&cfg.gcHeapFloor, 0, ""}, "gc-heap-floor",
 		"least heap `size` at which the garbage collector starts a cycle, e.g. 32MiB: GOGC is raised while twice\nthe live heap is smaller; 0: GOGC alone; GOMEMLIMIT still caps it; GOGC=off turns it off")
@@ -343,7 +344,8 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	addTLSFlags(fs, &cfg.tls)
 
 	// Limits of a session and of publish/subscribe.
-	fs.Var(intFlag{&cfg.sendQueue, 1, ""}, "send-queue",
+	fs.Var(cappedIntFlag{intFlag{&cfg.sendQueue, 1, ""}, maxSendQueue,
+		"every session allocates room for them (8 bytes a frame) when it opens"}, "send-queue",
 		"`frames` that may wait for a slow WebSocket before its calls stop reading from the upstream")
 	fs.Var(sizeFlag{&cfg.maxFrameSize, 1, ""}, "max-frame-size",
 		"largest frame a client may send, in `bytes`; a larger one closes the session with 1009")
@@ -430,6 +432,13 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.Var(choiceFlag{&cfg.logFormat, []string{"text", "json"}}, "log-format", "log `format`: text (log/slog's key=value) or json (one object per line)")
 	return fs
 }
+
+// Largest values of -procs and -send-queue: beyond them the process would
+// exhaust its threads, or a session's queue alone take megabytes.
+const (
+	maxProcs     = 1024
+	maxSendQueue = 1 << 16
+)
 
 // checkTarget refuses an -upstream that grpc.NewClient would take but
 // never connect to, which would leave the bridge retrying for ever: a URL

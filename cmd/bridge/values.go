@@ -76,6 +76,9 @@ func (f intFlag) String() string {
 
 func (f intFlag) Set(s string) error {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, strconv.IntSize)
+	if errors.Is(err, strconv.ErrRange) {
+		return fmt.Errorf("%s is too large", strings.TrimSpace(s))
+	}
 	if err != nil {
 		return fmt.Errorf("want an integer of at least %d", f.min)
 	}
@@ -83,6 +86,26 @@ func (f intFlag) Set(s string) error {
 		return f.tooSmall(strconv.FormatInt(n, 10))
 	}
 	*f.p = int(n)
+	return nil
+}
+
+// cappedIntFlag is an intFlag with a largest value too, where a larger one
+// would exhaust the process: why says what it costs.
+type cappedIntFlag struct {
+	intFlag
+	max int
+	why string
+}
+
+func (f cappedIntFlag) Set(s string) error {
+	var n int
+	if err := (intFlag{&n, f.min, f.hint}).Set(s); err != nil {
+		return err
+	}
+	if n > f.max {
+		return fmt.Errorf("%d is more than %d: %s", n, f.max, f.why)
+	}
+	*f.p = n
 	return nil
 }
 
