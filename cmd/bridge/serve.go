@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -25,6 +27,7 @@ import (
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/time/rate"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
@@ -669,7 +672,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		ReadTimeout:       readTimeout,
 		IdleTimeout:       idleTimeout,
 		MaxHeaderBytes:    maxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(logger),
 	}
 	scheme := "ws://"
 	if serverTLS != nil {
@@ -804,6 +807,38 @@ type keepaliveParams struct {
 
 // grpcLogger adapts a slog.Logger to the logging interface of
 // go-grpc-middleware, whose levels are slog's numbers.
+// httpErrorLog returns the log of the HTTP server's own errors, as
+// warnings. A failed TLS handshake is a client's doing, one line each: the
+// first tlsErrorsLogged are logged and then one a minute, saying so, so
+// that clients cannot flood the log.
+func httpErrorLog(l *slog.Logger) *log.Logger {
+	tlsErrors := &rate.Sometimes{First: tlsErrorsLogged, Interval: time.Minute}
+	var logged atomic.Int64
+	return log.New(writerFunc(func(p []byte) (int, error) {
+		msg := strings.TrimSuffix(string(p), "\n")
+		if !strings.HasPrefix(msg, "http: TLS handshake error") {
+			l.Warn(msg)
+			return len(p), nil
+		}
+		tlsErrors.Do(func() {
+			if logged.Add(1) == tlsErrorsLogged {
+				msg += " (further TLS handshake errors: at most one a minute)"
+			}
+			l.Warn(msg)
+		})
+		return len(p), nil
+	}), "", 0)
+}
+
+// tlsErrorsLogged is how many failed TLS handshakes are logged before the
+// log of them slows to one a minute.
+const tlsErrorsLogged = 10
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
 func grpcLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"io"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -328,4 +330,27 @@ func TestServeUpstreamMTLS(t *testing.T) {
 			t.Errorf("call without a client certificate: stderr does not show wamp.error.unavailable:\n%s", callErr)
 		}
 	})
+}
+
+// TestHTTPErrorLogTLSErrors: the HTTP server's errors are warnings, but
+// failed TLS handshakes, one line per client, are logged only
+// tlsErrorsLogged times and then at most once a minute, the last of the
+// first ones saying so: a client cannot flood the log.
+func TestHTTPErrorLogTLSErrors(t *testing.T) {
+	var buf bytes.Buffer
+	l := httpErrorLog(slog.New(slog.NewTextHandler(&buf, nil)))
+	for i := range 100 {
+		l.Printf("http: TLS handshake error from 127.0.0.1:%d: remote error: tls: bad certificate", 40000+i)
+	}
+	l.Printf("http: panic serving 127.0.0.1:1: boom")
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != tlsErrorsLogged+1 {
+		t.Fatalf("%d log lines for 100 failed handshakes and a panic, want %d:\n%s", len(lines), tlsErrorsLogged+1, buf.String())
+	}
+	if !strings.Contains(lines[tlsErrorsLogged-1], "further TLS handshake errors: at most one a minute") {
+		t.Errorf("line %d does not say the log of them slows: %s", tlsErrorsLogged, lines[tlsErrorsLogged-1])
+	}
+	if last := lines[len(lines)-1]; !strings.Contains(last, "level=WARN") || !strings.Contains(last, "http: panic serving") {
+		t.Errorf("another server error: %s, want it logged as a warning", last)
+	}
 }
