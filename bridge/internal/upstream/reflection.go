@@ -16,6 +16,10 @@ import (
 // describe the upstream.
 const reflectionHint = "enable server reflection on the upstream (google.golang.org/grpc/reflection) or pass -descriptor-set"
 
+// sizeHint tells the user what to do when an answer of server reflection
+// is larger than the connection lets the bridge receive.
+const sizeHint = "the upstream's schema is larger than a gRPC message may be here: raise -upstream-max-recv-size (grpc.MaxCallRecvMsgSize of an embedded Handler's connection) or pass -descriptor-set"
+
 // skipped are the services the bridge never exposes: the upstream's own
 // plumbing.
 var skipped = map[protoreflect.FullName]bool{
@@ -63,6 +67,9 @@ func (s *reflectionSource) fail(err error) error {
 	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
 		// The server could not be asked; reflection is not the problem.
 		return fmt.Errorf("%s: server reflection: %w", s.name(), err)
+	case codes.ResourceExhausted:
+		// Reflection works; its answer is over a gRPC size limit.
+		return fmt.Errorf("%s: server reflection: %w: %s", s.name(), err, sizeHint)
 	}
 	return fmt.Errorf("%s: server reflection: %w: %s", s.name(), err, reflectionHint)
 }

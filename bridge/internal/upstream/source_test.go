@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
@@ -85,6 +86,21 @@ func TestReflectionSourceErrors(t *testing.T) {
 		}
 		if !strings.Contains(err.Error(), "enable server reflection") || !strings.Contains(err.Error(), "-descriptor-set") {
 			t.Errorf("error %q does not say what to do", err)
+		}
+	})
+	t.Run("answer over the size limit", func(t *testing.T) {
+		// Reflection works; its answers do not fit the connection's
+		// receive limit. The hint is about the limit, not about enabling
+		// reflection.
+		t.Parallel()
+		addr, _ := startServer(t, reflectionBoth)
+		_, err := upstream.NewReflectionSource(dial(t, addr, grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(10)))).Load(t.Context())
+		t.Log(err)
+		if status.Code(err) != codes.ResourceExhausted {
+			t.Fatalf("Load error = %v, want RESOURCE_EXHAUSTED", err)
+		}
+		if !strings.Contains(err.Error(), "raise -upstream-max-recv-size") || strings.Contains(err.Error(), "enable server reflection") {
+			t.Errorf("error %q does not point to the size limit, or says to enable reflection", err)
 		}
 	})
 }
