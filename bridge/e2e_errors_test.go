@@ -96,6 +96,19 @@ func TestE2EUnknownProcedure(t *testing.T) {
 				c.Sync(t)
 			})
 		}
+		t.Run("long name", func(t *testing.T) {
+			// The client's name is quoted, twice, at most 200 bytes of it:
+			// a 4000-byte name does not come back three times over.
+			t.Parallel()
+			c := e.connect(t, "")
+			proc := "x:" + strings.Repeat("a", 3998)
+			c.Send(t, fmt.Sprintf(`[2,"c",%q,{}]`, proc))
+			ce := c.ExpectCallError(t, "c", 12)
+			if len(ce.Desc) > 1024 || !strings.Contains(ce.Desc, proc[:190]) {
+				t.Errorf("errorDesc of %d bytes for a name of %d, want at most 1 KiB quoting its start: %.300q", len(ce.Desc), len(proc), ce.Desc)
+			}
+			c.Sync(t)
+		})
 	})
 }
 

@@ -132,7 +132,7 @@ func (c *Core) Resolve(procedure string) (*Procedure, error) {
 		// operator, at /readyz and in the log, not for every client.
 		return nil, status.Errorf(codes.Unavailable,
 			"procedure %q: the bridge is not ready: its upstream is not connected or its schema is not loaded yet; retry shortly",
-			procedure)
+			clip(procedure))
 	}
 	cat := c.up.Catalog()
 	if p, ok := c.builtin(procedure, cat); ok {
@@ -147,8 +147,10 @@ func (c *Core) Resolve(procedure string) (*Procedure, error) {
 
 // noSuchProcedure says that no method answers to name, and how to find
 // the names that do. curie: name came where CURIEs are expanded (a CALL's
-// procURI), so a prefix:rest name may lack its PREFIX.
+// procURI), so a prefix:rest name may lack its PREFIX. It quotes at most
+// 200 bytes of the client's name (clip), which it quotes twice.
 func noSuchProcedure(name string, curie bool) string {
+	name = clip(name)
 	hint := ""
 	if i := strings.IndexByte(name, ':'); curie && i > 0 && !strings.HasPrefix(name[i:], "://") {
 		hint = fmt.Sprintf("; if %q is a CURIE, declare its prefix %q with PREFIX first", name, name[:i])
