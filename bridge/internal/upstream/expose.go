@@ -14,6 +14,14 @@ import (
 // the configuration against the schema, which retrying does not fix.
 var ErrConflict = errors.New("upstream: procedure naming conflict")
 
+// namingError is an error of the naming options against the schema that
+// is no conflict (an alias naming no method): it matches ErrConflict, for
+// what to do about it, without being called a conflict.
+type namingError struct{ msg string }
+
+func (e *namingError) Error() string        { return "upstream: " + e.msg }
+func (e *namingError) Is(target error) bool { return target == ErrConflict }
+
 // Naming holds the naming options applied to every loaded catalog.
 type Naming struct {
 	// Aliases maps extra procedure URIs to methods, given by full name
@@ -102,8 +110,8 @@ func (c *Catalog) Apply(n Naming) (*Catalog, error) {
 		t := n.Aliases[a]
 		m, ok := idx[t]
 		if !ok {
-			return nil, fmt.Errorf("%w: alias %q: the upstream has no exposed method %q: name it by full name (pkg.Service.Method) or gRPC path (/pkg.Service/Method), and check that -expose includes it",
-				ErrConflict, a, t)
+			return nil, &namingError{fmt.Sprintf("alias %q: the upstream has no exposed method %q: name it by full name (pkg.Service.Method) or gRPC path (/pkg.Service/Method), and check that -expose includes it",
+				a, t)}
 		}
 		if !slices.Contains(m.URIs, a) {
 			m.URIs = append(m.URIs, a)

@@ -46,6 +46,10 @@ func TestApplyUnknownAlias(t *testing.T) {
 		!strings.Contains(err.Error(), "-expose") {
 		t.Errorf("err = %v, want ErrConflict naming the alias, the method, and -expose as a cause", err)
 	}
+	// A missing method is no conflict, and the message does not say so.
+	if strings.Contains(err.Error(), "conflict") {
+		t.Errorf("err = %v, calls an alias naming no method a conflict", err)
+	}
 }
 
 func TestApplyExpose(t *testing.T) {
