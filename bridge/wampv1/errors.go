@@ -10,7 +10,8 @@ var (
 	// ErrNotArray reports a frame that is not a WAMP frame at all: invalid
 	// UTF-8, invalid JSON, a value other than an array, an empty array, or
 	// an element 0 that is not an integer. The wrapping error says which.
-	ErrNotArray = errors.New("wampv1: frame is not a JSON array")
+	// (Its text says "not a WAMP frame": [] and ["x"] are JSON arrays.)
+	ErrNotArray = errors.New("wampv1: not a WAMP frame")
 
 	// ErrUnknownType is matched by every [*UnknownTypeError].
 	ErrUnknownType = errors.New("wampv1: unknown message type")

@@ -124,14 +124,14 @@ func splitElements(data []byte, elems []span, sh *shape) ([]span, error) {
 		if err := checkEnd(data, end); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: got %s", ErrNotArray, kindName(data[i]))
+		return nil, fmt.Errorf("%w: want a JSON array, got %s", ErrNotArray, kindName(data[i]))
 	}
 	i = skipSpace(data, i+1)
 	if i < len(data) && data[i] == ']' {
 		if err := checkEnd(data, i+1); err != nil {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: empty array", ErrNotArray)
+		return nil, fmt.Errorf("%w: empty array, want [typeId, ...]", ErrNotArray)
 	}
 	for {
 		if i >= len(data) {
