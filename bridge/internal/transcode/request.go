@@ -173,6 +173,13 @@ func (d *requestDecoder) positional(m protoreflect.Message, args []json.RawMessa
 			return d.errorf("%s", err)
 		}
 		if err := d.field(m, fd, raw, name, 0); err != nil {
+			if raw[0] == '{' && fd.Message() == nil && !fd.IsMap() {
+				// Most likely the request as an object, with more
+				// arguments after it: only one object alone is that.
+				return status.Errorf(codes.InvalidArgument,
+					"%s; an object is the whole request only as the one argument, and positional arguments set the fields in order: %s",
+					status.Convert(err).Message(), d.c.fieldNames(m.Descriptor()))
+			}
 			return err
 		}
 	}

@@ -293,6 +293,16 @@ var requestCases = []requestCase{
 		wantErr: `procedure "bridgetest.v1.TestService.Echo": invalid JSON object: unexpected EOF`,
 	},
 	{
+		// The request as an object with another argument after it: the
+		// error says why the object was taken for the first field.
+		name: "object among positional arguments", proc: echoProc, md: echoDesc,
+		args: []string{`{"text": "a"}`, `1`},
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": argument 1 (field "text", string): invalid value {"text": "a"}; ` +
+			`an object is the whole request only as the one argument, and positional arguments set the fields in order: ` +
+			`text, number, big, ratio, flag, blob, color, inner, tags, counts, at, wait, extra, label, choiceText, ` +
+			`choiceNumber, maybe, anyKind`,
+	},
+	{
 		name: "bad positional JSON", proc: echoProc, md: echoDesc,
 		args:    []string{`"a"`, `1, "big": 2`},
 		wantErr: `procedure "bridgetest.v1.TestService.Echo": argument 2: invalid JSON value`,
