@@ -413,7 +413,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 		cfg.retry.Methods = append(cfg.retry.Methods, v)
 		return nil
 	}}, "retry-method", "retry failed calls of the methods matching `pattern` (safe to run twice), unary and server-streaming,\nwhile the client has seen nothing of them; repeatable; default: none")
-	fs.Var(intFlag{&cfg.retryAttempts, 2, ""}, "retry-attempts", "most `attempts` of a retried call, the first included")
+	fs.Var(intFlag{&cfg.retryAttempts, 2, "the first attempt counts, so 2 is one retry"}, "retry-attempts", "most `attempts` of a retried call, the first included")
 	fs.Var(&listFlag{
 		dflt: []string{"UNAVAILABLE"},
 		add: func(v string) error {
@@ -431,7 +431,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.StringVar(&cfg.debugListen, "debug-listen", "", "`address` (such as 127.0.0.1:6060) of a separate listener serving Go's profiles at /debug/pprof/;\nkeep it on loopback or a private network; empty: none")
 	fs.Var(ratioFlag{&cfg.traceSampleRatio}, "trace-sample-ratio", "`fraction` of traces sampled, from 0 to 1; a sampled parent wins")
 
-	fs.TextVar(&cfg.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn or error")
+	fs.Var(levelFlag{&cfg.logLevel}, "log-level", "log `level`: debug, info, warn or error")
 	fs.Var(choiceFlag{&cfg.logFormat, []string{"text", "json"}}, "log-format", "log `format`: text (log/slog's key=value) or json (one object per line)")
 	return fs
 }

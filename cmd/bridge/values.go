@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
 	"strings"
@@ -313,5 +314,28 @@ func (f ratioFlag) Set(s string) error {
 		return errors.New("want a fraction from 0 to 1, such as 0.1")
 	}
 	*f.p = v
+	return nil
+}
+
+// levelFlag is -log-level: a slog level by name, in lower case as the
+// README writes it.
+type levelFlag struct{ p *slog.Level }
+
+func (f levelFlag) String() string {
+	if f.p == nil {
+		return "" // the zero flag: -h then shows the default
+	}
+	return strings.ToLower(f.p.String())
+}
+
+func (f levelFlag) Set(s string) error {
+	var l slog.Level
+	switch v := strings.ToLower(strings.TrimSpace(s)); v {
+	case "debug", "info", "warn", "error":
+		_ = l.UnmarshalText([]byte(v))
+	default:
+		return fmt.Errorf("%q: want debug, info, warn or error", s)
+	}
+	*f.p = l
 	return nil
 }
