@@ -7,6 +7,9 @@ import (
 	"fmt"
 	"maps"
 	"strings"
+	"sync/atomic"
+
+	"golang.org/x/time/rate"
 )
 
 // ErrInvalidBinding is wrapped by every error about a malformed binding,
@@ -74,6 +77,10 @@ func cutField(s string) (field, rest string) {
 // placeholder.
 type rule struct {
 	Binding
+	// restarts lets the lines of its streams' restarts through: the first
+	// restartsLogged, then one every restartsInterval (see Manager.feed).
+	restarts       rate.Sometimes
+	logged         atomic.Int64
 	pattern        bool
 	prefix, suffix string // the pattern's text before and after the placeholder
 	field          string // the placeholder's field name
@@ -96,7 +103,7 @@ func compile(b Binding) (*rule, error) {
 	if len(req) > 0 && !json.Valid(req) {
 		return nil, errorf("request %q is not valid JSON", b.Request)
 	}
-	r := &rule{Binding: b}
+	r := &rule{Binding: b, restarts: rate.Sometimes{First: restartsLogged, Interval: restartsInterval}}
 	r.Request = req
 	opens, closes := strings.Count(b.Topic, "{"), strings.Count(b.Topic, "}")
 	switch {

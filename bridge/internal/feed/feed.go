@@ -260,6 +260,14 @@ func (m *Manager) run(ctx context.Context, topic string, r *rule, st *topicState
 	}
 }
 
+// A feed logs the first restartsLogged restarts of its streams, and then
+// one every restartsInterval: a pattern's topics are the clients' choice,
+// and each failing stream restarts, so the lines must not grow with them.
+const (
+	restartsLogged   = 10
+	restartsInterval = 10 * time.Second
+)
+
 // feed runs the topic's stream, restarting it with backoff, until ctx ends.
 func (m *Manager) feed(ctx context.Context, topic string, r *rule) {
 	bound := m.min
@@ -286,12 +294,17 @@ func (m *Manager) feed(ctx context.Context, topic string, r *rule) {
 		if err == nil {
 			err = errors.New("stream ended")
 		}
-		level, msg := slog.LevelWarn, "feed stream ended, restarting"
-		if permanent(err) {
-			level, msg = slog.LevelError, "feed stream failed, restarting, but the failure looks permanent: check the feed's procedure and request (-feed)"
-		}
-		m.logger.Log(ctx, level, msg, "procedure", r.Procedure, "topic", topic,
-			"error", err, "messages", delivered, "retry_in", delay)
+		r.restarts.Do(func() {
+			level, msg := slog.LevelWarn, "feed stream ended, restarting"
+			if permanent(err) {
+				level, msg = slog.LevelError, "feed stream failed, restarting, but the failure looks permanent: check the feed's procedure and request (-feed)"
+			}
+			if r.logged.Add(1) == restartsLogged {
+				msg += fmt.Sprintf(" (further restarts of this feed: one line every %v at most)", restartsInterval)
+			}
+			m.logger.Log(ctx, level, msg, "procedure", r.Procedure, "topic", topic,
+				"error", err, "messages", delivered, "retry_in", delay)
+		})
 		bound = min(2*bound, m.max)
 		t := time.NewTimer(delay)
 		select {

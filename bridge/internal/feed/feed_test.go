@@ -389,6 +389,44 @@ func TestRestartLogLevel(t *testing.T) {
 	m.Interest("t", false)
 }
 
+// TestRestartLogsLimited: a feed logs the first restartsLogged restarts of
+// its streams, the last of them saying so, and then one every
+// restartsInterval, however many of its topics fail: a pattern's topics
+// are the clients' choice.
+func TestRestartLogsLimited(t *testing.T) {
+	t.Parallel()
+	logs := levelHandler{records: make(chan string, 100)}
+	opts := fast
+	opts.Logger = slog.New(logs)
+	c := newFakeCaller(t)
+	m, err := New([]Binding{{Topic: "t.{text}", Procedure: "p.S.M"}}, c, newFakePublisher(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	const topics, failures = 5, 6 // 30 restarts, well within restartsInterval
+	for i := range topics {
+		m.Interest(fmt.Sprintf("t.%d", i), true)
+	}
+	for range topics * failures {
+		c.next(t).finish(t, status.Error(codes.Unimplemented, "no such procedure"))
+	}
+	for i := range topics {
+		m.Interest(fmt.Sprintf("t.%d", i), false)
+	}
+	m.Close() // no stream logs after this
+	var lines []string
+	for len(logs.records) > 0 {
+		lines = append(lines, <-logs.records)
+	}
+	if len(lines) != restartsLogged {
+		t.Fatalf("%d restarts logged %d lines, want %d:\n%s", topics*failures, len(lines), restartsLogged, strings.Join(lines, "\n"))
+	}
+	if !strings.Contains(lines[restartsLogged-1], "further restarts of this feed: one line every 10s at most") {
+		t.Errorf("line %d does not say the lines slow down: %s", restartsLogged, lines[restartsLogged-1])
+	}
+}
+
 // TestMaxStreams: at most Options.MaxStreams streams run at once. A topic
 // wanted beyond that waits, counts as active, and starts when a stream
 // ends for good, oldest first; one that loses its subscribers while it
