@@ -308,7 +308,7 @@ func (d *requestDecoder) field(m protoreflect.Message, fd protoreflect.FieldDesc
 		}
 	case fd.Message() == nil && (raw[0] == '{' || raw[0] == '['):
 		// protojson would quote only the opening bracket.
-		return d.fieldErrorf(path, fd, "invalid value %s", excerpt(raw))
+		return d.fieldErrorf(path, fd, "invalid value %s%s", excerpt(raw), wantHint(fd))
 	}
 
 	buf := append(d.buf[:0], '{')
@@ -324,7 +324,15 @@ func (d *requestDecoder) field(m protoreflect.Message, fd protoreflect.FieldDesc
 
 	tmp := m.New()
 	if err := d.c.unmarshal.Unmarshal(buf, tmp.Interface()); err != nil {
-		return d.fieldErrorf(path, fd, "%s", cleanError(err, fd))
+		msg := cleanError(err, fd)
+		if strings.HasPrefix(msg, "invalid ") && strings.Contains(msg, "value ") {
+			// "invalid value X", or protojson's "invalid
+			// google.protobuf.Duration value X".
+			// Room for the hint within the part of the message quoting
+			// the client's value (maxDetail).
+			msg = clip(msg, maxDetail-maxWant) + wantHint(fd)
+		}
+		return d.fieldErrorf(path, fd, "%s", msg)
 	}
 	var moved error
 	tmp.Range(func(f protoreflect.FieldDescriptor, v protoreflect.Value) bool {
@@ -419,6 +427,67 @@ func elemTypeName(fd protoreflect.FieldDescriptor) string {
 // messages; positions in the one-field objects Request builds mean nothing
 // to the caller.
 var positionHead = regexp.MustCompile(`^(syntax error )?\(line \d+:\d+\): `)
+
+// maxWant bounds what wantHint adds to an error.
+const maxWant = 300
+
+// maxListedEnums bounds the enum value names wantHint lists.
+const maxListedEnums = 10
+
+// wantHint says what a value of fd (an element or map value of its own for
+// a repeated field or a map) looks like in JSON, as "; want ...", for an
+// error about an invalid value; "" for a message, whose fields the error
+// names instead, for a string (the type the error names says it all), and
+// for types with no one form.
+func wantHint(fd protoreflect.FieldDescriptor) string {
+	if fd.IsMap() {
+		fd = fd.MapValue()
+	}
+	var want string
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		want = "an integer from -2147483648 to 2147483647"
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		want = "an integer from 0 to 4294967295"
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		want = "a 64-bit integer, as a number or a string"
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		want = "an unsigned 64-bit integer, as a number or a string"
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		want = `a number, "NaN", "Infinity" or "-Infinity"`
+	case protoreflect.BoolKind:
+		want = "true or false"
+	case protoreflect.BytesKind:
+		want = "a base64 string"
+	case protoreflect.EnumKind:
+		values := fd.Enum().Values()
+		var b strings.Builder
+		b.WriteString("one of ")
+		for i := range min(values.Len(), maxListedEnums) {
+			b.WriteString(string(values.Get(i).Name()))
+			b.WriteString(", ")
+		}
+		if values.Len() > maxListedEnums {
+			fmt.Fprintf(&b, "%d more, ", values.Len()-maxListedEnums)
+		}
+		b.WriteString("or the value's number")
+		want = b.String()
+	case protoreflect.MessageKind:
+		switch fd.Message().FullName() {
+		case "google.protobuf.Timestamp":
+			want = `an RFC 3339 string such as "2024-05-01T12:00:00Z"`
+		case "google.protobuf.Duration":
+			want = `a string of seconds such as "1.5s"`
+		case "google.protobuf.FieldMask":
+			want = `a string of comma-separated paths such as "name,address.city"`
+		default:
+			return ""
+		}
+	default:
+		return ""
+	}
+	return clip("; want "+want, maxWant)
+}
 
 // cleanError turns a protojson (or proto) error into the problem part of a
 // Request error: no "proto: " prefix, no position, and for a field of fd's

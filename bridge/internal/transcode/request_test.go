@@ -145,17 +145,17 @@ var requestCases = []requestCase{
 	{
 		name: "bad positional value", proc: clockProc, md: clockDesc,
 		args:    []string{`"abc"`},
-		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": argument 1 (field "count", int32): invalid value "abc"`,
+		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": argument 1 (field "count", int32): invalid value "abc"; want an integer from -2147483648 to 2147483647`,
 	},
 	{
 		name: "bad positional duration", proc: clockProc, md: clockDesc,
 		args:    []string{`1`, `"soon"`},
-		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": argument 2 (field "interval", google.protobuf.Duration): invalid google.protobuf.Duration value "soon"`,
+		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": argument 2 (field "interval", google.protobuf.Duration): invalid google.protobuf.Duration value "soon"; want a string of seconds such as "1.5s"`,
 	},
 	{
 		name: "int32 out of range", proc: clockProc, md: clockDesc,
 		args:    []string{`{"count": 3000000000}`},
-		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": field "count" (int32): invalid value 3000000000`,
+		wantErr: `procedure "demo.v1.ClockService.GetProgressiveTime": field "count" (int32): invalid value 3000000000; want an integer from -2147483648 to 2147483647`,
 	},
 	{
 		name: "bad object value", proc: echoProc, md: echoDesc,
@@ -165,12 +165,12 @@ var requestCases = []requestCase{
 	{
 		name: "bad enum", proc: echoProc, md: echoDesc,
 		args:    []string{`{"color": "COLOR_PURPLE"}`},
-		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "color" (bridgetest.v1.Color): invalid value "COLOR_PURPLE"`,
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "color" (bridgetest.v1.Color): invalid value "COLOR_PURPLE"; want one of COLOR_UNSPECIFIED, COLOR_RED, COLOR_GREEN, or the value's number`,
 	},
 	{
 		name: "bad map value", proc: echoProc, md: echoDesc,
 		args:    []string{`{"counts": {"a": "x"}}`},
-		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "counts" (map<string, int32>): invalid value "x"`,
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "counts" (map<string, int32>): invalid value "x"; want an integer from -2147483648 to 2147483647`,
 	},
 	{
 		name: "list wanted", proc: echoProc, md: echoDesc,
@@ -245,7 +245,7 @@ var requestCases = []requestCase{
 	{
 		name: "nested bad value", proc: echoProc, md: echoDesc,
 		args:    []string{`{"inner": {"values": [1, "x"]}}`},
-		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "inner.values" (repeated int32): invalid value "x"`,
+		wantErr: `procedure "bridgetest.v1.TestService.Echo": field "inner.values" (repeated int32): invalid value "x"; want an integer from -2147483648 to 2147483647`,
 	},
 	{
 		name: "nested bad value positional", proc: echoProc, md: echoDesc,
