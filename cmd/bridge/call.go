@@ -57,7 +57,8 @@ hello the string "hello", '{"count":3}' an object.
 
 Each progressive result (CALL_PROGRESS_RESULT) is printed on stdout as one
 line of JSON as it arrives, then the final result (CALLRESULT). A CALLERROR
-is printed on stderr as "error: URI: description" followed by its details.
+is printed on stderr as "error: URI: description", followed by its details
+when they say more (google.rpc.Status details, or a server's own).
 Ctrl-C cancels the call (CALL_CANCEL) and waits for its CALLERROR.
 
 Exit status: 0 result, 1 CALLERROR or failure, 2 usage, 130 interrupted.
@@ -348,7 +349,7 @@ func (c *caller) answer(in inbound) (code int, end bool) {
 	case *wampv1.CallError:
 		if m.CallID == c.callID {
 			fmt.Fprintf(c.stderr, "error: %s: %s\n", m.ErrorURI, m.ErrorDesc)
-			if m.ErrorDetails != nil {
+			if m.ErrorDetails != nil && !repeatsDesc(m.ErrorDetails, m.ErrorDesc) {
 				c.printJSON(c.stderr, m.ErrorDetails)
 			}
 			c.close()
@@ -357,6 +358,22 @@ func (c *caller) answer(in inbound) (code int, end bool) {
 	}
 	// Frames of other calls and events are not ours.
 	return 0, false
+}
+
+// repeatsDesc reports whether details, a CALLERROR's errorDetails, says
+// nothing that the line printed before it does not: the bridge's own
+// {"code", "status", "message", "details"} with message desc and no
+// google.rpc.Status details (the errorURI names the code).
+func repeatsDesc(details json.RawMessage, desc string) bool {
+	var d struct {
+		Code    *int              `json:"code"`
+		Status  string            `json:"status"`
+		Message *string           `json:"message"`
+		Details []json.RawMessage `json:"details"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(details))
+	dec.DisallowUnknownFields()
+	return dec.Decode(&d) == nil && d.Code != nil && d.Message != nil && *d.Message == desc && len(d.Details) == 0
 }
 
 // status returns code, or 130 once the user has interrupted the call.

@@ -132,6 +132,26 @@ func TestCallFrames(t *testing.T) {
 			wantStderr: "error: grpc.error.not_found: no such thing\n{\"code\":5,\"status\":\"NOT_FOUND\"}\n",
 		},
 		{
+			// The bridge's own details repeat errorDesc: nothing more is
+			// printed, unless they carry google.rpc.Status details.
+			name: "CALLERROR with details that repeat it",
+			script: func(conn *websocket.Conn, c *wampv1.Call) {
+				send(conn, "[4, "+q(c.CallID)+`, "wamp.error.invalid_argument", "bad count", {"code": 3, "status": "INVALID_ARGUMENT", "message": "bad count", "details": []}]`)
+			},
+			args:       []string{"P"},
+			want:       exitFailure,
+			wantStderr: "error: wamp.error.invalid_argument: bad count\n",
+		},
+		{
+			name: "CALLERROR with status details",
+			script: func(conn *websocket.Conn, c *wampv1.Call) {
+				send(conn, "[4, "+q(c.CallID)+`, "wamp.error.invalid_argument", "bad count", {"code": 3, "status": "INVALID_ARGUMENT", "message": "bad count", "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest"}]}]`)
+			},
+			args:       []string{"P"},
+			want:       exitFailure,
+			wantStderr: "error: wamp.error.invalid_argument: bad count\n{\"code\":3,",
+		},
+		{
 			name: "CALLERROR without details",
 			script: func(conn *websocket.Conn, c *wampv1.Call) {
 				send(conn, "[4, "+q(c.CallID)+`, "x.error", "boom"]`)
