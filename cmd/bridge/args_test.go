@@ -48,7 +48,8 @@ func TestCallURL(t *testing.T) {
 		{"http", "http://h:1/", "", "ws://h:1/", ""},
 		{"https", "https://h/", "", "wss://h/", ""},
 		{"bad scheme", "ftp://h/", "", "", "want a ws:// or wss:// URL"},
-		{"no scheme", "127.0.0.1:8080", "", "", "URL"},
+		{"no scheme", "127.0.0.1:8080", "", "", `URL "127.0.0.1:8080": want a ws:// or wss:// URL, such as ws://127.0.0.1:8080/`},
+		{"no scheme, host name", "localhost:8080", "", "", `URL "localhost:8080": want a ws:// or wss:// URL, such as ws://localhost:8080/`},
 		{"no host", "ws:///x", "", "", "no host"},
 		{"bad mode", "ws://h/", "fast", "", "flag -stream"},
 	} {

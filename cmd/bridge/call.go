@@ -104,6 +104,11 @@ flags:
 // http and https are accepted for ws and wss.
 func callURL(raw, mode string) (string, error) {
 	u, err := url.Parse(raw)
+	if err != nil && !strings.Contains(raw, "://") {
+		// 127.0.0.1:8080 parses as nothing useful: url.Parse's own
+		// complaint would not say what is missing.
+		return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL, such as ws://%s/", raw, raw)
+	}
 	if err != nil {
 		return "", fmt.Errorf("URL %q: %w", raw, err)
 	}
@@ -114,6 +119,9 @@ func callURL(raw, mode string) (string, error) {
 	case "https":
 		u.Scheme = "wss"
 	default:
+		if !strings.Contains(raw, "://") { // host:port parses as scheme host
+			return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL, such as ws://%s/", raw, raw)
+		}
 		return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL", raw)
 	}
 	if u.Host == "" {
@@ -209,10 +217,19 @@ func call(ctx context.Context, cfg callConfig, stdout, stderr io.Writer) int {
 		case resp != nil:
 			// gorilla keeps up to 1 KiB of the refusal's body.
 			body, _ := io.ReadAll(resp.Body)
-			fmt.Fprintf(stderr, "bridge call: %s refused the WebSocket handshake: %s: %s\n",
-				cfg.url, resp.Status, strings.TrimSpace(string(body)))
+			hint := ""
+			if resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound {
+				// An HTTP server answered, but not the WebSocket endpoint.
+				hint = "; is the path right? the bridge's endpoint is its -path, / by default"
+			}
+			fmt.Fprintf(stderr, "bridge call: %s did not accept the WebSocket handshake: %s: %s%s\n",
+				cfg.url, resp.Status, strings.TrimSpace(string(body)), hint)
 		default:
-			fmt.Fprintf(stderr, "bridge call: connect to %s: %v\n", cfg.url, err)
+			hint := ""
+			if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+				hint = "; pass -ca FILE with the roots that sign the server's certificate (or -insecure-skip-verify, for development only)"
+			}
+			fmt.Fprintf(stderr, "bridge call: connect to %s: %v%s\n", cfg.url, err, hint)
 		}
 		return exitFailure
 	}

@@ -323,3 +323,18 @@ func TestServeBadDescriptorSet(t *testing.T) {
 		t.Errorf("stderr = %q, want an error naming the file", s)
 	}
 }
+
+// TestCallWrongPath: a call to a path of the bridge that is not its
+// WebSocket endpoint says the handshake was not accepted, with the HTTP
+// answer, and asks whether the path is right.
+func TestCallWrongPath(t *testing.T) {
+	t.Parallel()
+	url, _ := startBridge(t)
+	stderr := newLineWriter()
+	if got := run(t.Context(), []string{"call", url + "healthz", "GetTime"}, newLineWriter(), stderr); got != exitFailure {
+		t.Fatalf("exit status %d, want 1; stderr:\n%s", got, stderr)
+	}
+	if want := "did not accept the WebSocket handshake: 200 OK: ok; is the path right? the bridge's endpoint is its -path, / by default"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr, want)
+	}
+}

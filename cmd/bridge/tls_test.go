@@ -188,8 +188,8 @@ func TestServeTLS(t *testing.T) {
 	callErr = newLineWriter()
 	if got := run(t.Context(), []string{"call", url, "GetTime"}, newLineWriter(), callErr); got == exitOK {
 		t.Errorf("call over wss:// without -ca: exit status 0, want a certificate failure")
-	} else if !strings.Contains(callErr.String(), "certificate") {
-		t.Errorf("call over wss:// without -ca: stderr does not mention the certificate:\n%s", callErr)
+	} else if !strings.Contains(callErr.String(), "certificate") || !strings.Contains(callErr.String(), "pass -ca FILE") {
+		t.Errorf("call over wss:// without -ca: stderr does not mention the certificate and -ca:\n%s", callErr)
 	}
 
 	// /healthz over https.
