@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/jhump/protoreflect/v2/grpcreflect"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -63,6 +64,7 @@ func (s *reflectionSource) name() string {
 // reachable with status.Code, so a server that is down still reads as
 // UNAVAILABLE.
 func (s *reflectionSource) fail(err error) error {
+	err = statusText{err}
 	switch status.Code(err) {
 	case codes.Unavailable, codes.Canceled, codes.DeadlineExceeded:
 		// The server could not be asked; reflection is not the problem.
@@ -73,6 +75,21 @@ func (s *reflectionSource) fail(err error) error {
 	}
 	return fmt.Errorf("%s: server reflection: %w: %s", s.name(), err, reflectionHint)
 }
+
+// statusText wraps a gRPC status error so that it reads "UNAVAILABLE:
+// message" in the log and /readyz rather than gRPC's "rpc error: code =
+// Unavailable desc = message"; status.Code still finds the code.
+type statusText struct{ err error }
+
+func (e statusText) Error() string {
+	st, ok := status.FromError(e.err)
+	if !ok {
+		return e.err.Error()
+	}
+	return rpccode.Code(st.Code()).String() + ": " + st.Message()
+}
+
+func (e statusText) Unwrap() error { return e.err }
 
 // Load lists the upstream's services and fetches the files declaring them
 // with their dependencies.

@@ -72,8 +72,8 @@ func TestReflectionSourceErrors(t *testing.T) {
 		if status.Code(err) != codes.Unavailable {
 			t.Fatalf("Load error = %v, want UNAVAILABLE", err)
 		}
-		if !strings.HasPrefix(err.Error(), "upstream "+addr+": server reflection: ") {
-			t.Errorf("error %q does not name the upstream and server reflection", err)
+		if !strings.HasPrefix(err.Error(), "upstream "+addr+": server reflection: UNAVAILABLE: ") || strings.Contains(err.Error(), "rpc error") {
+			t.Errorf("error %q does not name the upstream, server reflection and the code as UNAVAILABLE (not gRPC's \"rpc error: code = ...\")", err)
 		}
 	})
 	t.Run("no reflection", func(t *testing.T) {
