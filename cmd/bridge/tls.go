@@ -196,7 +196,7 @@ func (r *certReloader) reload() {
 	pair, err := tls.LoadX509KeyPair(r.certFile, r.keyFile)
 	if err != nil {
 		r.logger.Error("TLS key pair changed but does not load: still serving the previous one",
-			"cert", r.certFile, "key", r.keyFile, "err", err)
+			"cert", r.certFile, "key", r.keyFile, "error", err)
 		return
 	}
 	r.pair = &pair

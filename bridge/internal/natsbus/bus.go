@@ -183,7 +183,7 @@ func (b *Bus) Interest(topic string, on bool) {
 		sub, err := b.nc.Subscribe(subject, func(m *nats.Msg) { b.receive(topic, m) })
 		if err != nil {
 			b.log.Error("natsbus: subscribe failed; this replica will not receive the topic's events",
-				"topic", topic, "subject", subject, "err", err)
+				"topic", topic, "subject", subject, "error", err)
 			return
 		}
 		b.subs[topic] = sub
@@ -192,13 +192,13 @@ func (b *Bus) Interest(topic string, on bool) {
 		// replica. One round trip, once per topic and replica.
 		if err := b.nc.FlushTimeout(flushTimeout); err != nil {
 			b.log.Warn("natsbus: subscription not confirmed by the server; events published meanwhile may be missed",
-				"topic", topic, "subject", subject, "err", err)
+				"topic", topic, "subject", subject, "error", err)
 		}
 	case !on && have:
 		delete(b.subs, topic)
 		if err := sub.Unsubscribe(); err != nil {
 			b.log.Warn("natsbus: unsubscribe failed",
-				"topic", topic, "subject", sub.Subject, "err", err)
+				"topic", topic, "subject", sub.Subject, "error", err)
 		}
 	}
 }
@@ -217,7 +217,7 @@ func (b *Bus) receive(topic string, m *nats.Msg) {
 	var env broker.Envelope
 	if err := json.Unmarshal(m.Data, &env); err != nil {
 		b.log.Warn("natsbus: dropped a message that is not an envelope",
-			"topic", topic, "subject", m.Subject, "bytes", len(m.Data), "err", err)
+			"topic", topic, "subject", m.Subject, "bytes", len(m.Data), "error", err)
 		return
 	}
 	if env.Topic != topic {
@@ -269,7 +269,7 @@ func (b *Bus) onDisconnect(nc *nats.Conn, err error) {
 		return // our own Close
 	}
 	b.log.Warn("natsbus: disconnected from NATS; reconnecting (events from other replicas are lost meanwhile)",
-		"err", err)
+		"error", err)
 }
 
 func (b *Bus) onReconnect(nc *nats.Conn) {
@@ -277,7 +277,7 @@ func (b *Bus) onReconnect(nc *nats.Conn) {
 }
 
 func (b *Bus) onReconnectError(nc *nats.Conn, err error) {
-	b.log.Debug("natsbus: reconnect attempt failed", "err", err)
+	b.log.Debug("natsbus: reconnect attempt failed", "error", err)
 }
 
 func (b *Bus) onAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
@@ -285,7 +285,7 @@ func (b *Bus) onAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
 		b.drainError.Store(&err)
 	}
 	if sub == nil {
-		b.log.Error("natsbus: NATS error", "err", err)
+		b.log.Error("natsbus: NATS error", "error", err)
 		return
 	}
 	topic := ""
@@ -299,10 +299,10 @@ func (b *Bus) onAsyncError(nc *nats.Conn, sub *nats.Subscription, err error) {
 	b.mu.Unlock()
 	if errors.Is(err, nats.ErrSlowConsumer) {
 		b.log.Error("natsbus: this replica is not keeping up with a topic's events from NATS: some were dropped",
-			"topic", topic, "subject", sub.Subject, "err", err)
+			"topic", topic, "subject", sub.Subject, "error", err)
 		return
 	}
-	b.log.Error("natsbus: NATS error", "topic", topic, "subject", sub.Subject, "err", err)
+	b.log.Error("natsbus: NATS error", "topic", topic, "subject", sub.Subject, "error", err)
 }
 
 // redact hides the passwords and tokens of a comma-separated URL list, for
