@@ -160,7 +160,10 @@ func TestE2EBadFrames(t *testing.T) {
 				}
 
 				victim.SendMessage(t, tc.typ, []byte(tc.data))
-				victim.ExpectClose(t, tc.code)
+				reason := victim.ExpectClose(t, tc.code)
+				if want := fmt.Sprintf("frame of more than %d bytes, the limit: send less in one frame", maxMessageSize); tc.code == websocket.CloseMessageTooBig && reason != want {
+					t.Errorf("close reason %q, want %q", reason, want)
+				}
 				if err := e.svc.WaitCanceled(t.Context(), victimTag); err != nil {
 					t.Fatal(err)
 				}

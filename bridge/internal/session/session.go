@@ -373,7 +373,7 @@ func (s *session) readLoop(ctx context.Context) {
 		if int64(len(data)) > s.cfg.MaxMessageSize {
 			s.metrics.badFrame(BadFrameTooBig)
 			s.closeWith(websocket.CloseMessageTooBig,
-				fmt.Sprintf("frame exceeds the limit of %d bytes", s.cfg.MaxMessageSize))
+				fmt.Sprintf("frame of more than %d bytes, the limit: send less in one frame", s.cfg.MaxMessageSize))
 			continue
 		}
 		s.dispatch(data)
