@@ -6,8 +6,10 @@ package bridge_test
 
 import (
 	"fmt"
+	"log/slog"
 	"maps"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -141,7 +143,8 @@ func TestE2ESchemaReload(t *testing.T) {
 func TestE2ESchemaReloadOnUnimplemented(t *testing.T) {
 	t.Parallel()
 	addr, _, l := startListed(t, false, testService, clockService)
-	b := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithSchemaRefresh(0))
+	h := &recordHandler{records: make(chan map[string]string, 100)}
+	b := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithSchemaRefresh(0), bridge.WithLogger(slog.New(h)))
 	watcher := join(t, b.URL)
 	watcher.subscribe(t, bridge.SchemaChangeTopic)
 	c := join(t, b.URL)
@@ -150,6 +153,11 @@ func TestE2ESchemaReloadOnUnimplemented(t *testing.T) {
 	c.Send(t, `[2,"upstream","demo.v1.ClockService.GetTime"]`)
 	if e := c.ExpectCallError(t, "upstream", 12); e.Desc == "" {
 		t.Fatal("empty errorDesc")
+	}
+	// The operator hears of it (with a descriptor set, reloading would
+	// not help).
+	if r := h.next(t, "the upstream does not serve a method its schema lists: reloading the schema; with -descriptor-set, update the file to the upstream's methods"); r["method"] != "demo.v1.ClockService.GetTime" || !strings.Contains(r["source"], "server reflection") {
+		t.Errorf("warning %v, want the method and the schema's source", r)
 	}
 	watcher.ExpectFrame(t, clockRemoved)
 

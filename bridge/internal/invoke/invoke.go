@@ -57,6 +57,9 @@ type Core struct {
 	running    atomic.Int64
 	maxRunning atomic.Int64
 	limitLog   rate.Sometimes
+	// staleLog lets the warning about methods the schema lists but the
+	// upstream does not serve through once a minute.
+	staleLog rate.Sometimes
 	// maxResult bounds the JSON of one response (0: no bound).
 	maxResult atomic.Int64
 }
@@ -72,7 +75,7 @@ func New(up *upstream.Upstream, opts transcode.Options, logger *slog.Logger) *Co
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Core{up: up, opts: opts, logger: logger, fallback: transcode.New(nil, opts),
-		limitLog: rate.Sometimes{Interval: time.Minute}}
+		limitLog: rate.Sometimes{Interval: time.Minute}, staleLog: rate.Sometimes{Interval: time.Minute}}
 }
 
 // SetMaxCalls bounds the upstream calls that run at once, over every front
@@ -266,7 +269,13 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	if err != nil && !errors.Is(err, recvErr) && status.Code(err) == codes.Unimplemented {
 		// The upstream no longer has a method its schema listed: it was
 		// probably redeployed. Load the schema again (in the background,
-		// coalesced with other triggers, at most once per cooldown).
+		// coalesced with other triggers, at most once per cooldown). The
+		// operator hears of it: a descriptor set stays stale however
+		// often it is loaded.
+		p.core.staleLog.Do(func() {
+			p.core.logger.Warn("the upstream does not serve a method its schema lists: reloading the schema; with -descriptor-set, update the file to the upstream's methods",
+				"method", p.method.FullName, "source", p.core.up.Source(), "error", status.Convert(err).Message())
+		})
 		p.core.up.RefreshStale()
 	}
 	return err

@@ -381,6 +381,15 @@ func (u *Upstream) Loaded() <-chan struct{} { return u.loaded }
 // Conn returns the connection calls go through.
 func (u *Upstream) Conn() grpc.ClientConnInterface { return u.cc }
 
+// Source describes where the schema comes from, as the log names it
+// ("server reflection of HOST:PORT", "descriptor set FILE").
+func (u *Upstream) Source() string {
+	if u.src == nil {
+		return ""
+	}
+	return u.src.String()
+}
+
 // Ready reports whether calls can be served: the schema is loaded, the
 // channel has been READY at least once and it is not failing
 // (TRANSIENT_FAILURE) or closed (SHUTDOWN) now.
