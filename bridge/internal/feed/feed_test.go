@@ -354,20 +354,28 @@ func (h levelHandler) Handle(_ context.Context, r slog.Record) error {
 func (h levelHandler) WithAttrs([]slog.Attr) slog.Handler { return h }
 func (h levelHandler) WithGroup(string) slog.Handler      { return h }
 
+// loggedManager returns a Manager of one binding of topic to p.S.M on a
+// fake caller, fast, logging into the returned handler.
+func loggedManager(t *testing.T, topic string) (*Manager, *fakeCaller, levelHandler) {
+	t.Helper()
+	logs := levelHandler{records: make(chan string, 100)}
+	opts := fast
+	opts.Logger = slog.New(logs)
+	c := newFakeCaller(t)
+	m, err := New([]Binding{{Topic: topic, Procedure: "p.S.M"}}, c, newFakePublisher(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, c, logs
+}
+
 // TestRestartLogLevel: a stream that fails in a way restarting will not
 // cure (no such procedure, a request that does not fit, a method that does
 // not stream) is logged as an error pointing at the binding; others are
 // warnings. Both are restarted.
 func TestRestartLogLevel(t *testing.T) {
 	t.Parallel()
-	logs := levelHandler{records: make(chan string, 10)}
-	opts := fast
-	opts.Logger = slog.New(logs)
-	c := newFakeCaller(t)
-	m, err := New([]Binding{{Topic: "t", Procedure: "p.S.M"}}, c, newFakePublisher(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, c, logs := loggedManager(t, "t")
 	defer m.Close()
 	m.Interest("t", true)
 	for _, tc := range []struct {
@@ -395,14 +403,7 @@ func TestRestartLogLevel(t *testing.T) {
 // are the clients' choice.
 func TestRestartLogsLimited(t *testing.T) {
 	t.Parallel()
-	logs := levelHandler{records: make(chan string, 100)}
-	opts := fast
-	opts.Logger = slog.New(logs)
-	c := newFakeCaller(t)
-	m, err := New([]Binding{{Topic: "t.{text}", Procedure: "p.S.M"}}, c, newFakePublisher(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m, c, logs := loggedManager(t, "t.{text}")
 	defer m.Close()
 	const topics, failures = 5, 6 // 30 restarts, well within restartsInterval
 	for i := range topics {
