@@ -159,9 +159,11 @@ func (s *session) addLocked(c *call) {
 // an id that is not in flight (see reuse).
 func (s *session) refuse(id, procedure string, err error) {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed || s.forced {
+		// The close frame is going out, or the grace has ended and it
+		// must not wait for a client that keeps calling: no answer.
 		s.mu.Unlock()
-		return // the close frame is going out: nothing can answer
+		return
 	}
 	if s.refusing >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()

@@ -112,7 +112,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 			}
 		}()
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
 
 		stopReading := make(chan struct{})
 		read := make(chan int)
@@ -301,7 +301,7 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 			s.queue <- progressFrame("c", payload)
 		}
 		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil, nil) }()
+		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
 
 		raw := client.NetConn() // bytes, not messages: 4 KiB at a time
 		buf := make([]byte, 4<<10)
@@ -342,7 +342,7 @@ func TestWelcomeFirst(t *testing.T) {
 					s.cancel(&closeError{code: websocket.CloseUnsupportedData, reason: "binary frame"})
 				}
 				written := make(chan struct{})
-				go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil, nil) }()
+				go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
 				if closing {
 					frames, code, _ := readUntilClose(client)
 					if len(frames) != 1 || frames[0] != string(testWelcome) || code != websocket.CloseUnsupportedData {

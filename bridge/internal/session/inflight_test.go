@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -324,5 +325,58 @@ func TestDrainAnswersLateCalls(t *testing.T) {
 		if s.refusing != 0 || len(s.queue) != 0 {
 			t.Errorf("a CALL after the close was refused (refusing %d, queued %d), want it dropped", s.refusing, len(s.queue))
 		}
+	})
+}
+
+// TestForcedDrainCloses: once the grace has ended, the session closes with
+// 1001 however its client goes on calling. Here the client keeps more
+// CALLs pending than the send queue holds, and sends one more for every
+// frame it reads, which kept the writer inside one batch and a refusal
+// always waiting: the session never closed (found in review).
+func TestForcedDrainCloses(t *testing.T) {
+	core := notReadyCore(t)
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		drain := make(chan struct{})
+		ctx, force := context.WithCancel(context.Background())
+		cfg := Config{SendQueue: 1, PingInterval: time.Hour, WriteTimeout: time.Hour, Logger: slog.New(slog.DiscardHandler), Drain: drain}
+		served := make(chan error, 1)
+		go func() { served <- Serve(ctx, conn, core, cfg) }()
+		if f := nextText(t, client); !strings.HasPrefix(f, "[0,") {
+			t.Fatal(f)
+		}
+		send := func(i int) {
+			go client.WriteMessage(websocket.TextMessage, []byte(`[2,"c`+strconv.Itoa(i)+`","x.v1.S.M"]`))
+			synctest.Wait()
+		}
+		// 8 calls start and end at once; their CALLERRORs wait for the
+		// client, which reads nothing yet. Then the drain begins, and
+		// every CALL is refused.
+		next := 0
+		for ; next < 8; next++ {
+			send(next)
+		}
+		close(drain)
+		synctest.Wait()
+		for ; next < 250; next++ {
+			send(next)
+		}
+		force()
+		synctest.Wait()
+		for round := 0; round < 2000; round++ {
+			if _, _, err := client.ReadMessage(); err != nil {
+				if !websocket.IsCloseError(err, websocket.CloseGoingAway) {
+					t.Errorf("after %d frames: %v, want close 1001", round, err)
+				}
+				client.Close()
+				<-served
+				return
+			}
+			send(next)
+			next++
+		}
+		t.Errorf("session still open 2000 frames after the grace ended (force)")
+		client.Close()
+		<-served
 	})
 }

@@ -192,7 +192,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	cfg = withDefaults(cfg)
 	id := newSessionID()
 	ctx = invoke.WithMetadata(ctx, sessionMetadata(cfg.Metadata, id))
-	force, drain := ctx.Done(), cfg.Drain
+	forceCtx, drain := ctx, cfg.Drain
 	// The calls' parent is not a child of the session's context but ends
 	// with it (see cancel): that saves every session a table of children.
 	base := context.WithoutCancel(ctx)
@@ -227,7 +227,18 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	// The reader's deadline and handlers are set before the writer runs,
 	// so that the writer's last deadline (endReadBy) is never overwritten.
 	s.prepareRead()
-	writer.Go(func() { s.writeLoop(ctx, welcome, drain, force) })
+	writer.Go(func() { s.writeLoop(ctx, welcome, drain) })
+	// The end of the grace is seen here, not by the writer, which a
+	// client keeping its queue full could keep inside one batch; the
+	// marker goes in with a blocking send, in line with the frames
+	// waiting for room.
+	forced := make(chan struct{})
+	stopForce := context.AfterFunc(forceCtx, func() {
+		defer close(forced)
+		if s.force() {
+			s.sendFinal(closeMarker)
+		}
+	})
 
 	s.readLoop(ctx)
 	if cfg.Broker != nil {
@@ -235,6 +246,9 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	}
 	s.wg.Wait()
 	writer.Wait()
+	if !stopForce() {
+		<-forced // its sendFinal ends with the session's context
+	}
 	err := context.Cause(ctx)
 	conn.ws.Close()
 	s.mu.Lock()
@@ -489,8 +503,10 @@ func (s *session) drain() bool {
 }
 
 // force ends the grace of a shutdown: the calls still in flight are
-// cancelled, to be answered with UNAVAILABLE. It reports whether the close
-// marker is due now. The writer calls it when the grace ends.
+// cancelled, to be answered with UNAVAILABLE, and CALLs read from now on
+// are dropped, not refused (see refuse): the close no longer waits for a
+// client that keeps calling. It reports whether the close marker is due
+// now. Serve calls it when the grace ends.
 func (s *session) force() bool {
 	s.mu.Lock()
 	s.draining, s.forced = true, true
@@ -504,7 +520,7 @@ func (s *session) force() bool {
 func (s *session) closeDue() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.draining || s.closing || s.running.Load() > 0 || s.refusing > 0 {
+	if !s.draining || s.closing || s.running.Load() > 0 || s.refusing > 0 && !s.forced {
 		return false
 	}
 	s.closing = true

@@ -19,10 +19,10 @@ const maxCloseReason = 123
 // writeLoop is the connection's only writer of data frames. It writes
 // welcome (and releases it), then every queued frame and then flushes
 // once, pings the peer, and on the end of the session sends the close
-// frame. It also watches the shutdown signals of [Config] (drain, and
-// force: the end of the grace), so that a session needs no goroutine of
-// its own for them.
-func (s *session) writeLoop(ctx context.Context, welcome *frame, drain, force <-chan struct{}) {
+// frame. It also watches the start of a drain ([Config].Drain), so that a
+// session needs no goroutine of its own for it (the end of the grace,
+// which must not wait for the writer, Serve watches).
+func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan struct{}) {
 	ws := s.conn.ws
 	// WELCOME goes first on every connection (PROTOCOL.md §2), alone:
 	// before any frame of a call or EVENT that the reader has caused
@@ -72,9 +72,6 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain, force <-
 		case <-drain:
 			drain = nil
 			markerDue = s.drain() || markerDue
-		case <-force:
-			drain, force = nil, nil
-			markerDue = s.force() || markerDue
 		case <-ctx.Done():
 			s.writeClose(context.Cause(ctx))
 			return
