@@ -163,13 +163,15 @@ func TestDialAddr(t *testing.T) {
 // TestCheckTarget: -upstream takes what grpc.NewClient connects to, and
 // refuses at start what it would retry for ever.
 func TestCheckTarget(t *testing.T) {
-	for _, ok := range []string{"", "localhost:50051", "localhost", "10.0.0.5:443", "[::1]:50051",
-		"dns:///svc.ns.svc.cluster.local:50051", "passthrough:///127.0.0.1:1", "unix:/run/api.sock", "unix:///run/api.sock"} {
+	for _, ok := range []string{"", "localhost:50051", "localhost", "10.0.0.5:443", "[::1]:50051", "::1", "[::1]",
+		"dns:///svc.ns.svc.cluster.local:50051", "dns:h:50051", "DNS:h:1", "dns://8.8.8.8/h:50051",
+		"passthrough:///127.0.0.1:1", "passthrough:h:50051", "unix:/run/api.sock", "unix:///run/api.sock"} {
 		if err := checkTarget(ok); err != nil {
 			t.Errorf("checkTarget(%q) = %v, want nil", ok, err)
 		}
 	}
-	for _, bad := range []string{"http://localhost:50051", "HTTPS://api:443", "grpc://api:50051", "::::", "::1:50051", "host:port:1"} {
+	for _, bad := range []string{"http://localhost:50051", "HTTPS://api:443", "grpc://api:50051", "xds:///svc", "dsn:///h:1",
+		"::::", "::1:50051", "host:port:1"} {
 		if err := checkTarget(bad); err == nil {
 			t.Errorf("checkTarget(%q) = nil, want an error", bad)
 		}

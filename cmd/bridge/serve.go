@@ -32,6 +32,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	grpckeepalive "google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/gcfloor"
@@ -444,24 +445,37 @@ const (
 )
 
 // checkTarget refuses an -upstream that grpc.NewClient would take but
-// never connect to, which would leave the bridge retrying for ever: a URL
-// (a gRPC target has no http://), or a host:port that is neither.
+// never connect to, which would leave the bridge retrying for ever. It
+// follows gRPC's parsing: a scheme with a resolver in this binary (dns,
+// passthrough, unix, ...) is left to it; any other scheme:// is refused (a
+// URL such as http://, or a resolver not linked in, as xds); anything
+// else goes to the DNS resolver, which wants an IP address, host:port or
+// a host alone (port 443).
 func checkTarget(v string) error {
 	const want = "a gRPC target is host:port or dns:///host:port (unix:PATH for a socket)"
+	if v == "" {
+		return nil // the demo
+	}
+	if u, err := url.Parse(v); err == nil && u.Scheme != "" && resolver.Get(u.Scheme) != nil {
+		return nil
+	}
 	if scheme, _, ok := strings.Cut(v, "://"); ok {
 		switch strings.ToLower(scheme) {
 		case "http", "https", "ws", "wss", "grpc", "grpcs":
 			return fmt.Errorf("%q is a URL: %s; for TLS add -upstream-tls", v, want)
 		}
+		return fmt.Errorf("%q: this binary has no gRPC resolver for the scheme %q: %s", v, scheme, want)
+	}
+	if net.ParseIP(v) != nil {
 		return nil
 	}
-	if v == "" || strings.HasPrefix(v, "unix:") || strings.HasPrefix(v, "unix-abstract:") || !strings.Contains(v, ":") {
-		return nil // empty: the demo; a bare host: gRPC's default port
+	if _, _, err := net.SplitHostPort(v); err == nil {
+		return nil
 	}
-	if _, _, err := net.SplitHostPort(v); err != nil {
-		return fmt.Errorf("%q: %s (an IPv6 address goes in brackets: [::1]:50051)", v, want)
+	if _, _, err := net.SplitHostPort(v + ":443"); err == nil {
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%q: %s (an IPv6 address with a port goes in brackets: [::1]:50051)", v, want)
 }
 
 // check checks what no single setting can: the combinations, and the URL
