@@ -325,9 +325,10 @@ func (d *requestDecoder) field(m protoreflect.Message, fd protoreflect.FieldDesc
 	tmp := m.New()
 	if err := d.c.unmarshal.Unmarshal(buf, tmp.Interface()); err != nil {
 		msg := cleanError(err, fd)
-		if strings.HasPrefix(msg, "invalid ") && strings.Contains(msg, "value ") {
+		if strings.HasPrefix(msg, "invalid ") && strings.Contains(msg, "value ") && !strings.Contains(msg, " key: ") {
 			// "invalid value X", or protojson's "invalid
-			// google.protobuf.Duration value X".
+			// google.protobuf.Duration value X"; not a map's "invalid
+			// value for int32 key: X", which the value's form would not fit.
 			// Room for the hint within the part of the message quoting
 			// the client's value (maxDetail).
 			msg = clip(msg, maxDetail-maxWant) + wantHint(fd)

@@ -9,7 +9,9 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protodesc"
 	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/dynamicpb"
 	"google.golang.org/protobuf/types/known/anypb"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -490,5 +492,37 @@ func TestRequestKeepsArgs(t *testing.T) {
 	}
 	if string(arg) == orig {
 		t.Fatal("test did not change the argument")
+	}
+}
+
+// TestRequestMapKeyError: a map key that does not fit its type is named as
+// the key, without the hint for the map's values (found in review: an
+// int32 key "x" of a map of bools got "; want true or false").
+func TestRequestMapKeyError(t *testing.T) {
+	fdp := &descriptorpb.FileDescriptorProto{
+		Name: proto.String("r.proto"), Package: proto.String("r"), Syntax: proto.String("proto3"),
+		MessageType: []*descriptorpb.DescriptorProto{{
+			Name: proto.String("M"),
+			Field: []*descriptorpb.FieldDescriptorProto{{
+				Name: proto.String("flags"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_REPEATED.Enum(),
+				Type: descriptorpb.FieldDescriptorProto_TYPE_MESSAGE.Enum(), TypeName: proto.String(".r.M.FlagsEntry"), JsonName: proto.String("flags"),
+			}},
+			NestedType: []*descriptorpb.DescriptorProto{{
+				Name: proto.String("FlagsEntry"), Options: &descriptorpb.MessageOptions{MapEntry: proto.Bool(true)},
+				Field: []*descriptorpb.FieldDescriptorProto{
+					{Name: proto.String("key"), Number: proto.Int32(1), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_INT32.Enum(), JsonName: proto.String("key")},
+					{Name: proto.String("value"), Number: proto.Int32(2), Label: descriptorpb.FieldDescriptorProto_LABEL_OPTIONAL.Enum(), Type: descriptorpb.FieldDescriptorProto_TYPE_BOOL.Enum(), JsonName: proto.String("value")},
+				},
+			}},
+		}},
+	}
+	fd, err := protodesc.NewFile(fdp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := fd.Messages().Get(0)
+	_, err = New(testTypes, DefaultOptions()).Request("p", md, rawArgs([]string{`{"flags": {"x": true}}`}))
+	if msg := status.Convert(err).Message(); !strings.Contains(msg, `int32 key: "x"`) || strings.Contains(msg, "; want") {
+		t.Errorf("error %q, want it to name the int32 key \"x\" and no hint for the values", msg)
 	}
 }
