@@ -156,7 +156,7 @@ func TestE2ESchemaReloadOnUnimplemented(t *testing.T) {
 	}
 	// The operator hears of it (with a descriptor set, reloading would
 	// not help).
-	if r := h.next(t, "the upstream does not serve a method its schema lists: reloading the schema; with -descriptor-set, update the file to the upstream's methods"); r["method"] != "demo.v1.ClockService.GetTime" || !strings.Contains(r["source"], "server reflection") {
+	if r := h.next(t, "the upstream answered UNIMPLEMENTED for a method its schema lists: reloading the schema; if the upstream lacks the method and the schema is a -descriptor-set, update the file"); r["method"] != "demo.v1.ClockService.GetTime" || !strings.Contains(r["source"], "server reflection") {
 		t.Errorf("warning %v, want the method and the schema's source", r)
 	}
 	watcher.ExpectFrame(t, clockRemoved)

@@ -288,8 +288,6 @@ func refStrings(raw json.RawMessage) ([]string, bool) {
 	return out, true
 }
 
-// refInt accepts a JSON number whose exact value is an integer that fits an
-// int, using math/big (with a guard against exponents too large for it).
 // refWhole reports whether the JSON number raw is an integer, of any size
 // (for short fuzz inputs: an exponent beyond ±1000 leaves a fraction unless
 // it is positive).
@@ -305,6 +303,8 @@ func refWhole(raw json.RawMessage) bool {
 	return ok && r.IsInt()
 }
 
+// refInt accepts a JSON number whose exact value is an integer that fits an
+// int, using math/big (with a guard against exponents too large for it).
 func refInt(raw json.RawMessage) (int, bool) {
 	if c := raw[0]; c != '-' && (c < '0' || c > '9') {
 		return 0, false

@@ -117,7 +117,7 @@ func TestUsage(t *testing.T) {
 			`flag -send-queue: 100000000000 is more than 65536: every session allocates room for them (8 bytes a frame) when it opens`},
 		{"serve too many procs", []string{"-procs", "100000"}, exitUsage, `flag -procs: 100000 is more than 1024`},
 		{"serve integer out of range", []string{"-max-sessions", "99999999999999999999"}, exitUsage,
-			`flag -max-sessions: 99999999999999999999 is too large`},
+			`flag -max-sessions: 99999999999999999999 is out of range`},
 		{"serve unknown flag", []string{"-max-sesions", "3"}, exitUsage, "flag provided but not defined: -max-sesions\ndid you mean -max-sessions?\n(bridge -h"},
 		{"serve unknown flag, no likely one", []string{"-qqqqqqq"}, exitUsage, "flag provided but not defined: -qqqqqqq\n(bridge -h"},
 	} {

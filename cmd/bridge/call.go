@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/wampv1"
@@ -390,7 +391,12 @@ func repeatsDesc(details json.RawMessage, desc string) bool {
 	}
 	dec := json.NewDecoder(bytes.NewReader(details))
 	dec.DisallowUnknownFields()
-	return dec.Decode(&d) == nil && d.Code != nil && d.Message != nil && *d.Message == desc && len(d.Details) == 0
+	if dec.Decode(&d) != nil || d.Code == nil || d.Message == nil || *d.Message != desc || len(d.Details) != 0 {
+		return false
+	}
+	// The code and its name agree, as the bridge writes them.
+	name, ok := rpccode.Code_name[int32(*d.Code)]
+	return ok && *d.Code >= 0 && *d.Code <= 16 && name == d.Status
 }
 
 // status returns code, or 130 once the user has interrupted the call.

@@ -143,6 +143,16 @@ func TestCallFrames(t *testing.T) {
 			wantStderr: "error: wamp.error.invalid_argument: bad count\n",
 		},
 		{
+			// Another server's shape, whose code is not gRPC's: shown.
+			name: "CALLERROR with details of another shape",
+			script: func(conn *websocket.Conn, c *wampv1.Call) {
+				send(conn, "[4, "+q(c.CallID)+`, "x.error", "boom", {"code": 1234, "status": "", "message": "boom", "details": []}]`)
+			},
+			args:       []string{"P"},
+			want:       exitFailure,
+			wantStderr: "error: x.error: boom\n{\"code\":1234,",
+		},
+		{
 			name: "CALLERROR with status details",
 			script: func(conn *websocket.Conn, c *wampv1.Call) {
 				send(conn, "[4, "+q(c.CallID)+`, "wamp.error.invalid_argument", "bad count", {"code": 3, "status": "INVALID_ARGUMENT", "message": "bad count", "details": [{"@type": "type.googleapis.com/google.rpc.BadRequest"}]}]`)

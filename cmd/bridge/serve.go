@@ -819,8 +819,6 @@ type keepaliveParams struct {
 	timeout time.Duration // close the transport when a ping is unanswered this long
 }
 
-// grpcLogger adapts a slog.Logger to the logging interface of
-// go-grpc-middleware, whose levels are slog's numbers.
 // httpErrorLog returns the log of the HTTP server's own errors, as
 // warnings. A failed TLS handshake is a client's doing, one line each: the
 // first tlsErrorsLogged are logged and then one a minute, saying so, so
@@ -853,6 +851,8 @@ type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
+// grpcLogger adapts a slog.Logger to the logging interface of
+// go-grpc-middleware, whose levels are slog's numbers.
 func grpcLogger(l *slog.Logger) logging.Logger {
 	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
 		l.Log(ctx, slog.Level(lvl), msg, fields...)

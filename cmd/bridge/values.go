@@ -78,7 +78,7 @@ func (f intFlag) String() string {
 func (f intFlag) Set(s string) error {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, strconv.IntSize)
 	if errors.Is(err, strconv.ErrRange) {
-		return fmt.Errorf("%s is too large", strings.TrimSpace(s))
+		return fmt.Errorf("%s is out of range", strings.TrimSpace(s))
 	}
 	if err != nil {
 		return fmt.Errorf("want an integer of at least %d", f.min)

@@ -273,7 +273,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		// operator hears of it: a descriptor set stays stale however
 		// often it is loaded.
 		p.core.staleLog.Do(func() {
-			p.core.logger.Warn("the upstream does not serve a method its schema lists: reloading the schema; with -descriptor-set, update the file to the upstream's methods",
+			p.core.logger.Warn("the upstream answered UNIMPLEMENTED for a method its schema lists: reloading the schema; if the upstream lacks the method and the schema is a -descriptor-set, update the file",
 				"method", p.method.FullName, "source", p.core.up.Source(), "error", status.Convert(err).Message())
 		})
 		p.core.up.RefreshStale()

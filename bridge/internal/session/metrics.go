@@ -19,7 +19,7 @@ const (
 // Each hook is called before the frame that shows its effect to the client
 // is queued, so a client that has read that frame sees the hook's effect.
 type Metrics struct {
-	// SessionStarted is called before WELCOME is queued.
+	// SessionStarted is called before WELCOME is written.
 	SessionStarted func()
 	// SessionEnded is called once per session: before its close frame is
 	// written, or when it ends without one.
