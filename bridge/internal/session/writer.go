@@ -17,7 +17,7 @@ import (
 const maxCloseReason = 123
 
 // writeLoop is the connection's only writer of data frames. It writes
-// welcome (and releases it), then every queued frame and then flushes
+// welcome (and releases it, as every frame), then every queued frame and then flushes
 // once, pings the peer, and on the end of the session sends the close
 // frame. It also watches the start of a drain ([Config].Drain), so that a
 // session needs no goroutine of its own for it (the end of the grace,
@@ -29,9 +29,7 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 	// already (the select below would pick between the two queues at
 	// random), and even when the session is closing already, so that a
 	// client closed for its first frame has had its WELCOME.
-	err := s.writeOne(welcome.b)
-	welcome.release()
-	if err != nil {
+	if err := s.writeOne(welcome); err != nil {
 		s.writeFailed(err)
 		return
 	}
@@ -109,7 +107,6 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 	bc.begin(s.cfg.WriteTimeout)
 	yielded := false // at most once per batch
 	for ctx.Err() == nil {
-		data := ev
 		if f != nil {
 			if f == closeMarker {
 				if !s.closeNow() {
@@ -129,15 +126,8 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 				s.cancel(errDrained) // the loop then sends the close frame
 				break
 			}
-			s.taken(f)
-			data = f.b
 		}
-		s.metrics.bytesOut(len(data))
-		err := bc.writeText(data)
-		if f != nil {
-			f.release()
-		}
-		if err != nil {
+		if err := s.put(bc, f, ev); err != nil {
 			bc.end()
 			return err
 		}
@@ -178,11 +168,7 @@ func (s *session) writeRefusals(bc *batchConn) error {
 			if f == closeMarker {
 				continue
 			}
-			s.taken(f)
-			s.metrics.bytesOut(len(f.b))
-			err := bc.writeText(f.b)
-			f.release()
-			if err != nil {
+			if err := s.put(bc, f, nil); err != nil {
 				return err
 			}
 		default:
@@ -191,16 +177,32 @@ func (s *session) writeRefusals(bc *batchConn) error {
 	}
 }
 
-// writeOne writes the frame data on its own, and flushes it.
-func (s *session) writeOne(data []byte) error {
+// writeOne writes f on its own, and flushes it.
+func (s *session) writeOne(f *frame) error {
 	bc := s.conn.batch
 	bc.begin(s.cfg.WriteTimeout)
-	s.metrics.bytesOut(len(data))
-	if err := bc.writeText(data); err != nil {
+	if err := s.put(bc, f, nil); err != nil {
 		bc.end()
 		return err
 	}
 	return bc.end()
+}
+
+// put writes f, a frame of the calls' queue, into the batch, having given
+// back what it counts (taken), and releases it; or, when f is nil, ev, an
+// EVENT frame.
+func (s *session) put(bc *batchConn, f *frame, ev []byte) error {
+	data := ev
+	if f != nil {
+		s.taken(f)
+		data = f.b
+	}
+	s.metrics.bytesOut(len(data))
+	err := bc.writeText(data)
+	if f != nil {
+		f.release()
+	}
+	return err
 }
 
 // queued returns a frame of the calls' queue, else an EVENT frame, else
