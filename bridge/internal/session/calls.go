@@ -52,18 +52,32 @@ var errReused = errors.New("call id reused while in flight")
 // after the refusal had ended the id. The reader calls it.
 func (s *session) reuse(id string) bool {
 	s.mu.Lock()
-	c := s.calls[id]
-	if c != nil && !c.reused {
-		c.reused = true
-		c.cancel(errReused)
-	}
+	reused := s.reuseLocked(id)
 	s.mu.Unlock()
+	if reused {
+		s.countReuse()
+	}
+	return reused
+}
+
+// reuseLocked is reuse with s.mu held, but for countReuse, which the
+// caller runs once it has released s.mu.
+func (s *session) reuseLocked(id string) bool {
+	c := s.calls[id]
 	if c == nil {
 		return false
 	}
-	// The second CALL is answered by the first one's terminal frame.
-	s.metrics.callEnded("", codes.InvalidArgument, false)
+	if !c.reused {
+		c.reused = true
+		c.cancel(errReused)
+	}
 	return true
+}
+
+// countReuse counts a CALL that reused an id in flight: the first
+// call's terminal frame answers it.
+func (s *session) countReuse() {
+	s.metrics.callEnded("", codes.InvalidArgument, false)
 }
 
 // startCall registers a CALL and runs it on its own goroutine. The reader
@@ -74,17 +88,20 @@ func (s *session) startCall(m *wampv1.Call) {
 		s.closeCallIDTooLong(len(id))
 		return
 	}
-	if s.reuse(id) {
+	procedure := s.prefixes.Expand(m.ProcURI)
+	s.mu.Lock()
+	if s.reuseLocked(id) {
+		s.mu.Unlock()
+		s.countReuse()
 		return
 	}
-	procedure := s.prefixes.Expand(m.ProcURI)
 	if len(procedure) > s.cfg.MaxNameLength {
+		s.mu.Unlock()
 		s.refuse(id, clipName(procedure), invoke.Errorf(codes.InvalidArgument,
 			"procedure URI %q of %d bytes (after PREFIX expansion): the limit is %d bytes",
 			clipName(procedure), len(procedure), s.cfg.MaxNameLength))
 		return
 	}
-	s.mu.Lock()
 	if s.drainingLocked() {
 		s.mu.Unlock()
 		s.refuse(id, procedure, invoke.Errorf(codes.Unavailable,
@@ -415,8 +432,7 @@ func (s *session) taken(f *frame) {
 		late := c.reused && !c.reuseAnswered
 		s.mu.Unlock()
 		if late {
-			fl := s.core.Failure(reuseError(c.id))
-			f.b = wampv1.Append(f.b[:0], &wampv1.CallError{CallID: c.id, ErrorURI: fl.URI, ErrorDesc: fl.Message, ErrorDetails: fl.Details})
+			f.b = wampv1.Append(f.b[:0], callError(c.id, s.core.Failure(reuseError(c.id))))
 		}
 	}
 }
@@ -442,7 +458,12 @@ func (s *session) errorFrame(id, procedure string, start time.Time, err error) (
 		s.failLogged++
 	}
 	s.mu.Unlock()
-	return encodeFrame(&wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}), f.Code
+	return encodeFrame(callError(id, f)), f.Code
+}
+
+// callError is the CALLERROR answering id with f.
+func callError(id string, f *invoke.Failure) *wampv1.CallError {
+	return &wampv1.CallError{CallID: id, ErrorURI: f.URI, ErrorDesc: f.Message, ErrorDetails: f.Details}
 }
 
 // frame is an encoded frame on its way to the writer. Frames come from a
