@@ -329,13 +329,9 @@ func (f levelFlag) String() string {
 }
 
 func (f levelFlag) Set(s string) error {
-	var l slog.Level
-	switch v := strings.ToLower(strings.TrimSpace(s)); v {
-	case "debug", "info", "warn", "error":
-		_ = l.UnmarshalText([]byte(v))
-	default:
+	var name string
+	if (choiceFlag{&name, []string{"debug", "info", "warn", "error"}}).Set(strings.TrimSpace(s)) != nil {
 		return fmt.Errorf("%q: want debug, info, warn or error", s)
 	}
-	*f.p = l
-	return nil
+	return f.p.UnmarshalText([]byte(name))
 }
