@@ -104,11 +104,14 @@ flags:
 // callURL checks the server URL and adds ?stream=mode when mode is set.
 // http and https are accepted for ws and wss.
 func callURL(raw, mode string) (string, error) {
+	// host:port alone either fails to parse (127.0.0.1:8080: url.Parse's
+	// complaint would not say what is missing) or parses as scheme host.
+	noScheme := func() (string, error) {
+		return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL, such as ws://%s/", raw, raw)
+	}
 	u, err := url.Parse(raw)
 	if err != nil && !strings.Contains(raw, "://") {
-		// 127.0.0.1:8080 parses as nothing useful: url.Parse's own
-		// complaint would not say what is missing.
-		return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL, such as ws://%s/", raw, raw)
+		return noScheme()
 	}
 	if err != nil {
 		return "", fmt.Errorf("URL %q: %w", raw, err)
@@ -120,8 +123,8 @@ func callURL(raw, mode string) (string, error) {
 	case "https":
 		u.Scheme = "wss"
 	default:
-		if !strings.Contains(raw, "://") { // host:port parses as scheme host
-			return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL, such as ws://%s/", raw, raw)
+		if !strings.Contains(raw, "://") {
+			return noScheme()
 		}
 		return "", fmt.Errorf("URL %q: want a ws:// or wss:// URL", raw)
 	}
