@@ -367,3 +367,46 @@ func TestWelcomeFirst(t *testing.T) {
 		})
 	}
 }
+
+// TestPingsDuringBacklog: the writer pings on time while a stream keeps its
+// queue full, as it does when idle. Its batch used to go on for as long as
+// frames kept coming, so a client that read a fast stream steadily got no
+// ping, and was closed when the pong timeout ran out.
+func TestPingsDuringBacklog(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		conn, client := pipeUpgraded(t)
+		s, cancel := writerSession(conn)
+		s.cfg.PingInterval = 100 * time.Millisecond
+		ctx := s.ctx
+
+		payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
+		produced := make(chan struct{})
+		go func() { // a stream whose upstream is always ahead of the client
+			defer close(produced)
+			for s.send(ctx, progressFrame("c", payload)) == nil {
+			}
+		}()
+		written := make(chan struct{})
+		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
+
+		var pings, frames int
+		client.SetPingHandler(func(string) error { pings++; return nil })
+		const readFor = 2 * time.Second // 20 ping intervals
+		for start := time.Now(); time.Since(start) < readFor; {
+			if _, _, err := client.ReadMessage(); err != nil {
+				t.Fatalf("ReadMessage: %v", err)
+			}
+			frames++
+			time.Sleep(10 * time.Millisecond) // a client slower than the stream
+		}
+		if want := int(readFor/s.cfg.PingInterval) - 1; pings < want {
+			t.Errorf("the client got %d pings while it read %d frames of a stream for %v; want at least %d (one every %v)",
+				pings, frames, readFor, want, s.cfg.PingInterval)
+		}
+		cancel(errPeerGone)
+		conn.ws.Close()
+		<-written
+		<-produced
+		client.Close()
+	})
+}

@@ -39,6 +39,13 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 	// It goes in as soon as there is room, behind every frame queued
 	// before, as if a call goroutine had queued it.
 	markerDue := false
+	sendPing := func() error {
+		return ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout))
+	}
+	startDrain := func() {
+		drain = nil
+		markerDue = s.drain() || markerDue
+	}
 	for {
 		// Once the session is closing nothing but the close frame goes
 		// out: frames queued by calls that the close cancelled would only
@@ -57,6 +64,21 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 			default:
 			}
 		}
+		// A ping or a drain that is due goes first: with the queues never
+		// empty (a stream faster than its client), the select below
+		// would leave either to chance after every batch.
+		select {
+		case <-ping.C:
+			if err := sendPing(); err != nil {
+				s.writeFailed(err)
+				return
+			}
+			continue
+		case <-drain:
+			startDrain()
+			continue
+		default:
+		}
 		var err error
 		select {
 		case f := <-s.queue:
@@ -66,10 +88,9 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 				err = s.writeBatch(ctx, nil, ev)
 			}
 		case <-ping.C:
-			err = ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout))
+			err = sendPing()
 		case <-drain:
-			drain = nil
-			markerDue = s.drain() || markerDue
+			startDrain()
 		case <-ctx.Done():
 			s.writeClose(context.Cause(ctx))
 			return
@@ -101,11 +122,15 @@ func (s *session) writeFailed(err error) {
 // then flushes. When both queues are empty while other calls run, it
 // yields once (s.yield, see writerYield) and takes what they queued
 // meanwhile before it flushes. It stops early when the session starts
-// closing.
+// closing, and once it has written maxBatchBuffer bytes, so that the
+// writer's loop sends its pings and starts a drain on time however long
+// the queues stay full: a full batch buffer is written out at that point
+// anyway.
 func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 	bc := s.conn.batch
 	bc.begin(s.cfg.WriteTimeout)
 	yielded := false // at most once per batch
+	written := 0
 	for ctx.Err() == nil {
 		if f != nil {
 			if f == closeMarker {
@@ -127,9 +152,16 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 				break
 			}
 		}
+		written += len(ev)
+		if f != nil {
+			written += len(f.b)
+		}
 		if err := s.put(bc, f, ev); err != nil {
 			bc.end()
 			return err
+		}
+		if written >= maxBatchBuffer {
+			break
 		}
 		// The queue that did not give this frame goes first, so that
 		// neither starves the other within a long batch.
