@@ -88,6 +88,7 @@ type batchConn struct {
 	timeout  time.Duration // each network write's deadline, from its start; 0: none
 	deadline time.Time     // the write deadline last set on Conn
 	hdr      [10]byte      // writeText's frame header
+	watch    *progressWatch
 }
 
 func (c *batchConn) Write(p []byte) (int, error) {
@@ -177,7 +178,7 @@ func (c *batchConn) writeText(p []byte) error {
 	if err := c.flushLocked(); err != nil {
 		return err
 	}
-	if _, err := c.Conn.Write(h); err != nil {
+	if err := c.sendLocked(h); err != nil {
 		return err
 	}
 	for len(p) > 0 {
@@ -185,12 +186,22 @@ func (c *batchConn) writeText(p []byte) error {
 		if err := c.setDeadlineLocked(c.writeDeadline()); err != nil {
 			return err
 		}
-		if _, err := c.Conn.Write(p[:n]); err != nil {
+		if err := c.sendLocked(p[:n]); err != nil {
 			return err
 		}
 		p = p[n:]
 	}
 	return nil
+}
+
+// sendLocked writes p to the network under the deadline set, which a
+// progress watch moves while the client takes data (see progressWatch).
+func (c *batchConn) sendLocked(p []byte) error {
+	if w := watchWrite(&c.watch, c.Conn, len(p), c.timeout); w != nil {
+		defer w.stop()
+	}
+	_, err := c.Conn.Write(p)
+	return err
 }
 
 // writeDeadline is the deadline of a network write starting now.
@@ -242,7 +253,7 @@ func (c *batchConn) flushLocked() error {
 	if len(c.buf) == 0 {
 		return nil
 	}
-	_, err := c.Conn.Write(c.buf)
+	err := c.sendLocked(c.buf)
 	c.buf = c.buf[:0]
 	return err
 }

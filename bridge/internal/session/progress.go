@@ -1,0 +1,108 @@
+package session
+
+import (
+	"net"
+	"sync"
+	"time"
+)
+
+// progressWatch extends the write deadline of a connection while a network
+// write waits and the client is still taking data: the no-read timeout is
+// for a client that reads nothing, and a client that reads slowly can wait
+// far longer than that for the kernel to take a write. A TCP socket whose
+// send buffer is full wakes its writer only once about half of the buffer
+// has gone, which for a client reading 80 KB/s through a send buffer of a
+// few MiB takes longer than the 10 s no-read timeout: such a client used
+// to be disconnected while it read steadily.
+//
+// The watch reads how many bytes the socket's send queue holds (unsent, or
+// not yet acknowledged) every quarter of the timeout while a write waits;
+// each time it has shrunk, the client has taken some, and the deadline
+// moves to a full timeout from then. A client that takes nothing is
+// disconnected between three quarters of a timeout and a timeout after it
+// stopped.
+//
+// A write that starts with the send queue empty and is small takes no
+// watch: it cannot wait long (the timeout still bounds it), and an idle
+// session keeps no timer.
+type progressWatch struct {
+	conn   net.Conn      // whose write deadline moves
+	every  time.Duration // how often it looks: a quarter of the timeout
+	extend time.Duration // the timeout
+
+	mu      sync.Mutex
+	timer   *time.Timer
+	running bool // a write waits; the timer's function may move the deadline
+	last    int  // the send queue when last looked at
+	moved   int  // deadlines moved, for tests
+}
+
+// watchFrom is the size of a write that takes a watch even when the send
+// queue is empty: the smallest send buffer Linux gives a TCP socket.
+const watchFrom = 16 << 10
+
+// watchWrite returns the watch of a write of n bytes to c that is about to
+// start under timeout, starting *w if needed; nil when the write needs
+// none. The caller stops the watch once the write has returned.
+func watchWrite(w **progressWatch, c net.Conn, n int, timeout time.Duration) *progressWatch {
+	if timeout <= 0 {
+		return nil
+	}
+	q, ok := sendQueueLen(c)
+	if !ok || (q == 0 && n < watchFrom) {
+		return nil
+	}
+	if *w == nil {
+		*w = &progressWatch{conn: c}
+	}
+	(*w).start(q, timeout)
+	return *w
+}
+
+// start begins watching a network write that is about to start under
+// timeout (> 0), with q bytes in the send queue.
+func (w *progressWatch) start(q int, timeout time.Duration) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running, w.last = true, q
+	w.every, w.extend = timeout/4, timeout
+	if w.timer == nil {
+		w.timer = time.AfterFunc(w.every, w.look)
+	} else {
+		w.timer.Reset(w.every)
+	}
+}
+
+// stop ends the watch of the write, which has returned.
+func (w *progressWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.running = false
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+// deadlinesMoved returns how often the watch has moved a deadline.
+func (w *progressWatch) deadlinesMoved() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.moved
+}
+
+// look runs on the timer while a write waits.
+func (w *progressWatch) look() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.running {
+		return
+	}
+	if q, ok := sendQueueLen(w.conn); ok && q < w.last {
+		w.last = q
+		w.moved++
+		// A blocked Write sees the new deadline (net.Conn allows setting
+		// it while a Write runs).
+		w.conn.SetWriteDeadline(time.Now().Add(w.extend))
+	}
+	w.timer.Reset(w.every)
+}
