@@ -124,16 +124,17 @@ const (
 )
 
 // startServer serves TestService, ClockService and health on 127.0.0.1 at
-// a free port, with the reflection services mode asks for. The server
-// stops when the test ends, after its handlers have returned.
-func startServer(t *testing.T, mode reflectionMode) (string, *testService) {
+// a free port, with the reflection services mode asks for and the server
+// options opts. The server stops when the test ends, after its handlers
+// have returned.
+func startServer(t *testing.T, mode reflectionMode, opts ...grpc.ServerOption) (string, *testService) {
 	t.Helper()
 	var lc net.ListenConfig
 	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer(grpc.WaitForHandlers(true))
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, opts...)...)
 	svc := &testService{cancelled: make(map[string]chan struct{})}
 	bridgetestv1.RegisterTestServiceServer(s, svc)
 	demov1.RegisterClockServiceServer(s, demov1.UnimplementedClockServiceServer{})

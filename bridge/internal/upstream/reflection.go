@@ -3,6 +3,7 @@ package upstream
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/jhump/protoreflect/v2/grpcreflect"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
@@ -11,6 +12,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // reflectionHint tells the user what to do when server reflection cannot
@@ -36,8 +38,10 @@ type reflectionSource struct {
 
 // NewReflectionSource returns a Source asking the upstream behind cc for its
 // services with gRPC server reflection, v1 first and v1alpha when the
-// server lacks v1. Each Load opens one reflection stream and closes it
-// before returning.
+// server lacks v1. Each Load opens one reflection stream (two when v1 is
+// missing) and ends it before returning: it half-closes the stream and
+// reads the server's status, so that client interceptors see the stream
+// finish.
 func NewReflectionSource(cc grpc.ClientConnInterface) Source {
 	s := &reflectionSource{cc: cc}
 	if t, ok := cc.(interface{ Target() string }); ok {
@@ -96,7 +100,7 @@ func (e statusText) Unwrap() error { return e.err }
 func (s *reflectionSource) Load(ctx context.Context) (*Catalog, error) {
 	// Servers whose reflection leaves out files every binary knows (the
 	// well-known types) are completed from the global registry.
-	client := grpcreflect.NewClientAuto(ctx, s.cc,
+	client := grpcreflect.NewClientAuto(ctx, endingConn{s.cc},
 		grpcreflect.WithFallbackResolvers(protoregistry.GlobalFiles, protoregistry.GlobalTypes))
 	defer client.Reset()
 
@@ -131,6 +135,66 @@ func (s *reflectionSource) Load(ctx context.Context) (*Catalog, error) {
 		return nil, fmt.Errorf("%s: %w", s.name(), err)
 	}
 	return c, nil
+}
+
+// endTimeout bounds how long closing a reflection stream waits for the
+// server to end it; a server that does not is cancelled then.
+const endTimeout = 5 * time.Second
+
+// endingConn opens streams that end properly when closed. grpcreflect's
+// Client closes a stream by CloseSend and then cancelling its context
+// without reading the end of the stream, but client interceptors
+// (go-grpc-middleware's metrics and logging) see a stream's end only in
+// RecvMsg returning io.EOF or an error: a stream merely cancelled would
+// count as started and never as handled, and its "finished call" would
+// never be logged.
+type endingConn struct{ grpc.ClientConnInterface }
+
+func (c endingConn) NewStream(ctx context.Context, desc *grpc.StreamDesc, method string, opts ...grpc.CallOption) (grpc.ClientStream, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	cs, err := c.ClientConnInterface.NewStream(ctx, desc, method, opts...)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &endingStream{ClientStream: cs, cancel: cancel}, nil
+}
+
+// endingStream is a stream of endingConn. Its CloseSend half-closes the
+// stream and reads until the server's status, so that the interceptors
+// below report the stream's end with its code (the reflection server
+// answers the half-close with OK); a server that has not ended the stream
+// within endTimeout is cancelled, which ends it as CANCELED. grpcreflect
+// calls its methods under one lock, so ended needs none of its own.
+type endingStream struct {
+	grpc.ClientStream
+	cancel context.CancelFunc
+	ended  bool // RecvMsg returned an error: the interceptors saw the end
+}
+
+func (s *endingStream) RecvMsg(m any) error {
+	err := s.ClientStream.RecvMsg(m)
+	if err != nil {
+		s.ended = true
+	}
+	return err
+}
+
+func (s *endingStream) CloseSend() error {
+	defer s.cancel()
+	err := s.ClientStream.CloseSend()
+	if s.ended {
+		return err
+	}
+	t := time.AfterFunc(endTimeout, s.cancel)
+	defer t.Stop()
+	// Whatever the server still sends is dropped; normally nothing comes
+	// before the status, since grpcreflect reads each answer before it
+	// sends the next request.
+	var discard emptypb.Empty
+	for s.RecvMsg(&discard) == nil {
+	}
+	return err
 }
 
 // registerFile registers fd and, first, its transitive imports in files,
