@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -22,6 +23,9 @@ func TestServeMetrics(t *testing.T) {
 		`grpc_client_handled_total{grpc_code="OK",grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 1`,
 		`grpc_client_msg_received_total{grpc_method="GetProgressiveTime",grpc_service="demo.v1.ClockService",grpc_type="server_stream"} 2`,
 		`grpc_client_handling_seconds_bucket{`,
+		// The schema's load ended its reflection stream before /readyz
+		// turned 200.
+		`grpc_client_handled_total{grpc_code="OK",grpc_method="ServerReflectionInfo",grpc_service="grpc.reflection.v1.ServerReflection",grpc_type="bidi_stream"} 1`,
 	}
 	t.Run("default", func(t *testing.T) {
 		t.Parallel()
@@ -29,6 +33,17 @@ func TestServeMetrics(t *testing.T) {
 		for _, want := range append(bridgeMetrics, clientMetrics...) {
 			if !strings.Contains(body, want) {
 				t.Errorf("GET /metrics lacks %q:\n%s", want, body)
+			}
+		}
+		// Every started call was handled: none was left open.
+		for _, line := range strings.Split(body, "\n") {
+			rest, ok := strings.CutPrefix(line, "grpc_client_started_total{")
+			if !ok {
+				continue
+			}
+			labels, n, _ := strings.Cut(rest, "} ")
+			if handled := sumHandled(body, labels); handled != n {
+				t.Errorf("%s: started %s, handled %s:\n%s", labels, n, handled, body)
 			}
 		}
 	})
@@ -44,6 +59,31 @@ func TestServeMetrics(t *testing.T) {
 			t.Errorf("GET /metrics with -upstream-metrics=false has grpc_client_ metrics:\n%s", body)
 		}
 	})
+}
+
+// sumHandled returns the sum over every grpc_code of the
+// grpc_client_handled_total rows whose other labels are labels (as the
+// exposition format writes them, sorted by name), formatted as it writes
+// a value.
+func sumHandled(body, labels string) string {
+	total := 0.0
+	for _, line := range strings.Split(body, "\n") {
+		rest, ok := strings.CutPrefix(line, "grpc_client_handled_total{")
+		if !ok {
+			continue
+		}
+		_, rest, _ = strings.Cut(rest, ",") // grpc_code
+		l, n, _ := strings.Cut(rest, "} ")
+		if l != labels {
+			continue
+		}
+		v, err := strconv.ParseFloat(n, 64)
+		if err != nil {
+			return "unparsable " + n
+		}
+		total += v
+	}
+	return strconv.FormatFloat(total, 'g', -1, 64)
 }
 
 // serveMetrics runs serve with args, makes one call of two messages
