@@ -113,6 +113,14 @@ func TestUsage(t *testing.T) {
 			`flag -upstream: "http://localhost:50051" is a URL: a gRPC target is host:port or dns:///host:port (unix:PATH for a socket); for TLS add -upstream-tls`},
 		{"serve upstream not host:port", []string{"-upstream", "::::"}, exitUsage,
 			`flag -upstream: "::::": a gRPC target is host:port`},
+		{"serve upstream port not a number", []string{"-upstream", "localhost:abc"}, exitUsage,
+			`flag -upstream: "localhost:abc": the port "abc" is not a number from 1 to 65535 nor a known service name (such as https): a gRPC target is host:port`},
+		{"serve upstream with a path", []string{"-upstream", "localhost:50051/x"}, exitUsage,
+			`flag -upstream: "localhost:50051/x": the port "50051/x" is not a number from 1 to 65535 (no path goes after the port): a gRPC target is host:port`},
+		{"serve upstream host with a space", []string{"-upstream", "local host:1"}, exitUsage,
+			`flag -upstream: "local host:1": the host "local host" has ' ', which no host name or IP address has (a host name has letters, digits, '-', '.' and '_'): a gRPC target is host:port`},
+		{"serve upstream passthrough without a port", []string{"-upstream", "passthrough:///h"}, exitUsage,
+			`flag -upstream: "passthrough:///h": the port is missing: passthrough hands the address to the dialer as it is, which wants host:port (passthrough:///h:50051)`},
 		{"serve send queue too long", []string{"-send-queue", "100000000000"}, exitUsage,
 			`flag -send-queue: 100000000000 is more than 65536: every session allocates room for them (8 bytes a frame) when it opens`},
 		{"serve too many procs", []string{"-procs", "100000"}, exitUsage, `flag -procs: 100000 is more than 1024`},
@@ -165,13 +173,23 @@ func TestDialAddr(t *testing.T) {
 func TestCheckTarget(t *testing.T) {
 	for _, ok := range []string{"", "localhost:50051", "localhost", "10.0.0.5:443", "[::1]:50051", "::1", "[::1]",
 		"dns:///svc.ns.svc.cluster.local:50051", "dns:h:50051", "DNS:h:1", "dns://8.8.8.8/h:50051",
-		"passthrough:///127.0.0.1:1", "passthrough:h:50051", "unix:/run/api.sock", "unix:///run/api.sock"} {
+		"passthrough:///127.0.0.1:1", "passthrough:h:50051", "unix:/run/api.sock", "unix:///run/api.sock",
+		// What gRPC's DNS resolver and the dialer take: net.LookupPort's
+		// ports (service names too), an empty host for localhost, an IPv6
+		// zone, names with '_' or of other scripts.
+		"localhost:https", "localhost:0443", ":50051", "dns:///:50051", "[fe80::1%eth0]:50051", "fe80::1%eth0", "h:65535",
+		"my_service:50051", "bücher.example:50051", "dns:///[::1]:50051", "passthrough:///[::1]:50051",
+		"passthrough:///unix:/run/api.sock", "unix-abstract:api"} {
 		if err := checkTarget(ok); err != nil {
 			t.Errorf("checkTarget(%q) = %v, want nil", ok, err)
 		}
 	}
 	for _, bad := range []string{"http://localhost:50051", "HTTPS://api:443", "grpc://api:50051", "xds:///svc", "dsn:///h:1",
-		"::::", "::1:50051", "host:port:1"} {
+		"::::", "::1:50051", "host:port:1",
+		// Ports and hosts that gRPC would retry for ever.
+		"localhost:abc", "localhost:50051/x", "localhost:0", "localhost:65536", "localhost:-1", "localhost:", "[::1]:",
+		"local host:1", "local host", "a/b:1", "user@h:1", "h\tx:1", "[h x]:1", "dns:///h:abc", "dns:///h%20x:1", "dns:///",
+		"passthrough:///h", "passthrough:///::1", "passthrough:///h:abc", "passthrough:///a b:1"} {
 		if err := checkTarget(bad); err == nil {
 			t.Errorf("checkTarget(%q) = nil, want an error", bad)
 		}

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -22,6 +23,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
@@ -447,35 +450,100 @@ const (
 // checkTarget refuses an -upstream that grpc.NewClient would take but
 // never connect to, which would leave the bridge retrying for ever. It
 // follows gRPC's parsing: a scheme with a resolver in this binary (dns,
-// passthrough, unix, ...) is left to it; any other scheme:// is refused (a
-// URL such as http://, or a resolver not linked in, as xds); anything
-// else goes to the DNS resolver, which wants an IP address, host:port or
-// a host alone (port 443).
+// passthrough, unix, ...) picks it; any other scheme:// is refused (a URL
+// such as http://, or a resolver not linked in, as xds); anything else
+// goes to the DNS resolver. The addresses of dns and passthrough are then
+// read as they do (see checkHostPort); the other resolvers' are left to
+// them.
 func checkTarget(v string) error {
-	const want = "a gRPC target is host:port or dns:///host:port (unix:PATH for a socket)"
 	if v == "" {
 		return nil // the demo
 	}
+	scheme, endpoint := "dns", v
 	if u, err := url.Parse(v); err == nil && u.Scheme != "" && resolver.Get(u.Scheme) != nil {
-		return nil
-	}
-	if scheme, _, ok := strings.Cut(v, "://"); ok {
+		scheme, endpoint = u.Scheme, resolver.Target{URL: *u}.Endpoint()
+	} else if scheme, _, ok := strings.Cut(v, "://"); ok {
 		switch strings.ToLower(scheme) {
 		case "http", "https", "ws", "wss", "grpc", "grpcs":
-			return fmt.Errorf("%q is a URL: %s; for TLS add -upstream-tls", v, want)
+			return fmt.Errorf("%q is a URL: %s; for TLS add -upstream-tls", v, targetWant)
 		}
-		return fmt.Errorf("%q: this binary has no gRPC resolver for the scheme %q: %s", v, scheme, want)
+		return fmt.Errorf("%q: this binary has no gRPC resolver for the scheme %q: %s", v, scheme, targetWant)
 	}
-	if net.ParseIP(v) != nil {
-		return nil
+	switch scheme {
+	case "dns":
+		return checkHostPort(v, endpoint, false)
+	case "passthrough":
+		if strings.HasPrefix(endpoint, "unix:") {
+			return nil // gRPC dials it as a socket
+		}
+		return checkHostPort(v, endpoint, true)
 	}
-	if _, _, err := net.SplitHostPort(v); err == nil {
-		return nil
+	return nil
+}
+
+// targetWant tells what -upstream takes, in its errors.
+const targetWant = "a gRPC target is host:port or dns:///host:port (unix:PATH for a socket)"
+
+// checkHostPort checks the address of the target v as gRPC's DNS resolver
+// reads it (its parseTarget): an IP address, or host:port, or a host alone
+// (port 443), the host empty for localhost; then the dialer (net.Dial)
+// takes the port, a number or a service name (https) as net.LookupPort
+// reads it. needPort is for passthrough, which hands the address to the
+// dialer as it is. A host that is not an IP address must be a name that a
+// resolver could know: letters, digits, '-', '.' and '_' (see badHostRune).
+func checkHostPort(v, addr string, needPort bool) error {
+	if addr == "" {
+		return fmt.Errorf("%q: no address after the scheme: %s", v, targetWant)
 	}
-	if _, _, err := net.SplitHostPort(v + ":443"); err == nil {
-		return nil
+	var host, port string
+	if _, err := netip.ParseAddr(addr); err == nil {
+		host = addr
+	} else if h, p, err := net.SplitHostPort(addr); err == nil {
+		if p == "" {
+			return fmt.Errorf("%q: the port is missing after the colon: %s", v, targetWant)
+		}
+		host, port = h, p
+	} else if h, _, err := net.SplitHostPort(addr + ":443"); err == nil {
+		host = h
+	} else {
+		return fmt.Errorf("%q: %s (an IPv6 address with a port goes in brackets: [::1]:50051)", v, targetWant)
 	}
-	return fmt.Errorf("%q: %s (an IPv6 address with a port goes in brackets: [::1]:50051)", v, want)
+	if port == "" && needPort {
+		return fmt.Errorf("%q: the port is missing: passthrough hands the address to the dialer as it is, which wants host:port (passthrough:///%s)", v, net.JoinHostPort(host, "50051"))
+	}
+	if _, err := netip.ParseAddr(host); err != nil {
+		if bad, ok := badHostRune(host); ok {
+			return fmt.Errorf("%q: the host %q has %q, which no host name or IP address has (a host name has letters, digits, '-', '.' and '_'): %s", v, host, bad, targetWant)
+		}
+	}
+	if port != "" {
+		if n, err := net.LookupPort("tcp", port); err != nil || n == 0 {
+			what := "nor a known service name (such as https)"
+			if strings.ContainsAny(port, "/?#") {
+				what = "(no path goes after the port)"
+			}
+			return fmt.Errorf("%q: the port %q is not a number from 1 to 65535 %s: %s", v, port, what, targetWant)
+		}
+	}
+	return nil
+}
+
+// badHostRune returns the first character of host that no host name has,
+// if any: a name that DNS or the hosts file can hold (hosts(5)) has ASCII
+// letters, digits, '-', '.' and '_' (which Go's resolver accepts too);
+// letters of other scripts are left to the resolver, which may know an
+// internationalised name. Spaces, slashes and the other punctuation are
+// no host's: an address or a URL put where the host goes.
+func badHostRune(host string) (rune, bool) {
+	for _, r := range host {
+		switch {
+		case 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z', '0' <= r && r <= '9', r == '-', r == '.', r == '_':
+		case r >= utf8.RuneSelf && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)):
+		default:
+			return r, true
+		}
+	}
+	return 0, false
 }
 
 // check checks what no single setting can: the combinations, and the URL
