@@ -171,7 +171,39 @@ func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, err
 	}
 	_, cfg.procsSet = from["procs"]
 	cfg.settings = effectiveSettings(fs, from)
+	if !cfg.procsSet {
+		keptGOMAXPROCS(cfg.settings, environ)
+	}
 	return cfg, nil
+}
+
+// keptGOMAXPROCS shows in settings the -procs in force when the default
+// leaves $GOMAXPROCS of environ to the runtime (see procsToSet): the
+// variable's count, which -config then reads as -procs, or 0, the
+// runtime's choice, for a variable the runtime ignores (not a number
+// above 0). Printing the default 1 instead would make -print-config's
+// file force one CPU where its run kept the variable's.
+func keptGOMAXPROCS(settings []setting, environ []string) {
+	v := ""
+	for _, kv := range environ {
+		if val, ok := strings.CutPrefix(kv, "GOMAXPROCS="); ok {
+			v = val
+			break // the first, as os.Getenv and the runtime take it
+		}
+	}
+	if v == "" {
+		return
+	}
+	procs, from := "0", source{"env", "GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)"}
+	// The runtime's reading (schedinit).
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 {
+		procs, from = strconv.FormatInt(n, 10), source{"env", "GOMAXPROCS (kept, as -procs is not set)"}
+	}
+	for i := range settings {
+		if settings[i].name == "procs" {
+			settings[i].values, settings[i].from = []string{procs}, from
+		}
+	}
 }
 
 // readEnv returns the settings' variables of environ by flag name, leaving

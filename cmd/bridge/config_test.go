@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -258,7 +259,8 @@ upstream: "localhost:50051"
 			t.Errorf("-print-config lacks %q:\n%s", want, out)
 		}
 	}
-	settingRE := regexp.MustCompile(`^[a-z-]+:.* # (default|flag|file \S+:\d+|env BRIDGE_[A-Z_]+)$`)
+	// procs is $GOMAXPROCS's when the tests run with it (see TestPrintConfigGOMAXPROCS).
+	settingRE := regexp.MustCompile(`^[a-z-]+:.* # (default|flag|file \S+:\d+|env BRIDGE_[A-Z_]+|env GOMAXPROCS \(.*\))$`)
 	n := 0
 	for l := range strings.SplitSeq(out, "\n") {
 		if l == "" || strings.HasPrefix(l, "#") || strings.HasPrefix(l, "  - ") {
@@ -293,6 +295,78 @@ upstream: "localhost:50051"
 	if again.stream != bridge.StreamLast || again.pingInterval != time.Second || len(again.feeds) != 1 ||
 		again.forwardHeaders == nil || len(again.forwardHeaders) != 0 || again.collectLimit != 1000 || !again.json.UseProtoNames {
 		t.Errorf("after the round trip: %+v", again)
+	}
+}
+
+// TestPrintConfigGOMAXPROCS: while the default -procs keeps $GOMAXPROCS,
+// -print-config shows as procs the count in force, which its file, read
+// back with -config, sets: the same as the run that printed it, where
+// printing the default 1 would force one CPU.
+func TestPrintConfigGOMAXPROCS(t *testing.T) {
+	t.Parallel()
+	// The GOMAXPROCS serve runs with: what it sets, else the runtime's
+	// reading of $GOMAXPROCS, else the runtime's choice ("runtime").
+	inForce := func(cfg serveConfig, gomaxprocs string) string {
+		if n := procsToSet(cfg.procs, cfg.procsSet, gomaxprocs != ""); n > 0 {
+			return strconv.Itoa(n)
+		}
+		if n, err := strconv.ParseInt(gomaxprocs, 10, 32); err == nil && n > 0 {
+			return strconv.FormatInt(n, 10)
+		}
+		return "runtime"
+	}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		env        []string
+		gomaxprocs string // $GOMAXPROCS of env
+		wantLine   string
+		want       string // inForce, before and after the round trip
+	}{
+		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 2 # env GOMAXPROCS (kept, as -procs is not set)\n", "2"},
+		{"GOMAXPROCS with a sign", nil, []string{"GOMAXPROCS=+3"}, "+3", "\nprocs: 3 # env GOMAXPROCS (kept, as -procs is not set)\n", "3"},
+		{"GOMAXPROCS the runtime ignores", nil, []string{"GOMAXPROCS=two"}, "two",
+			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime"},
+		{"GOMAXPROCS 0", nil, []string{"GOMAXPROCS=0"}, "0",
+			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime"},
+		{"no GOMAXPROCS", nil, nil, "", "\nprocs: 1 # default\n", "1"},
+		{"empty GOMAXPROCS", nil, []string{"GOMAXPROCS="}, "", "\nprocs: 1 # default\n", "1"},
+		{"flag over GOMAXPROCS", []string{"-procs", "3"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 3 # flag\n", "3"},
+		{"variable over GOMAXPROCS", nil, []string{"GOMAXPROCS=2", "BRIDGE_PROCS=4"}, "2", "\nprocs: 4 # env BRIDGE_PROCS\n", "4"},
+		{"-procs 0 with GOMAXPROCS", []string{"-procs", "0"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 0 # flag\n", "2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadServeConfig(tc.args, tc.env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			if err := writeConfig(&out, cfg.settings); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(out.String(), tc.wantLine) {
+				t.Errorf("-print-config with %q and %q lacks %q:\n%s", tc.args, tc.env, tc.wantLine, out.String())
+			}
+			if got := inForce(cfg, tc.gomaxprocs); got != tc.want {
+				t.Errorf("with %q and %q: GOMAXPROCS %s, want %s", tc.args, tc.env, got, tc.want)
+			}
+			// Read back where it was printed, without the BRIDGE_ variables,
+			// which the file holds now.
+			var env []string
+			for _, kv := range tc.env {
+				if !strings.HasPrefix(kv, "BRIDGE_") {
+					env = append(env, kv)
+				}
+			}
+			again, err := loadServeConfig([]string{"-config", writeFile(t, out.String())}, env, io.Discard)
+			if err != nil {
+				t.Fatalf("-config of the -print-config output: %v\n%s", err, out.String())
+			}
+			if got := inForce(again, tc.gomaxprocs); got != tc.want {
+				t.Errorf("-config of the -print-config output with %q: GOMAXPROCS %s, want %s as the run that printed it", env, got, tc.want)
+			}
+		})
 	}
 }
 

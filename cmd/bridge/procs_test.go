@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -58,6 +59,39 @@ func TestServeProcs(t *testing.T) {
 			}
 			if got := bridgeProcessMetric(t, tc.args, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
 				t.Errorf("bridge %q with %q: GOMAXPROCS %d, want %d", tc.args, tc.env, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestServeProcsPrintConfig runs the bridge as a process with the file
+// that -print-config printed for the same arguments and environment: it
+// runs with the GOMAXPROCS of the run that printed it, the kept
+// $GOMAXPROCS too.
+func TestServeProcsPrintConfig(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		want int
+	}{
+		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3},
+		{"flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cfg, err := loadServeConfig(tc.args, tc.env, io.Discard)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out strings.Builder
+			if err := writeConfig(&out, cfg.settings); err != nil {
+				t.Fatal(err)
+			}
+			file := writeFile(t, out.String())
+			if got := bridgeProcessMetric(t, []string{"-config", file}, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
+				t.Errorf("bridge -config (-print-config of %q) with %q: GOMAXPROCS %d, want %d\n%s", tc.args, tc.env, got, tc.want, out.String())
 			}
 		})
 	}
