@@ -258,6 +258,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		MaxMessageSize:   h.cfg.maxMessageSize,
 		MaxCallsInFlight: h.cfg.maxCallsInFlight,
 		CollectLimit:     h.cfg.collectLimit,
+		MaxWaiting:       h.cfg.maxWaiting,
 		ServerIdent:      ServerIdent,
 		Logger:           h.cfg.logger,
 		Stats:            h.stats,

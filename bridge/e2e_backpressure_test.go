@@ -184,3 +184,49 @@ func TestE2ESendQueueSize(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EMaxWaitingResults: a client that sends many calls and reads none
+// of their results is closed with 1008 once the results waiting for it
+// pass WithMaxWaitingResults, rather than having each call hold its result
+// until the no-read timeout; a client that reads each result before its
+// next call gets every one, however many bytes pass in all.
+func TestE2EMaxWaitingResults(t *testing.T) {
+	t.Parallel()
+	const (
+		calls = 48
+		size  = 512 << 10 // 24 MiB of results in all: more than the socket buffers hold
+	)
+	text := strings.Repeat("x", size)
+	addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithMaxWaitingResults(1<<20))
+	call := func(c *bridgetest.Client, i int) {
+		c.Send(t, fmt.Sprintf(`[2,"c%d","bridgetest.v1.TestService.Echo",{"text":%q}]`, i, text))
+	}
+
+	t.Run("reads as they come", func(t *testing.T) {
+		// One call at a time: 4 MiB of results pass through the session,
+		// four times the bound, never more than one waiting.
+		c := bridgetest.Dial(t, br.URL, "wamp")
+		c.ReadWelcome(t)
+		for i := range 8 {
+			call(c, i)
+			if f := c.ReadFrame(t); f.Type() != 3 {
+				t.Fatalf("call %d: frame %v, want its CALLRESULT", i, f)
+			}
+		}
+	})
+	t.Run("reads none", func(t *testing.T) {
+		c := bridgetest.Dial(t, br.URL, "wamp")
+		c.ReadWelcome(t)
+		for i := range calls {
+			call(c, i)
+		}
+		frames, code, reason := c.Drain(t)
+		if code != websocket.ClosePolicyViolation || !strings.Contains(reason, "max waiting results") {
+			t.Errorf("closed with %d %q after %d frames; want 1008 naming the max waiting results", code, reason, frames)
+		}
+		if frames >= calls {
+			t.Errorf("read %d results before the close, want fewer than the %d calls", frames, calls)
+		}
+	})
+}

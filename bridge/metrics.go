@@ -108,7 +108,9 @@ func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.S
 		m.queueDepth, m.badFrames, m.bytesIn, m.bytesOut,
 		stat("grpcwamp_slow_consumer_disconnects_total",
 			"Sessions disconnected as too slow: a subscriber whose event queue was full, or a client that read nothing for the no-read timeout.",
-			func() int64 { return bstats.SlowDisconnects.Load() + stats.NoReadDisconnects.Load() }),
+			func() int64 {
+				return bstats.SlowDisconnects.Load() + stats.NoReadDisconnects.Load() + stats.SlowDisconnects.Load()
+			}),
 		stat("grpcwamp_pubsub_dropped_total", "SUBSCRIBE and PUBLISH frames dropped (refused or not served).",
 			stats.DroppedPubSub.Load),
 		stat("grpcwamp_events_published_total", "Publications accepted by the broker.",

@@ -78,7 +78,8 @@ type config struct {
 	maxSessions      int // 0: unlimited
 	maxUpstreamCalls int // 0: unlimited
 	collectLimit     int
-	maxResultSize    int // 0: unlimited
+	maxResultSize    int   // 0: unlimited
+	maxWaiting       int64 // 0: unlimited
 	logger           *slog.Logger
 	json             JSONOptions
 
@@ -120,6 +121,7 @@ func defaultConfig() config {
 		maxUpstreamCalls: DefaultMaxUpstreamCalls,
 		collectLimit:     16 << 20,
 		maxResultSize:    DefaultMaxResultSize,
+		maxWaiting:       DefaultMaxWaitingResults,
 		logger:           slog.New(slog.DiscardHandler),
 		json:             JSONOptions{EmitUnpopulated: true},
 
@@ -201,6 +203,20 @@ func WithMaxSessions(n int) Option {
 // RESOURCE_EXHAUSTED. The default is 16 MiB.
 func WithCollectLimit(bytes int) Option {
 	return func(c *config) { c.collectLimit = bytes }
+}
+
+// DefaultMaxWaitingResults is the default of [WithMaxWaitingResults].
+const DefaultMaxWaitingResults = 64 << 20
+
+// WithMaxWaitingResults bounds the bytes of a connection's CALLRESULT,
+// CALL_PROGRESS_RESULT and CALLERROR frames that wait for the client, in
+// the send queue or for room in it: a client that calls without reading
+// its results would otherwise make each call hold its result until the
+// no-read timeout. A connection further behind is closed with 1008 and
+// counted as a slow consumer; one frame larger than the bound passes when
+// nothing else waits. 0: no bound. The default is 64 MiB.
+func WithMaxWaitingResults(bytes int64) Option {
+	return func(c *config) { c.maxWaiting = bytes }
 }
 
 // DefaultMaxResultSize is the default of [WithMaxResultSize].

@@ -115,6 +115,7 @@ type serveConfig struct {
 	maxCallsInFlight int
 	collectLimit     int64
 	maxResultSize    int64
+	maxWaiting       int64
 	maxSubscriptions int
 	maxFeedStreams   int
 	maxEventSize     int64
@@ -192,6 +193,7 @@ func defaultServeConfig() serveConfig {
 		maxCallsInFlight:    defaultMaxCallsInFlight,
 		collectLimit:        defaultCollectLimit,
 		maxResultSize:       bridge.DefaultMaxResultSize,
+		maxWaiting:          bridge.DefaultMaxWaitingResults,
 		maxSubscriptions:    defaultMaxSubscriptions,
 		maxFeedStreams:      defaultMaxFeedStreams,
 		maxEventSize:        defaultMaxEventSize,
@@ -360,6 +362,8 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 		"`calls` one session may run at once; more are refused with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.maxResultSize, 0, "0 means unlimited"}, "max-result-size",
 		"largest JSON of one response message, in `bytes`; a response that renders larger fails its call\nwith RESOURCE_EXHAUSTED; 0: unlimited")
+	fs.Var(sizeFlag{&cfg.maxWaiting, 0, "0 means unlimited"}, "max-waiting-results",
+		"most `bytes` of results (CALLRESULT, CALL_PROGRESS_RESULT, CALLERROR) that may wait for a slow client;\na client further behind is disconnected with 1008; 0: unlimited")
 	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
 		"largest CALLRESULT of a stream in collect mode, in `bytes`, and most that one connection's collect calls\nhold together; the call that would go past it fails with RESOURCE_EXHAUSTED")
 	fs.Var(intFlag{&cfg.maxFeedStreams, 1, ""}, "max-feed-streams",
@@ -722,6 +726,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithMaxCallsInFlight(cfg.maxCallsInFlight),
 		bridge.WithCollectLimit(int(cfg.collectLimit)),
 		bridge.WithMaxResultSize(int(cfg.maxResultSize)),
+		bridge.WithMaxWaitingResults(cfg.maxWaiting),
 		bridge.WithMaxSubscriptions(cfg.maxSubscriptions),
 		bridge.WithMaxFeedStreams(cfg.maxFeedStreams),
 		bridge.WithMaxEventSize(int(cfg.maxEventSize)),

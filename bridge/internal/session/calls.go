@@ -415,6 +415,10 @@ func (s *session) finish(id string, c *call, method string, result *frame, err e
 // makes f that refusal. (The call was counted in the metrics, and logged,
 // with the code it had.)
 func (s *session) taken(f *frame) {
+	if f.waits > 0 {
+		s.waiting.Add(-int64(f.waits))
+		f.waits = 0
+	}
 	if f.ends {
 		s.inFlight.Add(-1)
 	}
@@ -476,6 +480,9 @@ type frame struct {
 	// writer gives both back when it takes the frame (see taken).
 	ends bool
 	held int
+	// waits: bytes it counts in the session's waiting (see hold), given
+	// back when the writer takes it.
+	waits int
 	// call is the call whose terminal frame this is, refusals included;
 	// taken ends it.
 	call *call
@@ -506,7 +513,7 @@ func (f *frame) release() {
 	if cap(f.b) > maxPooledFrame {
 		f.b = nil
 	}
-	f.ends, f.held, f.call = false, 0, nil
+	f.ends, f.held, f.waits, f.call = false, 0, 0, nil
 	framePool.Put(f)
 }
 
@@ -530,6 +537,10 @@ func (s *session) send(ctx context.Context, f *frame) error {
 		f.release()
 		return status.FromContextError(err).Err()
 	}
+	if !s.hold(f) {
+		f.release()
+		return status.Error(codes.Canceled, "the client is too far behind: the session is closed")
+	}
 	// Most frames find room: a plain send costs less than a select.
 	select {
 	case s.queue <- f:
@@ -548,9 +559,44 @@ func (s *session) send(ctx context.Context, f *frame) error {
 
 // sendFinal queues a terminal frame; only the end of the session stops it.
 func (s *session) sendFinal(f *frame) {
+	if f != closeMarker && !s.hold(f) {
+		f.release()
+		return
+	}
 	select {
 	case s.queue <- f:
 		s.metrics.queueDepth(len(s.queue))
 	case <-s.ctx.Done():
 	}
+}
+
+// hold counts f's bytes among those waiting for the client, queued or
+// waiting for room. When they would pass MaxWaiting while other frames
+// wait, it closes the session as too slow instead and reports false: a
+// client that calls without reading its results must not make the bridge
+// hold them all (each call holds its result while it waits), which
+// -max-calls-in-flight alone bounds only by count. A frame larger than the
+// limit passes when nothing else waits.
+func (s *session) hold(f *frame) bool {
+	n := int64(len(f.b))
+	total := s.waiting.Add(n)
+	if limit := s.cfg.MaxWaiting; limit > 0 && total > limit && total > n {
+		s.waiting.Add(-n)
+		s.tooFarBehind(limit)
+		return false
+	}
+	f.waits = int(n)
+	return true
+}
+
+// tooFarBehind closes the session whose results waiting for it passed
+// limit bytes.
+func (s *session) tooFarBehind(limit int64) {
+	if s.ctx.Err() != nil {
+		return
+	}
+	s.stats.SlowDisconnects.Add(1)
+	s.logger.Info("closing a client too far behind its results", "session", s.id, "max_waiting_results", limit)
+	s.cancel(&closeError{code: websocket.ClosePolicyViolation,
+		reason: fmt.Sprintf("too slow: over %d bytes of results wait to be sent (the max waiting results): read them as they come", limit)})
 }

@@ -3,10 +3,13 @@ package session
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"testing/synctest"
 
+	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
@@ -74,5 +77,79 @@ func TestSendQueueBound(t *testing.T) {
 			}
 			f.release()
 		}
+	})
+}
+
+// TestMaxWaiting: the bytes of call frames waiting for the client are
+// bounded. With a client that reads nothing, the frame that would take
+// them past MaxWaiting closes the session with 1008 as too slow; a frame
+// larger than the bound passes when nothing else waits; and what the
+// writer takes is given back.
+func TestMaxWaiting(t *testing.T) {
+	const limit = 4 << 10
+	kb := func(n int) *frame {
+		return resultFrame("c", json.RawMessage(`"`+strings.Repeat("x", n<<10-20)+`"`))
+	}
+	t.Run("too far behind", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			conn, client := pipeUpgraded(t)
+			s, _ := writerSession(conn) // a send queue of 4
+			s.cfg.MaxWaiting = limit
+			written := make(chan struct{})
+			go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+			// The client reads nothing: the writer waits in the write of
+			// WELCOME, three results of 1 KiB fit, the fourth does not.
+			for range 8 {
+				go s.sendFinal(kb(1))
+			}
+			synctest.Wait()
+			var ce *closeError
+			if !errors.As(context.Cause(s.ctx), &ce) || ce.code != websocket.ClosePolicyViolation || !strings.Contains(ce.reason, "max waiting results") {
+				t.Errorf("session cause %v, want a close with 1008 naming the max waiting results", context.Cause(s.ctx))
+			}
+			if got := s.stats.SlowDisconnects.Load(); got != 1 {
+				t.Errorf("slow disconnects %d, want 1", got)
+			}
+			if got := s.waiting.Load(); got > limit {
+				t.Errorf("%d bytes counted as waiting, more than the limit %d", got, limit)
+			}
+			conn.ws.Close()
+			<-written
+			client.Close()
+		})
+	})
+	t.Run("one large frame, then given back", func(t *testing.T) {
+		synctest.Test(t, func(t *testing.T) {
+			conn, client := pipeUpgraded(t)
+			s, cancel := writerSession(conn)
+			s.cfg.MaxWaiting = limit
+			written := make(chan struct{})
+			go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+			s.sendFinal(kb(8)) // twice the limit, alone
+			read := func() {
+				if _, _, err := client.ReadMessage(); err != nil {
+					t.Fatalf("ReadMessage: %v", err)
+				}
+			}
+			read() // WELCOME; the writer takes the result and writes it
+			synctest.Wait()
+			if got := s.waiting.Load(); got != 0 {
+				t.Errorf("%d bytes counted as waiting once the writer took the frame, want 0", got)
+			}
+			s.sendFinal(kb(1))
+			read()
+			read()
+			synctest.Wait()
+			if err := context.Cause(s.ctx); err != nil {
+				t.Errorf("session ended: %v", err)
+			}
+			if got := s.waiting.Load(); got != 0 {
+				t.Errorf("%d bytes counted as waiting after the client read every frame, want 0", got)
+			}
+			cancel(errPeerGone)
+			conn.ws.Close()
+			<-written
+			client.Close()
+		})
 	})
 }

@@ -50,21 +50,25 @@ func (m Mode) String() string {
 // Config is the configuration of one session.
 type Config struct {
 	Mode             Mode
-	SendQueue        int           // frames queued for the writer
-	MaxMessageSize   int64         // largest frame read, in bytes
-	MaxCallsInFlight int           // calls at once, each until its terminal frame leaves the send queue
-	MaxPrefixes      int           // PREFIX declarations kept
-	MaxNameLength    int           // bytes of a call id, a PREFIX's prefix or URI, a procedure or topic URI (expanded)
-	CollectLimit     int           // bytes of one collect-mode result
-	WriteTimeout     time.Duration // one network write to the client
-	PingInterval     time.Duration // between pings
-	PongTimeout      time.Duration // silence after which the peer is dead
-	CloseGrace       time.Duration // wait for the peer's close frame
-	EventQueue       int           // EVENT frames queued for the writer
-	ServerIdent      string
-	Logger           *slog.Logger
-	Stats            *Stats         // shared by sessions; may be nil
-	Broker           *broker.Broker // nil: publish and subscribe are dropped and counted
+	SendQueue        int   // frames queued for the writer
+	MaxMessageSize   int64 // largest frame read, in bytes
+	MaxCallsInFlight int   // calls at once, each until its terminal frame leaves the send queue
+	MaxPrefixes      int   // PREFIX declarations kept
+	MaxNameLength    int   // bytes of a call id, a PREFIX's prefix or URI, a procedure or topic URI (expanded)
+	CollectLimit     int   // bytes of one collect-mode result
+	// MaxWaiting bounds the bytes of call frames (results, progress,
+	// errors) waiting for the client, queued or waiting for room: a
+	// client further behind is closed with 1008. 0: no bound.
+	MaxWaiting   int64
+	WriteTimeout time.Duration // one network write to the client
+	PingInterval time.Duration // between pings
+	PongTimeout  time.Duration // silence after which the peer is dead
+	CloseGrace   time.Duration // wait for the peer's close frame
+	EventQueue   int           // EVENT frames queued for the writer
+	ServerIdent  string
+	Logger       *slog.Logger
+	Stats        *Stats         // shared by sessions; may be nil
+	Broker       *broker.Broker // nil: publish and subscribe are dropped and counted
 	// Drain, when closed, starts a graceful shutdown of the session: new
 	// calls are refused with UNAVAILABLE, calls in flight go on, and the
 	// session closes with 1001 once they have all ended. Nil: never.
@@ -91,6 +95,9 @@ type Stats struct {
 	// NoReadDisconnects counts sessions closed because one write blocked
 	// for WriteTimeout: the client stopped reading its frames.
 	NoReadDisconnects atomic.Int64
+	// SlowDisconnects counts sessions closed because the frames waiting
+	// for the client passed MaxWaiting.
+	SlowDisconnects atomic.Int64
 }
 
 // closeError is the cause of a session's end that the writer reports to
@@ -163,6 +170,9 @@ type session struct {
 	// again on each result is never refused. It grows under mu; the
 	// writer takes from it without (see taken).
 	inFlight atomic.Int32
+	// waiting counts the bytes of call frames queued for the writer or
+	// waiting for room, which MaxWaiting bounds (see hold).
+	waiting atomic.Int64
 	// collected counts the bytes that the session's collect-mode calls
 	// hold at once, which CollectLimit bounds as it bounds each one.
 	collected int
