@@ -107,7 +107,7 @@ func newMetrics(reg *prometheus.Registry, stats *session.Stats, bstats *broker.S
 		m.sessionsOpen, m.sessionsTotal, m.callsInFlight, m.callsTotal, m.progressFrames,
 		m.queueDepth, m.badFrames, m.bytesIn, m.bytesOut,
 		stat("grpcwamp_slow_consumer_disconnects_total",
-			"Sessions disconnected as too slow: a subscriber whose event queue was full, or a client that read nothing for the no-read timeout.",
+			"Sessions disconnected as too slow: a subscriber whose event queue was full, a client that read nothing for the no-read timeout, or one whose results waiting to be sent passed the max waiting results.",
 			func() int64 {
 				return bstats.SlowDisconnects.Load() + stats.NoReadDisconnects.Load() + stats.SlowDisconnects.Load()
 			}),
