@@ -337,16 +337,9 @@ func TestPrintConfigGOMAXPROCS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			cfg, err := loadServeConfig(tc.args, tc.env, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
-			if err := writeConfig(&out, cfg.settings); err != nil {
-				t.Fatal(err)
-			}
-			if !strings.Contains(out.String(), tc.wantLine) {
-				t.Errorf("-print-config with %q and %q lacks %q:\n%s", tc.args, tc.env, tc.wantLine, out.String())
+			cfg, printed := printedConfig(t, tc.args, tc.env)
+			if !strings.Contains(printed, tc.wantLine) {
+				t.Errorf("-print-config with %q and %q lacks %q:\n%s", tc.args, tc.env, tc.wantLine, printed)
 			}
 			if got := inForce(cfg, tc.gomaxprocs); got != tc.want {
 				t.Errorf("with %q and %q: GOMAXPROCS %s, want %s", tc.args, tc.env, got, tc.want)
@@ -359,15 +352,30 @@ func TestPrintConfigGOMAXPROCS(t *testing.T) {
 					env = append(env, kv)
 				}
 			}
-			again, err := loadServeConfig([]string{"-config", writeFile(t, out.String())}, env, io.Discard)
+			again, err := loadServeConfig([]string{"-config", writeFile(t, printed)}, env, io.Discard)
 			if err != nil {
-				t.Fatalf("-config of the -print-config output: %v\n%s", err, out.String())
+				t.Fatalf("-config of the -print-config output: %v\n%s", err, printed)
 			}
 			if got := inForce(again, tc.gomaxprocs); got != tc.want {
 				t.Errorf("-config of the -print-config output with %q: GOMAXPROCS %s, want %s as the run that printed it", env, got, tc.want)
 			}
 		})
 	}
+}
+
+// printedConfig returns the configuration of serve with args and env, and
+// what -print-config prints for it.
+func printedConfig(t *testing.T, args, env []string) (serveConfig, string) {
+	t.Helper()
+	cfg, err := loadServeConfig(args, env, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := writeConfig(&out, cfg.settings); err != nil {
+		t.Fatal(err)
+	}
+	return cfg, out.String()
 }
 
 // TestPrintConfigRedacts: bearer tokens show as <redacted>, and the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,64 +33,42 @@ func TestProcsToSet(t *testing.T) {
 }
 
 // TestServeProcs runs the bridge as a process (the test binary running
-// main) and reads the GOMAXPROCS it runs with from its /metrics.
+// main) and reads the GOMAXPROCS it runs with from its /metrics. With
+// printed, it runs with the file that -print-config printed for the same
+// arguments and environment instead of the arguments: the GOMAXPROCS is
+// that of the run that printed it, a kept $GOMAXPROCS too.
 func TestServeProcs(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
-		name string
-		args []string
-		env  []string
-		want int
+		name    string
+		args    []string
+		env     []string
+		want    int
+		printed bool
 	}{
-		{"default", nil, nil, 1},
-		{"flag", []string{"-procs", "3"}, nil, 3},
-		{"environment", nil, []string{"BRIDGE_PROCS=2"}, 2},
-		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3},
-		{"flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2},
+		{"default", nil, nil, 1, false},
+		{"flag", []string{"-procs", "3"}, nil, 3, false},
+		{"environment", nil, []string{"BRIDGE_PROCS=2"}, 2, false},
+		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3, false},
+		{"flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2, false},
 		// What the runtime chose for this test process too (the CPUs or
 		// the container's limit), unless $GOMAXPROCS chose it.
-		{"runtime's choice", []string{"-procs", "0"}, nil, runtime.GOMAXPROCS(0)},
+		{"runtime's choice", []string{"-procs", "0"}, nil, runtime.GOMAXPROCS(0), false},
+		{"printed, GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3, true},
+		{"printed, flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			if tc.name == "runtime's choice" && os.Getenv("GOMAXPROCS") != "" {
 				t.Skip("$GOMAXPROCS set the tests' own GOMAXPROCS")
 			}
-			if got := bridgeProcessMetric(t, tc.args, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
-				t.Errorf("bridge %q with %q: GOMAXPROCS %d, want %d", tc.args, tc.env, got, tc.want)
+			args := tc.args
+			if tc.printed {
+				_, printed := printedConfig(t, tc.args, tc.env)
+				args = []string{"-config", writeFile(t, printed)}
 			}
-		})
-	}
-}
-
-// TestServeProcsPrintConfig runs the bridge as a process with the file
-// that -print-config printed for the same arguments and environment: it
-// runs with the GOMAXPROCS of the run that printed it, the kept
-// $GOMAXPROCS too.
-func TestServeProcsPrintConfig(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		args []string
-		env  []string
-		want int
-	}{
-		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=3"}, 3},
-		{"flag over GOMAXPROCS", []string{"-procs", "2"}, []string{"GOMAXPROCS=3"}, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			cfg, err := loadServeConfig(tc.args, tc.env, io.Discard)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out strings.Builder
-			if err := writeConfig(&out, cfg.settings); err != nil {
-				t.Fatal(err)
-			}
-			file := writeFile(t, out.String())
-			if got := bridgeProcessMetric(t, []string{"-config", file}, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
-				t.Errorf("bridge -config (-print-config of %q) with %q: GOMAXPROCS %d, want %d\n%s", tc.args, tc.env, got, tc.want, out.String())
+			if got := bridgeProcessMetric(t, args, tc.env, "go_sched_gomaxprocs_threads"); got != tc.want {
+				t.Errorf("bridge %q with %q: GOMAXPROCS %d, want %d", args, tc.env, got, tc.want)
 			}
 		})
 	}

@@ -91,6 +91,22 @@ func writerSession(conn *Conn) (*session, context.CancelCauseFunc) {
 		stats:  new(Stats)}, cancel
 }
 
+// backlog starts the writer of s and a stream whose upstream is always
+// ahead of the client, sending frames of a quarter of the batch buffer
+// until s ends. The channels close when the stream and the writer have
+// ended.
+func backlog(s *session) (produced, written <-chan struct{}) {
+	payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
+	p, w := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(p)
+		for s.send(s.ctx, progressFrame("c", payload)) == nil {
+		}
+	}()
+	go func() { defer close(w); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+	return p, w
+}
+
 // TestNoReadTimeoutBoundsOneWrite: WriteTimeout (-no-read-timeout) bounds
 // each network write to the client, not a batch of writes. A stream faster
 // than its client keeps the writer's batch going for as long as the client
@@ -104,15 +120,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 		s, _ := writerSession(conn)
 		ctx, cfg := s.ctx, s.cfg
 
-		payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
-		produced := make(chan struct{})
-		go func() { // a stream whose upstream is always ahead of the client
-			defer close(produced)
-			for s.send(ctx, progressFrame("c", payload)) == nil {
-			}
-		}()
-		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
+		produced, written := backlog(s)
 
 		stopReading := make(chan struct{})
 		read := make(chan int)
@@ -377,17 +385,7 @@ func TestPingsDuringBacklog(t *testing.T) {
 		conn, client := pipeUpgraded(t)
 		s, cancel := writerSession(conn)
 		s.cfg.PingInterval = 100 * time.Millisecond
-		ctx := s.ctx
-
-		payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
-		produced := make(chan struct{})
-		go func() { // a stream whose upstream is always ahead of the client
-			defer close(produced)
-			for s.send(ctx, progressFrame("c", payload)) == nil {
-			}
-		}()
-		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
+		produced, written := backlog(s)
 
 		var pings, frames int
 		client.SetPingHandler(func(string) error { pings++; return nil })
