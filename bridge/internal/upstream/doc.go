@@ -58,5 +58,6 @@
 // of the FileDescriptorProtos of their files and imports, sorted by path.
 // Calls that hold a Method of the old catalog are not disturbed; a failed
 // reload keeps the old catalog. [Upstream.SetOnChange] hears of each swap
-// with the methods added and removed.
+// with the methods added and removed, and [Upstream.SetOnLoad] of each
+// catalog installed, the first one included.
 package upstream

@@ -258,3 +258,43 @@ func TestRefreshFilePeriodic(t *testing.T) {
 	rewriteSet(t, path, bridgetestv1.File_bridgetest_v1_test_proto, demov1.File_demo_v1_clock_proto)
 	checkChange(t, waitFor(t, changes, "the change"), clockMethods, []string{})
 }
+
+// TestOnLoadSeesEachVersion: SetOnLoad's function sees the first catalog
+// and each one a reload swaps in, once; an unchanged or failed reload
+// does not call it.
+func TestOnLoadSeesEachVersion(t *testing.T) {
+	t.Parallel()
+	addr, _ := startServer(t, reflectionNone)
+	first := catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto)
+	src := &switchSource{cat: first}
+	rec := newLogRecorder()
+	u := upstream.New(dial(t, addr), src, slog.New(rec))
+	loads := make(chan *upstream.Catalog, 16)
+	u.SetOnLoad(func(c *upstream.Catalog) { loads <- c })
+	changes := watchChanges(u)
+	stop := run(t, u)
+	if got := waitFor(t, loads, "the first load"); got != first {
+		t.Fatal("OnLoad did not get the first catalog")
+	}
+
+	src.set(catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto), nil)
+	u.Refresh()
+	waitCount(t, rec, msgUnchanged, 1)
+	src.set(nil, errors.New("upstream gone"))
+	u.Refresh()
+	waitCount(t, rec, msgReloadFailed, 1)
+
+	both := catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto, demov1.File_demo_v1_clock_proto)
+	src.set(both, nil)
+	u.Refresh()
+	waitFor(t, changes, "the change")
+	if got := waitFor(t, loads, "the reload"); got != both {
+		t.Fatal("OnLoad did not get the reloaded catalog")
+	}
+	stop()
+	select {
+	case <-loads:
+		t.Error("OnLoad called more than once per catalog")
+	default:
+	}
+}

@@ -53,6 +53,7 @@ type Upstream struct {
 	// Set before Run, read by Run only.
 	interval time.Duration
 	onChange func(added, removed []string)
+	onLoad   func(c *Catalog)
 
 	refresh chan struct{} // a pending Refresh; capacity 1 coalesces triggers
 	// lastStale is when RefreshStale last asked for a reload (UnixNano).
@@ -85,6 +86,13 @@ func (u *Upstream) SetRefreshInterval(d time.Duration) { u.interval = d }
 // types or options changed). The first load does not call it. f must not
 // block for long: reloads wait for it. Call it before Run.
 func (u *Upstream) SetOnChange(f func(added, removed []string)) { u.onChange = f }
+
+// SetOnLoad sets f to be called, from Run's goroutine, with each catalog
+// Run installs: the first one, and each one a reload swaps in (after the
+// SetOnChange function). A reload that finds the schema unchanged, or
+// fails, does not call it: f sees each version of the schema once. f
+// must not block for long. Call it before Run.
+func (u *Upstream) SetOnLoad(f func(c *Catalog)) { u.onLoad = f }
 
 // Refresh asks Run to load the schema again now, without waiting for it.
 // Triggers that arrive while one is pending coalesce into one reload.
@@ -201,6 +209,9 @@ func (u *Upstream) reload(ctx context.Context, forced bool) {
 	if u.onChange != nil {
 		u.onChange(added, removed)
 	}
+	if u.onLoad != nil {
+		u.onLoad(c)
+	}
 }
 
 // diffMethods returns the full names of the methods of c not in old and
@@ -306,6 +317,9 @@ func (u *Upstream) load(ctx context.Context) {
 			if p := c.UnmatchedExpose(); len(p) > 0 {
 				u.logger.Warn("expose patterns match no method of the upstream: check them for typing errors (-expose takes a full name glob such as pkg.Service.* or a service full name)",
 					"patterns", p, "source", u.src.String())
+			}
+			if u.onLoad != nil {
+				u.onLoad(c)
 			}
 			return
 		}
