@@ -134,7 +134,7 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	watchSchema(up, cfg, b)
+	watchSchema(up, cfg, b, feeds)
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Handler{
 		cfg:    cfg,

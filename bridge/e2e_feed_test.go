@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -280,4 +281,134 @@ func TestE2EFedTopicUpstreamCallLimit(t *testing.T) {
 	}
 	e.svc.Release(hold)
 	expectTicks(t, b, "ticker.IBM", "IBM", 3)
+}
+
+// The lines of the feeds' check against each version of the schema, and
+// of a feed's stream that failed in a way restarting will not cure.
+const (
+	msgFeedMisfit = "-feed does not fit the upstream's schema: its topics get no events until it does"
+	msgFeedFits   = "-feed fits the upstream's schema now"
+	msgFeedFailed = "feed stream failed, restarting, but the failure looks permanent: check the feed's procedure and request (-feed)"
+)
+
+// feedChecks reads h's records until stop returns true for one (which is
+// not kept unless it is a check line), and returns the lines of the feeds'
+// schema check among them, as "LEVEL FEED: PROBLEM".
+func feedChecks(t *testing.T, h *recordHandler, stop func(r map[string]string, checks []string) bool) []string {
+	t.Helper()
+	var checks []string
+	for {
+		r := h.next(t, "")
+		if r["msg"] == msgFeedMisfit || r["msg"] == msgFeedFits {
+			checks = append(checks, r["level"]+" "+r["feed"]+": "+r["problem"])
+		}
+		if stop(r, checks) {
+			return checks
+		}
+	}
+}
+
+// TestE2EFeedSchemaCheck: when the schema loads, each feed that does not
+// fit it is logged once, before any client subscribes, naming the flag's
+// value and what is wrong; the bridge serves all the same (with a
+// descriptor set too), and a feed that fits is not logged.
+func TestE2EFeedSchemaCheck(t *testing.T) {
+	t.Parallel()
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		h := &recordHandler{records: make(chan map[string]string, 1000)}
+		feeds := []string{
+			`good.{tag} bridgetest.v1.TestService.Stream {"count":1}`,
+			`typo bridgetest.v1.TestService.Streem {"count":1}`,
+			`unary bridgetest.v1.TestService.Echo`,
+			`ticker.{symbol} bridgetest.v1.TestService.Stream`,
+		}
+		var opts []bridge.Option
+		for _, s := range feeds {
+			f, err := bridge.ParseFeed(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts = append(opts, bridge.WithFeeds(f))
+		}
+		e := start(t, d, append(opts, bridge.WithLogger(slog.New(h)))...)
+		checks := feedChecks(t, h, func(_ map[string]string, checks []string) bool { return len(checks) == 3 })
+		source := "server reflection of "
+		if d == bridgetest.DescriptorSet {
+			source = "descriptor set "
+		}
+		streams := "methods with streams: bridgetest.v1.TestService.Chat, bridgetest.v1.TestService.Stream, demo.v1.ClockService.GetProgressiveTime"
+		wants := []string{
+			`WARN typo bridgetest.v1.TestService.Streem {"count":1}: no method bridgetest.v1.TestService.Streem in the upstream's schema (source ` + source,
+			`WARN unary bridgetest.v1.TestService.Echo: method bridgetest.v1.TestService.Echo does not stream its responses (it is unary): a feed needs a server-streaming method; ` + streams,
+			`WARN ticker.{symbol} bridgetest.v1.TestService.Stream: placeholder {symbol} is not a field of bridgetest.v1.TestService.Stream's request bridgetest.v1.StreamRequest (fields: count, fail_code, block, tag, interval)`,
+		}
+		for i, want := range wants {
+			if !strings.HasPrefix(checks[i], want) {
+				t.Errorf("check line %d:\n%s\nwant it to start with\n%s", i, checks[i], want)
+			}
+		}
+		if !strings.HasSuffix(checks[0], streams) {
+			t.Errorf("check line %s: want it to end with %q", checks[0], streams)
+		}
+		// What subscribers see is unchanged: the good feed feeds.
+		p := join(t, e.b.URL)
+		p.Send(t, `[5,"good.x"]`)
+		p.ExpectFrame(t, `[8,"good.x",{"index":1,"tag":"x"}]`)
+	})
+}
+
+// TestE2EFeedSchemaCheckPerVersion: the check runs once per version of the
+// schema: not per subscription nor per restart of a failing feed, not on a
+// reload that finds the schema unchanged, and again on a reload that
+// changes it, which also says when a feed has come to fit.
+func TestE2EFeedSchemaCheckPerVersion(t *testing.T) {
+	t.Parallel()
+	addr, _, l := startListed(t, true, testService)
+	h := &recordHandler{records: make(chan map[string]string, 1000)}
+	b := bridgetest.StartBridge(t, addr, bridgetest.Reflection, bridge.WithSchemaRefresh(0), bridge.WithLogger(slog.New(h)),
+		bridge.WithFeeds(
+			bridge.Feed{Topic: "clock", Procedure: "demo.v1.ClockService.GetProgressiveTime", Request: json.RawMessage(`{"count":1}`)},
+			bridge.Feed{Topic: "echo", Procedure: "bridgetest.v1.TestService.Echo"},
+		))
+	const (
+		clockMissing = `WARN clock demo.v1.ClockService.GetProgressiveTime {"count":1}: no method demo.v1.ClockService.GetProgressiveTime`
+		echoUnary    = `WARN echo bridgetest.v1.TestService.Echo: method bridgetest.v1.TestService.Echo does not stream its responses`
+		clockFits    = `INFO clock demo.v1.ClockService.GetProgressiveTime {"count":1}: `
+	)
+	expect := func(what string, checks []string, wants ...string) {
+		t.Helper()
+		if len(checks) != len(wants) {
+			t.Fatalf("%s: check lines %q, want %d", what, checks, len(wants))
+		}
+		for i, want := range wants {
+			if !strings.HasPrefix(checks[i], want) {
+				t.Errorf("%s: check line %q, want it to start with %q", what, checks[i], want)
+			}
+		}
+	}
+	expect("first load", feedChecks(t, h, func(_ map[string]string, checks []string) bool { return len(checks) == 2 }),
+		clockMissing, echoUnary)
+
+	// Subscribers start the failing streams; each failure is logged as it
+	// was, and the check is not repeated.
+	p := join(t, b.URL)
+	p.Send(t, `[5,"clock"]`)
+	p.Send(t, `[5,"echo"]`)
+	failed := map[string]bool{}
+	expect("subscriptions", feedChecks(t, h, func(r map[string]string, _ []string) bool {
+		if r["msg"] == msgFeedFailed {
+			failed[r["topic"]] = true
+		}
+		return failed["clock"] && failed["echo"]
+	}))
+
+	b.Handler.RefreshSchema() // the same schema
+	expect("unchanged reload", feedChecks(t, h, func(r map[string]string, _ []string) bool {
+		return r["msg"] == "upstream schema unchanged"
+	}))
+
+	l.set(testService, clockService)
+	b.Handler.RefreshSchema()
+	expect("reload", feedChecks(t, h, func(_ map[string]string, checks []string) bool { return len(checks) == 2 }),
+		clockFits, echoUnary)
 }

@@ -34,7 +34,15 @@ func ParseFeed(s string) (Feed, error) {
 	return Feed{Topic: b.Topic, Procedure: b.Procedure, Request: b.Request}, nil
 }
 
-// WithFeeds adds gRPC-fed topics.
+// WithFeeds adds gRPC-fed topics. A feed whose form is wrong (see
+// ParseFeed: braces, an empty placeholder, a request that is not JSON, or
+// not an object for a placeholder, a topic bound twice) makes NewHandler
+// fail. What needs the schema is checked each time a version of it loads,
+// at start and on each reload that changes it: a feed whose procedure
+// names no method, or one that does not stream, or whose placeholder is
+// not a field of the request, is logged as a warning naming it, once per
+// version, and NewHandler does not fail: the upstream may be unreachable
+// at start, or gain the method with its next deploy.
 func WithFeeds(feeds ...Feed) Option {
 	return func(c *config) { c.feeds = append(c.feeds, feeds...) }
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
+	"github.com/wampbridge/grpcwamp/bridge/internal/feed"
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
 )
 
@@ -55,10 +56,12 @@ func WithSchemaRefresh(d time.Duration) Option {
 // told, only when it changed. cmd/bridge calls it on SIGHUP.
 func (h *Handler) RefreshSchema() { h.up.Refresh() }
 
-// watchSchema sets up's refresh period and makes it tell b's subscribers
-// of SchemaChangeTopic when the schema changes. Call it before up.Run.
-func watchSchema(up *upstream.Upstream, cfg config, b *broker.Broker) {
+// watchSchema sets up's refresh period, makes it tell b's subscribers of
+// SchemaChangeTopic when the schema changes, and has feeds checked against
+// each version of the schema, the first included. Call it before up.Run.
+func watchSchema(up *upstream.Upstream, cfg config, b *broker.Broker, feeds *feed.Manager) {
 	up.SetRefreshInterval(cfg.schemaRefresh.period())
+	up.SetOnLoad(func(c *upstream.Catalog) { feeds.CheckSchema(c, up.Source()) })
 	up.SetOnChange(func(added, removed []string) {
 		ev, err := json.Marshal(schemaChange{Added: nonNil(added), Removed: nonNil(removed)})
 		if err != nil {

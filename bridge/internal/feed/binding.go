@@ -86,6 +86,9 @@ type rule struct {
 	field          string // the placeholder's field name
 	// fields is Request decoded, for a pattern.
 	fields map[string]json.RawMessage
+	// unfit: the binding did not fit the schema last checked. Only
+	// Manager.CheckSchema, whose calls do not overlap, uses it.
+	unfit bool
 }
 
 // compile validates b and splits a pattern topic.

@@ -42,4 +42,15 @@
 // request object. "ticker.AAPL" and "ticker.MSFT" then share the binding but
 // have a stream each, with {"symbol":"AAPL",...} and {"symbol":"MSFT",...}.
 // Exact bindings are tried before patterns, and patterns in their order.
+//
+// # Schema check
+//
+// [New] refuses what is wrong whatever the upstream serves (see
+// [ParseBinding]). [Manager.CheckSchema] checks the rest against one
+// version of the upstream's schema: that the procedure names a method that
+// streams its responses, and that a pattern's placeholder names a field of
+// its request that a JSON string can fill. It logs a warning per binding
+// that does not fit; the bridge calls it on each schema version loaded,
+// not per subscription. Streams are run as before either way: the upstream
+// may gain the method later.
 package feed

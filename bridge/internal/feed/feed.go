@@ -60,6 +60,7 @@ const DefaultMaxStreams = 1024
 type Manager struct {
 	exact    map[string]*rule
 	patterns []*rule
+	rules    []*rule // every binding, in the order given to New
 	caller   Caller
 	pub      Publisher
 	logger   *slog.Logger
@@ -141,6 +142,7 @@ func New(bindings []Binding, c Caller, p Publisher, o Options) (*Manager, error)
 			return nil, fmt.Errorf("%w: topic %q is bound twice", ErrInvalidBinding, b.Topic)
 		}
 		seen[b.Topic] = true
+		m.rules = append(m.rules, r)
 		if r.pattern {
 			m.patterns = append(m.patterns, r)
 		} else {
