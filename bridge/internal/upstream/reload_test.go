@@ -96,6 +96,9 @@ func checkChange(t *testing.T, got change, added, removed []string) {
 	}
 }
 
+// TestRefreshSwapsOnlyOnChange: a reload swaps the catalog, and reports
+// the change (OnChange) and the new catalog (OnLoad, which sees the first
+// one too), only when the schema changed.
 func TestRefreshSwapsOnlyOnChange(t *testing.T) {
 	t.Parallel()
 	addr, _ := startServer(t, reflectionNone)
@@ -103,9 +106,14 @@ func TestRefreshSwapsOnlyOnChange(t *testing.T) {
 	src := &switchSource{cat: first}
 	rec := newLogRecorder()
 	u := upstream.New(dial(t, addr), src, slog.New(rec))
+	loads := make(chan *upstream.Catalog, 16)
+	u.SetOnLoad(func(c *upstream.Catalog) { loads <- c })
 	changes := watchChanges(u)
 	stop := run(t, u)
 	waitFor(t, u.Loaded(), "the schema to load")
+	if got := waitFor(t, loads, "the first load"); got != first {
+		t.Fatal("OnLoad did not get the first catalog")
+	}
 
 	// The same schema again, as a new catalog: nothing changes.
 	src.set(catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto), nil)
@@ -114,6 +122,10 @@ func TestRefreshSwapsOnlyOnChange(t *testing.T) {
 	if u.Catalog() != first {
 		t.Fatal("an unchanged schema replaced the catalog")
 	}
+	// Nor does a failed reload.
+	src.set(nil, errors.New("upstream gone"))
+	u.Refresh()
+	waitCount(t, rec, msgReloadFailed, 1)
 
 	// A service more: swapped and reported.
 	both := catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto, demov1.File_demo_v1_clock_proto)
@@ -122,6 +134,9 @@ func TestRefreshSwapsOnlyOnChange(t *testing.T) {
 	checkChange(t, waitFor(t, changes, "the change"), clockMethods, []string{})
 	if u.Catalog() != both {
 		t.Fatal("Catalog() is not the reloaded catalog")
+	}
+	if got := waitFor(t, loads, "the reload"); got != both {
+		t.Fatal("OnLoad did not get the reloaded catalog")
 	}
 	if _, ok := u.Catalog().Lookup("demo.v1.ClockService.GetTime"); !ok {
 		t.Error("the new method is not in the catalog")
@@ -142,6 +157,12 @@ func TestRefreshSwapsOnlyOnChange(t *testing.T) {
 	select {
 	case c := <-changes:
 		t.Errorf("unexpected change %v", c)
+	default:
+	}
+	waitFor(t, loads, "the last reload")
+	select {
+	case <-loads:
+		t.Error("OnLoad called more than once per catalog")
 	default:
 	}
 }
@@ -257,44 +278,4 @@ func TestRefreshFilePeriodic(t *testing.T) {
 	checkChange(t, waitFor(t, changes, "the change"), []string{}, clockMethods)
 	rewriteSet(t, path, bridgetestv1.File_bridgetest_v1_test_proto, demov1.File_demo_v1_clock_proto)
 	checkChange(t, waitFor(t, changes, "the change"), clockMethods, []string{})
-}
-
-// TestOnLoadSeesEachVersion: SetOnLoad's function sees the first catalog
-// and each one a reload swaps in, once; an unchanged or failed reload
-// does not call it.
-func TestOnLoadSeesEachVersion(t *testing.T) {
-	t.Parallel()
-	addr, _ := startServer(t, reflectionNone)
-	first := catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto)
-	src := &switchSource{cat: first}
-	rec := newLogRecorder()
-	u := upstream.New(dial(t, addr), src, slog.New(rec))
-	loads := make(chan *upstream.Catalog, 16)
-	u.SetOnLoad(func(c *upstream.Catalog) { loads <- c })
-	changes := watchChanges(u)
-	stop := run(t, u)
-	if got := waitFor(t, loads, "the first load"); got != first {
-		t.Fatal("OnLoad did not get the first catalog")
-	}
-
-	src.set(catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto), nil)
-	u.Refresh()
-	waitCount(t, rec, msgUnchanged, 1)
-	src.set(nil, errors.New("upstream gone"))
-	u.Refresh()
-	waitCount(t, rec, msgReloadFailed, 1)
-
-	both := catalogOf(t, bridgetestv1.File_bridgetest_v1_test_proto, demov1.File_demo_v1_clock_proto)
-	src.set(both, nil)
-	u.Refresh()
-	waitFor(t, changes, "the change")
-	if got := waitFor(t, loads, "the reload"); got != both {
-		t.Fatal("OnLoad did not get the reloaded catalog")
-	}
-	stop()
-	select {
-	case <-loads:
-		t.Error("OnLoad called more than once per catalog")
-	default:
-	}
 }
