@@ -98,10 +98,15 @@ func TestUsage(t *testing.T) {
 	}{
 		{"call without arguments", []string{"call"}, exitUsage, "want URL and PROCEDURE"},
 		{"call without procedure", []string{"call", "ws://h/"}, exitUsage, "want URL and PROCEDURE"},
-		{"call help", []string{"call", "-h"}, exitOK, "usage: bridge call"},
+		{"call help", []string{"call", "-h"}, exitOK, "usage: bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL PROCEDURE [ARG...]\n"},
+		{"serve help names call's flags", []string{"-h"}, exitOK, "\n       bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL"},
 		{"call bad stream", []string{"call", "-stream", "x", "ws://h/", "P"}, exitUsage, `unknown stream mode "x"`},
 		{"call negative timeout", []string{"call", "-timeout", "-1s", "ws://h/", "P"}, exitUsage, "flag -timeout"},
-		{"call unknown flag", []string{"call", "-x", "ws://h/", "P"}, exitUsage, "flag provided but not defined: -x"},
+		{"call unknown flag", []string{"call", "-qqqqqqq", "ws://h/", "P"}, exitUsage, "flag provided but not defined: -qqqqqqq\n(bridge call -h"},
+		{"call misspelt flag", []string{"call", "-strem", "last", "ws://h/", "P"}, exitUsage, "flag provided but not defined: -strem\ndid you mean -stream?\n(bridge call -h"},
+		{"call bad timeout", []string{"call", "-timeout", "soon", "ws://h/", "P"}, exitUsage, `invalid value "soon" for flag -timeout`},
+		{"call URL without a scheme", []string{"call", "127.0.0.1:8080", "P"}, exitUsage, `URL "127.0.0.1:8080": want a ws:// or wss:// URL, such as ws://127.0.0.1:8080/`},
+		{"call ftp URL", []string{"call", "ftp://h/", "P"}, exitUsage, `URL "ftp://h/": want a ws:// or wss:// URL`},
 		{"serve help", []string{"-h"}, exitOK, "usage: bridge [serve]"},
 		{"serve bad stream", []string{"serve", "-stream", "fast"}, exitUsage, `unknown stream mode "fast"`},
 		{"serve bad log level", []string{"-log-level", "loud"}, exitUsage, `flag -log-level: "loud": want debug, info, warn or error`},
@@ -141,10 +146,15 @@ func TestUsage(t *testing.T) {
 			if stdout.Len() != 0 {
 				t.Errorf("run(%q) wrote to stdout: %q", tc.args, stdout.String())
 			}
-			// An error in serve's flags is followed by a pointer to the
-			// usage, not by its 160 lines, which would scroll it away.
-			if serve := tc.args[0] != "call"; serve && tc.want == exitUsage {
-				if strings.Contains(stderr.String(), "usage:") || !strings.Contains(stderr.String(), "bridge -h lists the settings") {
+			// An error in the flags is followed by a pointer to the
+			// usage, not by its lines (160 of serve's), which would scroll
+			// it away.
+			if tc.want == exitUsage {
+				hint := settingsHint
+				if tc.args[0] == "call" {
+					hint = callHint
+				}
+				if strings.Contains(stderr.String(), "usage:") || !strings.HasSuffix(stderr.String(), "\n"+hint+"\n") {
 					t.Errorf("run(%q) stderr, want the error and a pointer to -h, not the usage:\n%s", tc.args, stderr.String())
 				}
 			}

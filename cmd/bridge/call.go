@@ -42,14 +42,17 @@ type callConfig struct {
 	tls        *tls.Config // -ca, -insecure-skip-verify; nil: the system roots
 }
 
-// parseCallFlags parses the command line of `bridge call`. It reports flag
-// errors and usage on stderr itself; it returns flag.ErrHelp for -h.
-func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
-	cfg := callConfig{cancelWait: cancelWait}
-	fs := flag.NewFlagSet("bridge call", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `usage: bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
+// callUsageLine is the synopsis of call, in its usage, serve's and the
+// package comment.
+const callUsageLine = "bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL PROCEDURE [ARG...]"
+
+// callHint follows an error in the command line of call, as settingsHint
+// does for serve: a line, not the whole usage after it.
+const callHint = "(bridge call -h lists the flags)"
+
+// callUsage prints the usage of call: what -h prints.
+func callUsage(fs *flag.FlagSet) {
+	fmt.Fprint(fs.Output(), "usage: "+callUsageLine+`
 
 bridge call calls PROCEDURE as a WAMP v1 client of the server at URL
 (ws://host:port/path, or wss:// over TLS). Each ARG that is valid JSON is sent as that value,
@@ -66,18 +69,41 @@ Exit status: 0 result, 1 CALLERROR or failure, 2 usage, 130 interrupted.
 
 flags:
 `)
-		fs.PrintDefaults()
-	}
+	fs.PrintDefaults()
+}
+
+// parseCallFlags parses the command line of `bridge call`. It reports
+// errors on stderr itself, each followed by a pointer to -h (callHint),
+// and the usage for -h, returning flag.ErrHelp.
+func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
+	cfg := callConfig{cancelWait: cancelWait}
+	fs := flag.NewFlagSet("bridge call", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	// The flag package prints the usage after each error too; it is
+	// printed for -h alone, and after an error the hint.
+	fs.Usage = func() {}
 	stream := fs.String("stream", "", "ask for this `mode` of server streams with ?stream=: progress, last or collect; empty: the server's default")
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "cancel the call when it has not ended after this `duration`; 0: no limit")
 	caFile := fs.String("ca", "", "PEM `file` of the roots that verify a wss:// server's certificate; empty: the system roots")
 	skipVerify := fs.Bool("insecure-skip-verify", false, "do not verify a wss:// server's certificate: DANGEROUS, anyone on the path can\nimpersonate the server; for development only")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
+		callUsage(fs)
+		return cfg, err
+	} else if err != nil {
+		// The flag package printed the error; a misspelt flag gets the
+		// name it most likely meant.
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if best := closest(strings.TrimPrefix(name, "-"), names); best != "" {
+				fmt.Fprintf(stderr, "did you mean -%s?\n", best)
+			}
+		}
+		fmt.Fprintln(stderr, callHint)
 		return cfg, err
 	}
 	usageErr := func(err error) (callConfig, error) {
-		fmt.Fprintf(stderr, "%v\n", err)
-		fs.Usage()
+		fmt.Fprintf(stderr, "%v\n%s\n", err, callHint)
 		return cfg, err
 	}
 	if fs.NArg() < 2 {

@@ -239,7 +239,7 @@ const settingsHint = "(bridge -h lists the settings; see Configuration in the RE
 // serveUsage prints the usage of serve: what -h prints.
 func serveUsage(fs *flag.FlagSet) {
 	fmt.Fprint(fs.Output(), `usage: bridge [serve] [flags]
-       bridge call [-stream MODE] [-timeout D] [-ca FILE] URL PROCEDURE [ARG...]
+       `+callUsageLine+`
 
 bridge serves the methods of a gRPC server to WAMP v1 clients over WebSocket.
 With no -upstream it serves a built-in demo clock (demo.v1.ClockService).
