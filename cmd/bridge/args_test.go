@@ -72,7 +72,7 @@ func TestCallURL(t *testing.T) {
 func TestParseCallFlags(t *testing.T) {
 	t.Parallel()
 	var stderr strings.Builder
-	cfg, err := parseCallFlags([]string{"-stream", "last", "-timeout", "3s", "ws://h/", "GetProgressiveTime", "20", "x", `{"a": 1}`}, &stderr)
+	cfg, err := parseCallFlags([]string{"-stream", "last", "-timeout", "3s", "ws://h/", "GetProgressiveTime", "20", "x", `{"a": 1}`}, noEnv, &stderr)
 	if err != nil {
 		t.Fatalf("parseCallFlags: %v (%s)", err, stderr.String())
 	}
@@ -98,8 +98,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{"call without arguments", []string{"call"}, exitUsage, "want URL and PROCEDURE"},
 		{"call without procedure", []string{"call", "ws://h/"}, exitUsage, "want URL and PROCEDURE"},
-		{"call help", []string{"call", "-h"}, exitOK, "usage: bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL PROCEDURE [ARG...]\n"},
-		{"serve help names call's flags", []string{"-h"}, exitOK, "\n       bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL"},
+		{"call help", []string{"call", "-h"}, exitOK, "usage: bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] [-token TOKEN] URL PROCEDURE [ARG...]\n"},
+		{"serve help names call's flags", []string{"-h"}, exitOK, "\n       bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] [-token TOKEN] URL"},
 		{"call bad stream", []string{"call", "-stream", "x", "ws://h/", "P"}, exitUsage, `unknown stream mode "x"`},
 		{"call negative timeout", []string{"call", "-timeout", "-1s", "ws://h/", "P"}, exitUsage, "flag -timeout"},
 		{"call unknown flag", []string{"call", "-qqqqqqq", "ws://h/", "P"}, exitUsage, "flag provided but not defined: -qqqqqqq\n(bridge call -h"},
@@ -203,5 +203,57 @@ func TestCheckTarget(t *testing.T) {
 		if err := checkTarget(bad); err == nil {
 			t.Errorf("checkTarget(%q) = nil, want an error", bad)
 		}
+	}
+}
+
+// noEnv is an empty environment, for parseCallFlags.
+func noEnv(string) string { return "" }
+
+// TestParseCallToken: -token, or else $BRIDGE_CALL_TOKEN, is the bearer
+// token of call; a token no Authorization header can carry is refused
+// without being quoted.
+func TestParseCallToken(t *testing.T) {
+	t.Parallel()
+	env := func(v string) func(string) string {
+		return func(k string) string {
+			if k == callTokenEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name    string
+		flags   []string
+		getenv  func(string) string
+		want    string
+		wantErr string
+	}{
+		{"none", nil, noEnv, "", ""},
+		{"flag", []string{"-token", "t1"}, noEnv, "t1", ""},
+		{"variable", nil, env("t2"), "t2", ""},
+		{"flag wins", []string{"-token", "t1"}, env("t2"), "t1", ""},
+		{"empty variable is unset", nil, env(""), "", ""},
+		{"empty flag", []string{"-token", ""}, env("t2"), "", "flag -token: empty token"},
+		{"space in flag", []string{"-token", "se cret"}, noEnv, "", "flag -token: the token has a space, a control character or a non-ASCII byte at byte 3"},
+		{"newline in variable", nil, env("secret\n"), "", "environment variable BRIDGE_CALL_TOKEN: the token has a space"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			var stderr strings.Builder
+			cfg, err := parseCallFlags(append(tc.flags, "ws://h/", "P"), tc.getenv, &stderr)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(stderr.String(), tc.wantErr) {
+					t.Fatalf("parseCallFlags: %v, stderr %q; want an error containing %q", err, stderr.String(), tc.wantErr)
+				}
+				if strings.Contains(stderr.String(), "cret") {
+					t.Errorf("the error quotes the token: %q", stderr.String())
+				}
+				return
+			}
+			if err != nil || cfg.token != tc.want {
+				t.Fatalf("parseCallFlags: token %q, %v (%s); want %q", cfg.token, err, stderr.String(), tc.want)
+			}
+		})
 	}
 }

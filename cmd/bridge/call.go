@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
@@ -40,11 +41,17 @@ type callConfig struct {
 	timeout    time.Duration // 0: none
 	cancelWait time.Duration
 	tls        *tls.Config // -ca, -insecure-skip-verify; nil: the system roots
+	token      string      // -token or $BRIDGE_CALL_TOKEN, sent as Authorization: Bearer; "": none
 }
+
+// callTokenEnv is the variable of call's -token: unlike the flag, it does
+// not show in ps. serve lets it through (readEnv), since it is no setting
+// of serve.
+const callTokenEnv = "BRIDGE_CALL_TOKEN"
 
 // callUsageLine is the synopsis of call, in its usage, serve's and the
 // package comment.
-const callUsageLine = "bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL PROCEDURE [ARG...]"
+const callUsageLine = "bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] [-token TOKEN] URL PROCEDURE [ARG...]"
 
 // callHint follows an error in the command line of call, as settingsHint
 // does for serve: a line, not the whole usage after it.
@@ -65,6 +72,10 @@ is printed on stderr as "error: URI: description", followed by its details
 when they say more (google.rpc.Status details, or a server's own).
 Ctrl-C cancels the call (CALL_CANCEL) and waits for its CALLERROR.
 
+A bearer token that the server requires goes in $`+callTokenEnv+`, which ps
+does not show, or in -token; either is sent as Authorization: Bearer on the
+WebSocket handshake.
+
 Exit status: 0 result, 1 CALLERROR or failure, 2 usage, 130 interrupted.
 
 flags:
@@ -74,8 +85,9 @@ flags:
 
 // parseCallFlags parses the command line of `bridge call`. It reports
 // errors on stderr itself, each followed by a pointer to -h (callHint),
-// and the usage for -h, returning flag.ErrHelp.
-func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
+// and the usage for -h, returning flag.ErrHelp. getenv reads the
+// environment (os.Getenv).
+func parseCallFlags(args []string, getenv func(string) string, stderr io.Writer) (callConfig, error) {
 	cfg := callConfig{cancelWait: cancelWait}
 	fs := flag.NewFlagSet("bridge call", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -86,6 +98,7 @@ func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
 	fs.DurationVar(&cfg.timeout, "timeout", 0, "cancel the call when it has not ended after this `duration`; 0: no limit")
 	caFile := fs.String("ca", "", "PEM `file` of the roots that verify a wss:// server's certificate; empty: the system roots")
 	skipVerify := fs.Bool("insecure-skip-verify", false, "do not verify a wss:// server's certificate: DANGEROUS, anyone on the path can\nimpersonate the server; for development only")
+	token := fs.String("token", "", "send `token` as Authorization: Bearer on the WebSocket handshake; it shows in ps:\nbetter in $"+callTokenEnv+", which ps does not show and the flag overrides")
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		callUsage(fs)
 		return cfg, err
@@ -120,11 +133,38 @@ func parseCallFlags(args []string, stderr io.Writer) (callConfig, error) {
 	if cfg.tls, err = callTLS(*caFile, *skipVerify); err != nil {
 		return usageErr(err)
 	}
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == "token" })
+	if given { // the flag wins over the variable
+		if err := checkCallToken(*token); err != nil {
+			return usageErr(fmt.Errorf("flag -token: %w", err))
+		}
+		cfg.token = *token
+	} else if v := getenv(callTokenEnv); v != "" { // empty counts as unset, as serve's variables do
+		if err := checkCallToken(v); err != nil {
+			return usageErr(fmt.Errorf("environment variable %s: %w", callTokenEnv, err))
+		}
+		cfg.token = v
+	}
 	cfg.procedure = fs.Arg(1)
 	for _, a := range fs.Args()[2:] {
 		cfg.args = append(cfg.args, parseArg(a))
 	}
 	return cfg, nil
+}
+
+// checkCallToken checks a bearer token for the Authorization header,
+// without quoting it: it is a secret.
+func checkCallToken(t string) error {
+	if t == "" {
+		return errors.New("empty token")
+	}
+	for i := range len(t) {
+		if c := t[i]; c <= ' ' || c >= 0x7f {
+			return fmt.Errorf("the token has a space, a control character or a non-ASCII byte at byte %d: an Authorization: Bearer header carries printable ASCII only", i+1)
+		}
+	}
+	return nil
 }
 
 // callURL checks the server URL and adds ?stream=mode when mode is set.
@@ -196,7 +236,7 @@ func newCallID() string {
 // callMain runs `bridge call` and returns the exit status. Cancelling ctx is
 // the user's Ctrl-C.
 func callMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cfg, err := parseCallFlags(args, stderr)
+	cfg, err := parseCallFlags(args, os.Getenv, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return exitOK
 	}
@@ -238,7 +278,11 @@ func call(ctx context.Context, cfg callConfig, stdout, stderr io.Writer) int {
 		Subprotocols:     []string{bridge.Subprotocol},
 		TLSClientConfig:  cfg.tls,
 	}
-	conn, resp, err := d.DialContext(dctx, cfg.url, nil)
+	var header http.Header
+	if cfg.token != "" {
+		header = http.Header{"Authorization": {"Bearer " + cfg.token}}
+	}
+	conn, resp, err := d.DialContext(dctx, cfg.url, header)
 	if err != nil {
 		switch {
 		case ctx.Err() != nil:
@@ -248,9 +292,12 @@ func call(ctx context.Context, cfg callConfig, stdout, stderr io.Writer) int {
 			// gorilla keeps up to 1 KiB of the refusal's body.
 			body, _ := io.ReadAll(resp.Body)
 			hint := ""
-			if resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound {
+			switch {
+			case resp.StatusCode < 300 || resp.StatusCode == http.StatusNotFound:
 				// An HTTP server answered, but not the WebSocket endpoint.
 				hint = "; is the path right? the bridge's endpoint is its -path, / by default"
+			case resp.StatusCode == http.StatusUnauthorized && cfg.token == "":
+				hint = "; give the token in $" + callTokenEnv + " or with -token"
 			}
 			fmt.Fprintf(stderr, "bridge call: %s did not accept the WebSocket handshake: %s: %s%s\n",
 				cfg.url, resp.Status, strings.TrimSpace(string(body)), hint)

@@ -209,7 +209,8 @@ func keptGOMAXPROCS(settings []setting, environ []string) {
 // readEnv returns the settings' variables of environ by flag name, leaving
 // out the empty ones (an empty variable counts as unset). A variable that
 // starts with BRIDGE_ and names no setting is an error, unless it is one of
-// Kubernetes' service links.
+// Kubernetes' service links or the token of bridge call (BRIDGE_CALL_TOKEN),
+// which a shell may hold for both commands.
 func readEnv(fs *flag.FlagSet, environ []string) (map[string]envValue, error) {
 	known := make(map[string]string)
 	fs.VisitAll(func(f *flag.Flag) {
@@ -225,7 +226,7 @@ func readEnv(fs *flag.FlagSet, environ []string) (map[string]envValue, error) {
 		}
 		name, ok := known[k]
 		if !ok {
-			if kubernetesEnvRE.MatchString(k) {
+			if kubernetesEnvRE.MatchString(k) || k == callTokenEnv {
 				continue
 			}
 			return nil, fmt.Errorf("environment variable %s: no setting has this name%s; a setting's variable is BRIDGE_ and its flag name in upper case with _ for - (BRIDGE_MAX_SESSIONS for -max-sessions)",

@@ -223,6 +223,19 @@ func TestConfigKubernetesEnv(t *testing.T) {
 	}
 }
 
+// TestConfigCallTokenEnv: BRIDGE_CALL_TOKEN is bridge call's token, no
+// setting of serve and no error either, so that one shell can run both.
+func TestConfigCallTokenEnv(t *testing.T) {
+	t.Setenv(callTokenEnv, "t1")
+	cfg, err := parseServeFlags(nil, io.Discard)
+	if err != nil {
+		t.Fatalf("parseServeFlags with %s: %v", callTokenEnv, err)
+	}
+	if len(cfg.bearerTokens) != 0 {
+		t.Errorf("serve took %s as bearer tokens %q", callTokenEnv, cfg.bearerTokens)
+	}
+}
+
 // TestPrintConfig: -print-config prints every setting with its source, as
 // YAML that -config reads back to the same settings.
 func TestPrintConfig(t *testing.T) {

@@ -3,7 +3,7 @@
 //
 //	bridge [serve] [-config FILE] [-print-config] [-listen ADDR] [-upstream TARGET]
 //	       [-descriptor-set FILE] [-stream MODE] [flags of pub/sub, naming, security, TLS, limits ...]
-//	bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] URL PROCEDURE [ARG...]
+//	bridge call [-stream MODE] [-timeout D] [-ca FILE] [-insecure-skip-verify] [-token TOKEN] URL PROCEDURE [ARG...]
 //
 // With no -upstream, serve runs the demo clock (demo.v1.ClockService) in
 // process and bridges it. Run `bridge -h` or `bridge call -h` for every

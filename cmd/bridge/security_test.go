@@ -94,3 +94,60 @@ func TestServeBearerToken(t *testing.T) {
 		t.Errorf("the server's log shows the token:\n%s", stderr)
 	}
 }
+
+// TestCallToken runs `bridge call` against `bridge serve -bearer-token`:
+// -token, or $BRIDGE_CALL_TOKEN, is sent as Authorization: Bearer and
+// admitted; a wrong one is refused with 401.
+func TestCallToken(t *testing.T) {
+	t.Parallel()
+	const token = "call-s3cret-token"
+	url, stderr := runServe(t, "-bearer-token", token)
+	call := func(args []string, getenv func(string) string) (int, string, string) {
+		out, callErr := newLineWriter(), newLineWriter()
+		cfg, err := parseCallFlags(append(args, url, "GetProgressiveTime", "1"), getenv, callErr)
+		if err != nil {
+			t.Fatalf("parseCallFlags(%q): %v", args, err)
+		}
+		return call(t.Context(), cfg, out, callErr), out.String(), callErr.String()
+	}
+	waitFor(t, "a successful call with -token", func() bool { // the upstream may not be ready yet
+		code, _, _ := call([]string{"-token", token}, noEnv)
+		return code == exitOK
+	})
+	envToken := func(v string) func(string) string {
+		return func(k string) string {
+			if k == callTokenEnv {
+				return v
+			}
+			return ""
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		args       []string
+		getenv     func(string) string
+		want       int
+		wantStderr string
+	}{
+		{"-token", []string{"-token", token}, noEnv, exitOK, ""},
+		{"BRIDGE_CALL_TOKEN", nil, envToken(token), exitOK, ""},
+		{"-token wins over BRIDGE_CALL_TOKEN", []string{"-token", token}, envToken("wrong"), exitOK, ""},
+		{"no token", nil, noEnv, exitFailure, "401 Unauthorized: a bearer token is required: send Authorization: Bearer <token> or the query parameter access_token; give the token in $BRIDGE_CALL_TOKEN or with -token\n"},
+		{"wrong token", []string{"-token", "wrong"}, noEnv, exitFailure, "401 Unauthorized: the bearer token is not valid\n"},
+	} {
+		code, out, errOut := call(tc.args, tc.getenv)
+		if code != tc.want || !strings.Contains(errOut, tc.wantStderr) {
+			t.Errorf("%s: exit status %d, stderr %q; want %d and %q", tc.name, code, errOut, tc.want, tc.wantStderr)
+		}
+		if tc.want == exitOK {
+			if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 {
+				t.Errorf("%s: stdout %q, want a tick and null", tc.name, out)
+			} else {
+				checkTicks(t, lines[:1])
+			}
+		}
+	}
+	if strings.Contains(stderr.String(), token) {
+		t.Errorf("the server's log shows the token:\n%s", stderr)
+	}
+}
