@@ -604,6 +604,23 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return exitOK
 }
 
+// newLogger returns the logger of serve: log/slog's key=value text, or
+// with format "json" one JSON object per line, whose durations are
+// strings as in the text ("1.5ms"), not slog's bare nanoseconds.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	hopts := &slog.HandlerOptions{Level: level}
+	if format != "json" {
+		return slog.New(slog.NewTextHandler(w, hopts))
+	}
+	hopts.ReplaceAttr = func(_ []string, a slog.Attr) slog.Attr {
+		if a.Value.Kind() == slog.KindDuration {
+			a.Value = slog.StringValue(a.Value.Duration().String())
+		}
+		return a
+	}
+	return slog.New(slog.NewJSONHandler(w, hopts))
+}
+
 // serve serves the bridge until ctx is cancelled, then shuts down: the HTTP
 // server stops accepting, the handler drains its sessions for
 // cfg.shutdownGrace (see bridge.Handler.Shutdown) and closes them with 1001,
@@ -611,13 +628,7 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 // returns an error when it cannot start, when serving fails, or when the
 // shutdown fails; the grace running out is not an error.
 func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
-	hopts := &slog.HandlerOptions{Level: cfg.logLevel}
-	var logger *slog.Logger
-	if cfg.logFormat == "json" {
-		logger = slog.New(slog.NewJSONHandler(stderr, hopts))
-	} else {
-		logger = slog.New(slog.NewTextHandler(stderr, hopts))
-	}
+	logger := newLogger(stderr, cfg.logFormat, cfg.logLevel)
 	if n := procsToSet(cfg.procs, cfg.procsSet, os.Getenv("GOMAXPROCS") != ""); n > 0 {
 		setGOMAXPROCS(n)
 		logger.Debug("set GOMAXPROCS", "procs", n)

@@ -3,11 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -193,13 +195,53 @@ func TestServeLogFormatJSON(t *testing.T) {
 	if !strings.HasPrefix(url, "ws://127.0.0.1:") {
 		t.Errorf("banner URL %q", url)
 	}
+	waitFor(t, "a successful call", func() bool { // the upstream may not be ready yet
+		return run(t.Context(), []string{"call", url, "GetTime"}, newLineWriter(), newLineWriter()) == exitOK
+	})
 	interrupt()
 	if got := <-code; got != exitOK {
 		t.Errorf("serve exit status %d, want 0; stderr:\n%s", got, stderr)
 	}
+	sessions := 0
 	for _, l := range stderr.lines() {
-		if !json.Valid([]byte(l)) {
+		var rec struct {
+			Msg      string
+			Duration json.RawMessage
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil {
 			t.Errorf("stderr line %q is no JSON", l)
+			continue
+		}
+		if rec.Msg != "session ended" {
+			continue
+		}
+		// A duration as in the text format, not bare nanoseconds.
+		sessions++
+		var d string
+		if err := json.Unmarshal(rec.Duration, &d); err != nil {
+			t.Errorf("session ended: duration %s, want a string such as \"1.5ms\"", rec.Duration)
+		} else if _, err := time.ParseDuration(d); err != nil {
+			t.Errorf("session ended: duration %q: %v", d, err)
+		}
+	}
+	if sessions == 0 {
+		t.Errorf("no line \"session ended\" in stderr:\n%s", stderr)
+	}
+}
+
+// TestNewLogger: the text format writes durations as log/slog does, and
+// the JSON format as the same strings, in groups too, where slog would
+// write nanoseconds.
+func TestNewLogger(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ format, want string }{
+		{"text", `level=INFO msg=m duration=1.5ms n=3 g.wait=2s` + "\n"},
+		{"json", `"level":"INFO","msg":"m","duration":"1.5ms","n":3,"g":{"wait":"2s"}}` + "\n"},
+	} {
+		var b strings.Builder
+		newLogger(&b, tc.format, slog.LevelInfo).Info("m", "duration", 1500*time.Microsecond, "n", 3, slog.Group("g", "wait", 2*time.Second))
+		if !strings.HasSuffix(b.String(), tc.want) {
+			t.Errorf("%s: %q, want it to end with %q", tc.format, b.String(), tc.want)
 		}
 	}
 }
