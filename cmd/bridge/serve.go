@@ -700,7 +700,7 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), traceFlushTimeout)
 			defer cancel()
 			if err := stopTracing(sctx); err != nil {
-				logger.Warn("flushing trace spans failed", "error", err)
+				logger.Warn("flushing trace spans failed", "endpoint", redactURL(cfg.traceEndpoint), "timeout", traceFlushTimeout, "error", err)
 			}
 		}()
 		dopts = append(dopts, traceOpt)

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -134,6 +135,43 @@ func TestServeTracing(t *testing.T) {
 		case <-deadline.C:
 			t.Fatalf("collector received no span named %s within %v", name, readyTimeout)
 		}
+	}
+}
+
+// TestServeTracingNoCollector: when no collector answers, shutdown waits
+// for it no longer than traceFlushTimeout, and the warning names the
+// endpoint (its password redacted), so that an operator knows which. A
+// real process: the exporter's goroutines outlive a flush that timed out.
+func TestServeTracingNoCollector(t *testing.T) {
+	t.Parallel()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	endpoint := "http://u:pw-s3cret@" + lis.Addr().String()
+	lis.Close() // nothing listens there now
+	cmd, host, stderr := startBridgeProcess(t, []string{"-trace-endpoint", endpoint}, nil)
+	// A call, so that there is a span to flush.
+	waitFor(t, "a successful call", func() bool {
+		return run(t.Context(), []string{"call", "ws://" + host + "/", "GetTime"}, newLineWriter(), newLineWriter()) == exitOK
+	})
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	log := <-stderr
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("bridge process: %v, want exit status 0; stderr:\n%s", err, log)
+	}
+	if took := time.Since(start); took > traceFlushTimeout+3*time.Second {
+		t.Errorf("shutdown took %v, want at most the flush timeout %v and a little", took, traceFlushTimeout)
+	}
+	want := `msg="flushing trace spans failed" endpoint=http://u:<redacted>@` + lis.Addr().String() + " timeout=5s error="
+	if !strings.Contains(log, want) {
+		t.Errorf("stderr does not contain %q:\n%s", want, log)
+	}
+	if strings.Contains(log, "pw-s3cret") {
+		t.Errorf("stderr shows the endpoint's password:\n%s", log)
 	}
 }
 
