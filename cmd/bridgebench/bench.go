@@ -420,6 +420,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	if len(cfg.bridgeEnv) > 0 {
 		fmt.Fprintf(&b, "The bridge and the gRPC proxy ran with %s added to their environment.\n", strings.Join(cfg.bridgeEnv, " "))
 	}
+	if cfg.quick {
+		fmt.Fprintf(&b, "A smoke run (-quick): its figures show that every part runs, but are too short and too few to judge the targets by, so the result column says %q. Run without -quick to judge them.\n", notJudged)
+	}
 	if markdown {
 		b.WriteString("\n") // two paragraphs, not one
 	}
@@ -434,7 +437,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		rt := medianRatio(rs, bridge, direct)
 		tgs, verdict := "(info)", ""
 		if tg != nil {
-			tgs, verdict = tg.String(), tg.verdict(rt)
+			tgs, verdict = tg.String(), rep.judge(tg.verdict(rt))
 		}
 		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, bridge))), formatRatio(rt), tgs, verdict)
 	}
@@ -486,9 +489,9 @@ A bridge in its own process adds at least one such hop: with the TCP figures of 
 	tg := fmt.Sprintf("<= %s", formatKiB(targetSessionBytes))
 	verdict := func(b float64) string {
 		if b <= targetSessionBytes {
-			return "met"
+			return rep.judge("met")
 		}
-		return "MISSED"
+		return rep.judge("MISSED")
 	}
 	for _, r := range rep.mem {
 		m.add(formatCount(float64(r.sessions)), formatKiB(r.rssPerSession), formatKiB(r.heapStackPerSes), formatKiB(r.stackPerSession),
@@ -521,6 +524,19 @@ buffers are in neither. Equal figures at each count show that memory grows linea
 	}
 	_, err := io.WriteString(w, note)
 	return err
+}
+
+// notJudged stands for the verdict of a smoke run (-quick).
+const notJudged = "not judged"
+
+// judge returns verdict, or notJudged in a smoke run: a round of 200 ms
+// and 100 sessions, whose fixed costs weigh on memory per session, say
+// nothing about the targets.
+func (rep *report) judge(verdict string) string {
+	if rep.cfg.quick && (verdict == "met" || verdict == "MISSED") {
+		return notJudged
+	}
+	return verdict
 }
 
 // rateFormat returns the format of a rate in unit, e.g. "12 345 msg/s".

@@ -94,7 +94,7 @@ flags:
 	fs.BoolVar(&cfg.markdown, "markdown", false, "print the tables as Markdown (for the README)")
 	bridgeEnv := fs.String("bridge-env", "", "space-separated NAME=VALUE `settings` added to the environment of the bridge and of the gRPC proxy, e.g. \"GOMAXPROCS=1 GOGC=200\"")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run: -rounds "+strconv.Itoa(quickRounds)+" -duration "+quickDuration.String()+
-		" -sessions "+quickSessions+" unless given")
+		" -sessions "+quickSessions+" unless given;\nits figures are not judged against the targets")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}

@@ -30,6 +30,7 @@ func TestSmoke(t *testing.T) {
 		"TCP round trip p50, 100 B: one process hop (echo) / through a relay process",
 		"the lowest unary p50 ratio any separate-process bridge could reach here is about ",
 		"figure, through a gRPC proxy in the bridge's place", "proxy/direct",
+		"A smoke run (-quick)", "not judged",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
@@ -41,6 +42,9 @@ func TestSmoke(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
 		}
+	}
+	if strings.Contains(out, "MISSED") || strings.Contains(out, " met ") {
+		t.Errorf("a smoke run judged a target:\n%s", out)
 	}
 	if strings.Contains(out, "n/a") {
 		t.Errorf("output has a figure missing (n/a):\n%s", out)

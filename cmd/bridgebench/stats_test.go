@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -172,6 +173,40 @@ func TestReportFloor(t *testing.T) {
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("markdown %v: output lacks %q:\n%s", markdown, want, out)
+			}
+		}
+	}
+}
+
+// TestReportQuick: a smoke run (-quick) says that it judges no target,
+// instead of met or MISSED, for the ratios and for memory; a full run
+// judges them.
+func TestReportQuick(t *testing.T) {
+	t.Parallel()
+	const us = time.Microsecond
+	round := roundResult{
+		streamDirect: 1000, streamBridge: 600, // MISSED
+		latDirect: [3]time.Duration{100 * us, 100 * us, 100 * us}, latBridge: [3]time.Duration{120 * us, 120 * us, 120 * us}, // met
+		thrDirect: 1000, thrBridge: 500, // MISSED
+		tcpEcho: 10 * us, tcpRelay: 50 * us,
+	}
+	mem := []memRow{{sessions: 50, heapStackPerSes: 20 << 10}, {sessions: 100, heapStackPerSes: 15 << 10}}
+	for _, quick := range []bool{false, true} {
+		for _, markdown := range []bool{false, true} {
+			rep := &report{cfg: config{rounds: 1, duration: 200 * time.Millisecond, concurrency: 64, quick: quick}, rounds: []roundResult{round}, mem: mem}
+			var b strings.Builder
+			if err := rep.print(&b, markdown); err != nil {
+				t.Fatal(err)
+			}
+			out := b.String()
+			notice := `A smoke run (-quick): its figures show that every part runs, but are too short and too few to judge the targets by, so the result column says "not judged". Run without -quick to judge them.`
+			verdicts := regexp.MustCompile(`\b(met|MISSED)\b`).FindAllString(out, -1)
+			if quick {
+				if !strings.Contains(out, notice) || strings.Count(out, "not judged") != 1+3+3 || len(verdicts) != 0 {
+					t.Errorf("quick, markdown %v: want the notice, \"not judged\" for 3 ratios and 3 memory rows, and no verdict (got %q):\n%s", markdown, verdicts, out)
+				}
+			} else if strings.Contains(out, "not judged") || len(verdicts) != 6 {
+				t.Errorf("full, markdown %v: want 6 verdicts, got %q:\n%s", markdown, verdicts, out)
 			}
 		}
 	}
