@@ -209,19 +209,22 @@ func TestCheckTarget(t *testing.T) {
 // noEnv is an empty environment, for parseCallFlags.
 func noEnv(string) string { return "" }
 
+// tokenEnv returns a getenv holding only $BRIDGE_CALL_TOKEN, set to v.
+func tokenEnv(v string) func(string) string {
+	return func(k string) string {
+		if k == callTokenEnv {
+			return v
+		}
+		return ""
+	}
+}
+
 // TestParseCallToken: -token, or else $BRIDGE_CALL_TOKEN, is the bearer
 // token of call; a token no Authorization header can carry is refused
 // without being quoted.
 func TestParseCallToken(t *testing.T) {
 	t.Parallel()
-	env := func(v string) func(string) string {
-		return func(k string) string {
-			if k == callTokenEnv {
-				return v
-			}
-			return ""
-		}
-	}
+	env := tokenEnv
 	for _, tc := range []struct {
 		name    string
 		flags   []string

@@ -99,20 +99,7 @@ func parseCallFlags(args []string, getenv func(string) string, stderr io.Writer)
 	caFile := fs.String("ca", "", "PEM `file` of the roots that verify a wss:// server's certificate; empty: the system roots")
 	skipVerify := fs.Bool("insecure-skip-verify", false, "do not verify a wss:// server's certificate: DANGEROUS, anyone on the path can\nimpersonate the server; for development only")
 	token := fs.String("token", "", "send `token` as Authorization: Bearer on the WebSocket handshake; it shows in ps:\nbetter in $"+callTokenEnv+", which ps does not show and the flag overrides")
-	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		callUsage(fs)
-		return cfg, err
-	} else if err != nil {
-		// The flag package printed the error; a misspelt flag gets the
-		// name it most likely meant.
-		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-			var names []string
-			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-			if best := closest(strings.TrimPrefix(name, "-"), names); best != "" {
-				fmt.Fprintf(stderr, "did you mean -%s?\n", best)
-			}
-		}
-		fmt.Fprintln(stderr, callHint)
+	if err := parseFlags(fs, args, stderr, callUsage, callHint); err != nil {
 		return cfg, err
 	}
 	usageErr := func(err error) (callConfig, error) {

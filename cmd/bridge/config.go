@@ -97,25 +97,33 @@ type envValue struct {
 // line after "serve"), environ (os.Environ) and the -config file. It
 // reports errors on stderr itself, each followed by a pointer to the usage
 // (settingsHint), and the usage for -h, returning flag.ErrHelp.
+// parseFlags parses args with fs. On -h it prints usage; on a mistake,
+// which the flag package has printed, it adds the flag a misspelt one most
+// likely meant and hint, which says where the flags are listed.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer, usage func(*flag.FlagSet), hint string) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		usage(fs)
+	case err != nil:
+		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
+			var names []string
+			fs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
+			if best := closest(strings.TrimPrefix(name, "-"), names); best != "" {
+				fmt.Fprintf(stderr, "did you mean -%s?\n", best)
+			}
+		}
+		fmt.Fprintln(stderr, hint)
+	}
+	return err
+}
+
 func loadServeConfig(args, environ []string, stderr io.Writer) (serveConfig, error) {
 	// The command line alone, into a throwaway configuration: it reports
 	// the flag errors and -h, and tells which settings the command line gives.
 	probe := defaultServeConfig()
 	pfs := newServeFlagSet(&probe, stderr)
-	if err := pfs.Parse(args); errors.Is(err, flag.ErrHelp) {
-		serveUsage(pfs)
-		return probe, err
-	} else if err != nil {
-		// The flag package printed the error; a misspelt flag gets the
-		// name it most likely meant.
-		if name, ok := strings.CutPrefix(err.Error(), "flag provided but not defined: -"); ok {
-			var names []string
-			pfs.VisitAll(func(f *flag.Flag) { names = append(names, f.Name) })
-			if best := closest(strings.TrimPrefix(name, "-"), names); best != "" {
-				fmt.Fprintf(stderr, "did you mean -%s?\n", best)
-			}
-		}
-		fmt.Fprintln(stderr, settingsHint)
+	if err := parseFlags(pfs, args, stderr, serveUsage, settingsHint); err != nil {
 		return probe, err
 	}
 	if pfs.NArg() > 0 {

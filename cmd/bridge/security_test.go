@@ -114,14 +114,7 @@ func TestCallToken(t *testing.T) {
 		code, _, _ := call([]string{"-token", token}, noEnv)
 		return code == exitOK
 	})
-	envToken := func(v string) func(string) string {
-		return func(k string) string {
-			if k == callTokenEnv {
-				return v
-			}
-			return ""
-		}
-	}
+	envToken := tokenEnv
 	for _, tc := range []struct {
 		name       string
 		args       []string
