@@ -206,6 +206,10 @@ func keptGOMAXPROCS(settings []setting, environ []string) {
 	// The runtime's reading (schedinit).
 	if n, err := strconv.ParseInt(v, 10, 32); err == nil && n > 0 {
 		procs, from = strconv.FormatInt(n, 10), source{"env", "GOMAXPROCS (kept, as -procs is not set)"}
+		if n > maxProcs {
+			// The file must load: -procs takes no more.
+			procs, from = strconv.Itoa(maxProcs), source{"env", fmt.Sprintf("GOMAXPROCS=%d (kept, as -procs is not set; cut to -procs's maximum here)", n)}
+		}
 	}
 	for i := range settings {
 		if settings[i].name == "procs" {

@@ -335,18 +335,21 @@ func TestPrintConfigGOMAXPROCS(t *testing.T) {
 		gomaxprocs string // $GOMAXPROCS of env
 		wantLine   string
 		want       string // inForce, before and after the round trip
+		wantBack   string // after the round trip, if not want
 	}{
-		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 2 # env GOMAXPROCS (kept, as -procs is not set)\n", "2"},
-		{"GOMAXPROCS with a sign", nil, []string{"GOMAXPROCS=+3"}, "+3", "\nprocs: 3 # env GOMAXPROCS (kept, as -procs is not set)\n", "3"},
+		{"GOMAXPROCS kept", nil, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 2 # env GOMAXPROCS (kept, as -procs is not set)\n", "2", ""},
+		{"GOMAXPROCS with a sign", nil, []string{"GOMAXPROCS=+3"}, "+3", "\nprocs: 3 # env GOMAXPROCS (kept, as -procs is not set)\n", "3", ""},
 		{"GOMAXPROCS the runtime ignores", nil, []string{"GOMAXPROCS=two"}, "two",
-			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime"},
+			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime", ""},
 		{"GOMAXPROCS 0", nil, []string{"GOMAXPROCS=0"}, "0",
-			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime"},
-		{"no GOMAXPROCS", nil, nil, "", "\nprocs: 1 # default\n", "1"},
-		{"empty GOMAXPROCS", nil, []string{"GOMAXPROCS="}, "", "\nprocs: 1 # default\n", "1"},
-		{"flag over GOMAXPROCS", []string{"-procs", "3"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 3 # flag\n", "3"},
-		{"variable over GOMAXPROCS", nil, []string{"GOMAXPROCS=2", "BRIDGE_PROCS=4"}, "2", "\nprocs: 4 # env BRIDGE_PROCS\n", "4"},
-		{"-procs 0 with GOMAXPROCS", []string{"-procs", "0"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 0 # flag\n", "2"},
+			"\nprocs: 0 # env GOMAXPROCS (not a number above 0: the Go runtime's choice; kept, as -procs is not set)\n", "runtime", ""},
+		{"no GOMAXPROCS", nil, nil, "", "\nprocs: 1 # default\n", "1", ""},
+		{"GOMAXPROCS above -procs's maximum", nil, []string{"GOMAXPROCS=2000"}, "2000",
+			"\nprocs: 1024 # env GOMAXPROCS=2000 (kept, as -procs is not set; cut to -procs's maximum here)\n", "2000", "1024"},
+		{"empty GOMAXPROCS", nil, []string{"GOMAXPROCS="}, "", "\nprocs: 1 # default\n", "1", ""},
+		{"flag over GOMAXPROCS", []string{"-procs", "3"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 3 # flag\n", "3", ""},
+		{"variable over GOMAXPROCS", nil, []string{"GOMAXPROCS=2", "BRIDGE_PROCS=4"}, "2", "\nprocs: 4 # env BRIDGE_PROCS\n", "4", ""},
+		{"-procs 0 with GOMAXPROCS", []string{"-procs", "0"}, []string{"GOMAXPROCS=2"}, "2", "\nprocs: 0 # flag\n", "2", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -369,8 +372,12 @@ func TestPrintConfigGOMAXPROCS(t *testing.T) {
 			if err != nil {
 				t.Fatalf("-config of the -print-config output: %v\n%s", err, printed)
 			}
-			if got := inForce(again, tc.gomaxprocs); got != tc.want {
-				t.Errorf("-config of the -print-config output with %q: GOMAXPROCS %s, want %s as the run that printed it", env, got, tc.want)
+			want := tc.want
+			if tc.wantBack != "" {
+				want = tc.wantBack
+			}
+			if got := inForce(again, tc.gomaxprocs); got != want {
+				t.Errorf("-config of the -print-config output with %q: GOMAXPROCS %s, want %s", env, got, want)
 			}
 		})
 	}
