@@ -208,13 +208,15 @@ func WithCollectLimit(bytes int) Option {
 // DefaultMaxWaitingResults is the default of [WithMaxWaitingResults].
 const DefaultMaxWaitingResults = 64 << 20
 
-// WithMaxWaitingResults bounds the bytes of a connection's CALLRESULT,
-// CALL_PROGRESS_RESULT and CALLERROR frames that wait for the client, in
-// the send queue or for room in it: a client that calls without reading
-// its results would otherwise make each call hold its result until the
-// no-read timeout. A connection further behind is closed with 1008 and
-// counted as a slow consumer; one frame larger than the bound passes when
-// nothing else waits. 0: no bound. The default is 64 MiB.
+// WithMaxWaitingResults bounds the bytes of a connection's CALLRESULT and
+// CALLERROR frames that wait for the client, in the send queue or for room
+// in it: a client that calls without reading its results would otherwise
+// make each call hold its result until the no-read timeout. A connection
+// further behind is closed with 1008 and counted as a slow consumer; one
+// frame larger than the bound passes when nothing else waits. A stream's
+// CALL_PROGRESS_RESULT frames do not count: they wait for room in the send
+// queue, which slows the stream's upstream. 0: no bound. The default is
+// 64 MiB.
 func WithMaxWaitingResults(bytes int64) Option {
 	return func(c *config) { c.maxWaiting = bytes }
 }

@@ -363,7 +363,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.Var(sizeFlag{&cfg.maxResultSize, 0, "0 means unlimited"}, "max-result-size",
 		"largest JSON of one response message, in `bytes`; a response that renders larger fails its call\nwith RESOURCE_EXHAUSTED; 0: unlimited")
 	fs.Var(sizeFlag{&cfg.maxWaiting, 0, "0 means unlimited"}, "max-waiting-results",
-		"most `bytes` of results (CALLRESULT, CALL_PROGRESS_RESULT, CALLERROR) that may wait for a slow client;\na client further behind is disconnected with 1008; 0: unlimited")
+		"most `bytes` of calls' results (CALLRESULT, CALLERROR) that may wait for a slow client; a client further\nbehind is disconnected with 1008 (streams' progress frames wait for room instead); 0: unlimited")
 	fs.Var(sizeFlag{&cfg.collectLimit, 1, ""}, "collect-limit",
 		"largest CALLRESULT of a stream in collect mode, in `bytes`, and most that one connection's collect calls\nhold together; the call that would go past it fails with RESOURCE_EXHAUSTED")
 	fs.Var(intFlag{&cfg.maxFeedStreams, 1, ""}, "max-feed-streams",

@@ -537,10 +537,6 @@ func (s *session) send(ctx context.Context, f *frame) error {
 		f.release()
 		return status.FromContextError(err).Err()
 	}
-	if !s.hold(f) {
-		f.release()
-		return status.Error(codes.Canceled, "the client is too far behind: the session is closed")
-	}
 	// Most frames find room: a plain send costs less than a select.
 	select {
 	case s.queue <- f:
@@ -570,13 +566,17 @@ func (s *session) sendFinal(f *frame) {
 	}
 }
 
-// hold counts f's bytes among those waiting for the client, queued or
-// waiting for room. When they would pass MaxWaiting while other frames
-// wait, it closes the session as too slow instead and reports false: a
-// client that calls without reading its results must not make the bridge
-// hold them all (each call holds its result while it waits), which
-// -max-calls-in-flight alone bounds only by count. A frame larger than the
-// limit passes when nothing else waits.
+// hold counts f, a terminal frame, among those waiting for the client,
+// queued or waiting for room. When they would pass MaxWaiting while
+// others wait, it closes the session as too slow instead and reports
+// false: a client that calls without reading its results must not make
+// the bridge hold them all (each call holds its result while it waits),
+// which -max-calls-in-flight alone bounds only by count. A frame larger
+// than the limit passes when nothing else waits. Progress frames do not
+// count: a stream's frame waits for room, which is how back-pressure
+// reaches its upstream, and a client that reads a stream slowly is not
+// too far behind; the send queue bounds them (SendQueue frames, and one
+// frame held by each stream waiting for room).
 func (s *session) hold(f *frame) bool {
 	n := int64(len(f.b))
 	total := s.waiting.Add(n)
@@ -592,7 +592,8 @@ func (s *session) hold(f *frame) bool {
 // tooFarBehind closes the session whose results waiting for it passed
 // limit bytes.
 func (s *session) tooFarBehind(limit int64) {
-	if s.ctx.Err() != nil {
+	// Of the calls that find the bound passed at once, one closes.
+	if s.ctx.Err() != nil || !s.behind.CompareAndSwap(false, true) {
 		return
 	}
 	s.stats.SlowDisconnects.Add(1)

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
@@ -113,8 +114,37 @@ func TestMaxWaiting(t *testing.T) {
 			if got := s.waiting.Load(); got > limit {
 				t.Errorf("%d bytes counted as waiting, more than the limit %d", got, limit)
 			}
+			// The writer's write of WELCOME then times out: the session
+			// is not counted as closed a second time, for reading nothing.
+			<-written
+			if got := s.stats.NoReadDisconnects.Load(); got != 0 {
+				t.Errorf("no-read disconnects %d after the session was closed as too far behind, want 0", got)
+			}
+			client.Close()
+		})
+	})
+	t.Run("a stream waits", func(t *testing.T) {
+		// Progress frames do not count: a stream faster than its client
+		// fills the queue with frames of a quarter of the limit each, and
+		// waits for room, however long the client takes.
+		synctest.Test(t, func(t *testing.T) {
+			conn, client := pipeUpgraded(t)
+			s, cancel := writerSession(conn)
+			s.cfg.MaxWaiting = maxBatchBuffer
+			produced, written := backlog(s)
+			for range 100 {
+				if _, _, err := client.ReadMessage(); err != nil {
+					t.Fatalf("ReadMessage: %v", err)
+				}
+				time.Sleep(10 * time.Millisecond) // a client slower than the stream
+			}
+			if err := context.Cause(s.ctx); err != nil {
+				t.Errorf("a client reading a stream slowly: session ended: %v", err)
+			}
+			cancel(errPeerGone)
 			conn.ws.Close()
 			<-written
+			<-produced
 			client.Close()
 		})
 	})

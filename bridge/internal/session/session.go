@@ -56,8 +56,8 @@ type Config struct {
 	MaxPrefixes      int   // PREFIX declarations kept
 	MaxNameLength    int   // bytes of a call id, a PREFIX's prefix or URI, a procedure or topic URI (expanded)
 	CollectLimit     int   // bytes of one collect-mode result
-	// MaxWaiting bounds the bytes of call frames (results, progress,
-	// errors) waiting for the client, queued or waiting for room: a
+	// MaxWaiting bounds the bytes of terminal frames (CALLRESULT,
+	// CALLERROR) waiting for the client, queued or waiting for room: a
 	// client further behind is closed with 1008. 0: no bound.
 	MaxWaiting   int64
 	WriteTimeout time.Duration // one network write to the client
@@ -95,7 +95,7 @@ type Stats struct {
 	// NoReadDisconnects counts sessions closed because one write blocked
 	// for WriteTimeout: the client stopped reading its frames.
 	NoReadDisconnects atomic.Int64
-	// SlowDisconnects counts sessions closed because the frames waiting
+	// SlowDisconnects counts sessions closed because the results waiting
 	// for the client passed MaxWaiting.
 	SlowDisconnects atomic.Int64
 }
@@ -170,9 +170,10 @@ type session struct {
 	// again on each result is never refused. It grows under mu; the
 	// writer takes from it without (see taken).
 	inFlight atomic.Int32
-	// waiting counts the bytes of call frames queued for the writer or
-	// waiting for room, which MaxWaiting bounds (see hold).
+	// waiting counts the bytes of terminal frames queued for the writer
+	// or waiting for room, which MaxWaiting bounds (see hold).
 	waiting atomic.Int64
+	behind  atomic.Bool // closed as too far behind (tooFarBehind)
 	// collected counts the bytes that the session's collect-mode calls
 	// hold at once, which CollectLimit bounds as it bounds each one.
 	collected int

@@ -106,7 +106,9 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 // stopped reading for longer than WriteTimeout.
 func (s *session) writeFailed(err error) {
 	cause := errPeerGone
-	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+	// A session closed already (too far behind, say) whose last write
+	// then timed out is not counted, or logged, a second time.
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && s.ctx.Err() == nil {
 		s.stats.NoReadDisconnects.Add(1)
 		s.logger.Info("closing a client that reads nothing", "session", s.id, "no_read_timeout", s.cfg.WriteTimeout)
 		cause = &peerGoneError{fmt.Sprintf("the client read nothing for %v (the no-read timeout)", s.cfg.WriteTimeout)}
