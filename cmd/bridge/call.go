@@ -185,9 +185,9 @@ func callURL(raw, mode string) (string, error) {
 		return "", fmt.Errorf("URL %q: no host", raw)
 	}
 	if mode != "" {
-		m, err := bridge.ParseStreamMode(mode)
-		if err != nil {
-			return "", fmt.Errorf("flag -stream: %w", err)
+		var m bridge.StreamMode
+		if err := (streamFlag{&m}).Set(mode); err != nil {
+			return "", fmt.Errorf("invalid value %q for flag -stream: %w", mode, err)
 		}
 		q := u.Query()
 		q.Set("stream", m.String())

@@ -269,9 +269,11 @@ func (f streamFlag) String() string {
 }
 
 func (f streamFlag) Set(s string) error {
-	m, err := bridge.ParseStreamMode(s) // its error lists the modes
+	m, err := bridge.ParseStreamMode(s)
 	if err != nil {
-		return err
+		// Its error lists the modes; the package's prefix says nothing
+		// on a command line.
+		return errors.New(strings.TrimPrefix(err.Error(), "bridge: "))
 	}
 	*f.p = m
 	return nil
