@@ -559,11 +559,18 @@ func (s *session) sendFinal(f *frame) {
 		f.release()
 		return
 	}
+	// A plain send first, as in send: a select would make the session's
+	// Done channel, which an idle session would then hold.
 	select {
 	case s.queue <- f:
-		s.metrics.queueDepth(len(s.queue))
-	case <-s.ctx.Done():
+	default:
+		select {
+		case s.queue <- f:
+		case <-s.ctx.Done():
+			return
+		}
 	}
+	s.metrics.queueDepth(len(s.queue))
 }
 
 // hold counts f, a terminal frame, among those waiting for the client,

@@ -80,15 +80,16 @@ func welcomeFrame() *frame {
 
 // writerSession returns a session on conn with what its writer needs, a
 // send queue of 4 and a no-read timeout (WriteTimeout) of 1 s, and the
-// cancel of its context.
+// cancel of its context (s.cancel, which wakes the writer).
 func writerSession(conn *Conn) (*session, context.CancelCauseFunc) {
 	cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
 		Logger: slog.New(slog.DiscardHandler)})
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
+	s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
 		queue:  make(chan *frame, cfg.SendQueue),
 		events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
-		stats:  new(Stats)}, cancel
+		stats:  new(Stats)}
+	return s, s.cancel
 }
 
 // backlog starts the writer of s and a stream whose upstream is always

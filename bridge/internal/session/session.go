@@ -128,7 +128,9 @@ type session struct {
 	logger *slog.Logger // cfg.Logger; each record names the session itself
 	stats  *Stats
 
-	ctx           context.Context // the session's; ends when the session does
+	ctx context.Context // the session's; ends when the session does
+	// cancelSession ends ctx; only cancel calls it, which wakes the
+	// writer, who does not wait on ctx.Done (see writeLoop).
 	cancelSession context.CancelCauseFunc
 	// callsBase is the parent of the calls' contexts: it carries the
 	// metadata, never ends, and so keeps no table of children, which an
@@ -141,8 +143,10 @@ type session struct {
 	// yield, when set, lets the call goroutines run once before the
 	// writer ends a batch (see writeBatch): writerYield's choice.
 	yield  func()
-	events eventQueue     // EVENT frames; the broker never blocks on it
-	wg     sync.WaitGroup // calls and refusals running
+	events eventQueue // EVENT frames; the broker never blocks on it; its ready channel wakes the writer (see wake)
+	// pingDue: the writer's ping timer has fired (see pingTimer).
+	pingDue atomic.Bool
+	wg      sync.WaitGroup // calls and refusals running
 
 	// failLog lets through the first "call failed" log lines of the
 	// session, then one a second: a client must not be able to flood the
@@ -639,6 +643,7 @@ func (s *session) dispatch(data []byte) {
 // cancel ends the session with cause, and so the calls in flight.
 func (s *session) cancel(cause error) {
 	s.cancelSession(cause)
+	s.wake()
 	s.cancelCalls(cause)
 }
 

@@ -33,14 +33,27 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 		s.writeFailed(err)
 		return
 	}
-	ping := time.NewTicker(s.cfg.PingInterval)
+	// The writer waits on as few channels as it can: each one it waits on
+	// costs an idle session a waiter (a sudog), and a ticker's or a
+	// context's channel costs one more allocation. The ping timer and the
+	// session's end (cancel) set their state and wake it through the
+	// event queue's ready channel instead (see wake). Pings keep a
+	// ticker's schedule: every PingInterval from the start, a ping that
+	// comes late not moving the next.
+	nextPing := time.Now().Add(s.cfg.PingInterval)
+	ping := time.AfterFunc(s.cfg.PingInterval, s.pingTimer)
 	defer ping.Stop()
 	// markerDue: the close marker is to be queued, and the queue was full.
 	// It goes in as soon as there is room, behind every frame queued
 	// before, as if a call goroutine had queued it.
 	markerDue := false
 	sendPing := func() error {
-		return ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(s.cfg.WriteTimeout))
+		now := time.Now()
+		for !nextPing.After(now) {
+			nextPing = nextPing.Add(s.cfg.PingInterval)
+		}
+		ping.Reset(nextPing.Sub(now))
+		return ws.WriteControl(websocket.PingMessage, nil, now.Add(s.cfg.WriteTimeout))
 	}
 	startDrain := func() {
 		drain = nil
@@ -67,13 +80,14 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 		// A ping or a drain that is due goes first: with the queues never
 		// empty (a stream faster than its client), the select below
 		// would leave either to chance after every batch.
-		select {
-		case <-ping.C:
+		if s.pingDue.Swap(false) {
 			if err := sendPing(); err != nil {
 				s.writeFailed(err)
 				return
 			}
 			continue
+		}
+		select {
 		case <-drain:
 			startDrain()
 			continue
@@ -84,21 +98,34 @@ func (s *session) writeLoop(ctx context.Context, welcome *frame, drain <-chan st
 		case f := <-s.queue:
 			err = s.writeBatch(ctx, f, nil)
 		case <-s.events.ready:
+			// An EVENT frame, or a wake: a ping due or the session's
+			// end, which the loop sees above.
 			if ev, ok := s.events.pop(); ok {
 				err = s.writeBatch(ctx, nil, ev)
 			}
-		case <-ping.C:
-			err = sendPing()
 		case <-drain:
 			startDrain()
-		case <-ctx.Done():
-			s.writeClose(context.Cause(ctx))
-			return
 		}
 		if err != nil {
 			s.writeFailed(err)
 			return
 		}
+	}
+}
+
+// pingTimer runs on the writer's ping timer: a ping is due.
+func (s *session) pingTimer() {
+	s.pingDue.Store(true)
+	s.wake()
+}
+
+// wake wakes the writer to look at the session's state (a ping due, the
+// session's end) without a channel of its own: it shares the event
+// queue's ready channel, after which the writer looks at everything.
+func (s *session) wake() {
+	select {
+	case s.events.ready <- struct{}{}:
+	default:
 	}
 }
 
