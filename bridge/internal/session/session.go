@@ -247,23 +247,28 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	// client keeping its queue full could keep inside one batch; the
 	// marker goes in with a blocking send, in line with the frames
 	// waiting for room.
-	forced := make(chan struct{})
+	// s.wg counts it until it has run or been stopped (a channel that it
+	// closed would cost every session an allocation).
+	s.wg.Add(1)
 	stopForce := context.AfterFunc(forceCtx, func() {
-		defer close(forced)
+		defer s.wg.Done()
 		if s.force() {
 			s.sendFinal(closeMarker)
 		}
 	})
 
 	s.readLoop(ctx)
+	// The session has ended (readLoop returns once it has): a force would
+	// find nothing left to do, and one running ends its sendFinal with
+	// the session's context.
+	if stopForce() {
+		s.wg.Done()
+	}
 	if cfg.Broker != nil {
 		cfg.Broker.Leave(s)
 	}
 	s.wg.Wait()
 	writer.Wait()
-	if !stopForce() {
-		<-forced // its sendFinal ends with the session's context
-	}
 	err := context.Cause(ctx)
 	conn.ws.Close()
 	s.mu.Lock()
