@@ -77,7 +77,7 @@ func (s *session) reuseLocked(id string) bool {
 // countReuse counts a CALL that reused an id in flight: the first
 // call's terminal frame answers it.
 func (s *session) countReuse() {
-	s.metrics.callEnded("", codes.InvalidArgument, false)
+	s.cfg.Metrics.callEnded("", codes.InvalidArgument, false)
 }
 
 // startCall registers a CALL and runs it on its own goroutine. The reader
@@ -125,7 +125,7 @@ func (s *session) startCall(m *wampv1.Call) {
 	s.inFlight.Add(1)
 	s.started++
 	s.mu.Unlock()
-	s.metrics.callStarted()
+	s.cfg.Metrics.callStarted()
 	s.goCall(func() {
 		defer cancel(nil)
 		var method string
@@ -182,7 +182,7 @@ func (s *session) refuse(id, procedure string, err error) {
 		s.mu.Unlock()
 		return
 	}
-	if s.refusing >= s.cfg.MaxCallsInFlight {
+	if int(s.refusing) >= s.cfg.MaxCallsInFlight {
 		s.mu.Unlock()
 		s.closeWith(websocket.ClosePolicyViolation,
 			fmt.Sprintf("more than %d refused calls waiting to be answered: the client calls faster than it reads the answers", s.cfg.MaxCallsInFlight))
@@ -197,7 +197,7 @@ func (s *session) refuse(id, procedure string, err error) {
 			err = reuseError(id)
 		}
 		frame, code := s.errorFrame(id, procedure, time.Time{}, err)
-		s.metrics.callEnded("", code, false)
+		s.cfg.Metrics.callEnded("", code, false)
 		frame.call = c
 		s.sendFinal(frame)
 		s.mu.Lock()
@@ -394,12 +394,12 @@ func (s *session) finish(id string, c *call, method string, result *frame, err e
 			result.release()
 		}
 		frame, code := s.errorFrame(id, c.procedure, c.start, err)
-		s.metrics.callEnded(method, code, true)
+		s.cfg.Metrics.callEnded(method, code, true)
 		frame.ends, frame.call = true, c
 		s.sendFinal(frame)
 		return
 	}
-	s.metrics.callEnded(method, codes.OK, true)
+	s.cfg.Metrics.callEnded(method, codes.OK, true)
 	result.ends, result.call = true, c
 	s.sendFinal(result)
 }
@@ -454,7 +454,7 @@ func (s *session) errorFrame(id, procedure string, start time.Time, err error) (
 	logged := false
 	s.failLog.Do(func() {
 		logged = true
-		s.logger.Info("call failed", "session", s.id, "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
+		s.cfg.Logger.Info("call failed", "session", s.id, "procedure", procedure, "call", id, "code", rpccode.Code(f.Code).String(), "duration", d, "error", f.Message)
 	})
 	s.mu.Lock()
 	s.failed++
@@ -548,8 +548,8 @@ func (s *session) send(ctx context.Context, f *frame) error {
 			return status.FromContextError(ctx.Err()).Err()
 		}
 	}
-	s.metrics.progressFrame()
-	s.metrics.queueDepth(len(s.queue))
+	s.cfg.Metrics.progressFrame()
+	s.cfg.Metrics.queueDepth(len(s.queue))
 	return nil
 }
 
@@ -570,7 +570,7 @@ func (s *session) sendFinal(f *frame) {
 			return
 		}
 	}
-	s.metrics.queueDepth(len(s.queue))
+	s.cfg.Metrics.queueDepth(len(s.queue))
 }
 
 // hold counts f, a terminal frame, among those waiting for the client,
@@ -603,8 +603,8 @@ func (s *session) tooFarBehind(limit int64) {
 	if s.ctx.Err() != nil || !s.behind.CompareAndSwap(false, true) {
 		return
 	}
-	s.stats.SlowDisconnects.Add(1)
-	s.logger.Info("closing a client too far behind its results", "session", s.id, "max_waiting_results", limit)
+	s.cfg.Stats.SlowDisconnects.Add(1)
+	s.cfg.Logger.Info("closing a client too far behind its results", "session", s.id, "max_waiting_results", limit)
 	s.cancel(&closeError{code: websocket.ClosePolicyViolation,
 		reason: fmt.Sprintf("too slow: over %d bytes of results wait to be sent (the max waiting results): read them as they come", limit)})
 }

@@ -83,12 +83,11 @@ func welcomeFrame() *frame {
 // cancel of its context (s.cancel, which wakes the writer).
 func writerSession(conn *Conn) (*session, context.CancelCauseFunc) {
 	cfg := withDefaults(Config{SendQueue: 4, WriteTimeout: time.Second, PingInterval: time.Hour,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), Stats: new(Stats)})
 	ctx, cancel := context.WithCancelCause(context.Background())
-	s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel, logger: cfg.Logger,
+	s := &session{cfg: cfg, conn: conn, ctx: ctx, cancelSession: cancel,
 		queue:  make(chan *frame, cfg.SendQueue),
-		events: eventQueue{limit: 1, ready: make(chan struct{}, 1)},
-		stats:  new(Stats)}
+		events: eventQueue{limit: 1, ready: make(chan struct{}, 1)}}
 	return s, s.cancel
 }
 
@@ -142,7 +141,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 		}()
 
 		time.Sleep(10 * cfg.WriteTimeout)
-		if n := s.stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
+		if n := s.cfg.Stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
 			t.Errorf("a client reading a frame every 10 ms for 10 times the no-read timeout: %d no-read disconnects, session cause %v; want it kept",
 				n, context.Cause(ctx))
 			conn.ws.Close() // ends the client's read
@@ -161,7 +160,7 @@ func TestNoReadTimeoutBoundsOneWrite(t *testing.T) {
 		if got := time.Since(start); got > cfg.WriteTimeout || got < cfg.WriteTimeout-40*time.Millisecond {
 			t.Errorf("the writer gave up %v after the client stopped reading, want the no-read timeout %v", got, cfg.WriteTimeout)
 		}
-		if got := s.stats.NoReadDisconnects.Load(); got != 1 {
+		if got := s.cfg.Stats.NoReadDisconnects.Load(); got != 1 {
 			t.Errorf("no-read disconnects after the client stopped reading: %d, want 1", got)
 		}
 		var pe *peerGoneError
@@ -324,7 +323,7 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 			got += n
 			time.Sleep(10 * time.Millisecond)
 		}
-		if n := s.stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
+		if n := s.cfg.Stats.NoReadDisconnects.Load(); n != 0 || ctx.Err() != nil {
 			t.Errorf("a client reading 4 KiB every 10 ms: %d no-read disconnects, session cause %v; want it kept", n, context.Cause(ctx))
 		}
 		cancel(errors.New("test over"))

@@ -88,7 +88,7 @@ func (q *eventQueue) pop() ([]byte, bool) {
 // Kick closes the session as a subscriber too slow to keep up. Events go
 // on to the other subscribers; this one would only fall further behind.
 func (s *session) Kick(reason string) {
-	s.logger.Info("closing slow subscriber", "session", s.id, "reason", reason, "event_queue", s.cfg.EventQueue)
+	s.cfg.Logger.Info("closing slow subscriber", "session", s.id, "reason", reason, "event_queue", s.cfg.EventQueue)
 	reason = fmt.Sprintf("%s (%d EVENT frames waiting): read events faster or subscribe to fewer topics",
 		reason, s.cfg.EventQueue)
 	s.cancel(&closeError{code: websocket.ClosePolicyViolation, reason: reason})
@@ -98,7 +98,7 @@ func (s *session) Kick(reason string) {
 // refused one is dropped and counted.
 func (s *session) subscribe(m *wampv1.Subscribe) {
 	if s.cfg.Broker == nil {
-		s.stats.DroppedPubSub.Add(1)
+		s.cfg.Stats.DroppedPubSub.Add(1)
 		return
 	}
 	topic, ok := s.topic(m.TopicURI)
@@ -106,15 +106,15 @@ func (s *session) subscribe(m *wampv1.Subscribe) {
 		return
 	}
 	if err := s.cfg.Broker.Subscribe(s, topic); err != nil {
-		s.stats.DroppedPubSub.Add(1)
-		s.logger.Debug("subscribe refused", "session", s.id, "error", err)
+		s.cfg.Stats.DroppedPubSub.Add(1)
+		s.cfg.Logger.Debug("subscribe refused", "session", s.id, "error", err)
 	}
 }
 
 // publish handles PUBLISH; a refused one is dropped and counted.
 func (s *session) publish(m *wampv1.Publish) {
 	if s.cfg.Broker == nil {
-		s.stats.DroppedPubSub.Add(1)
+		s.cfg.Stats.DroppedPubSub.Add(1)
 		return
 	}
 	topic, ok := s.topic(m.TopicURI)
@@ -129,7 +129,7 @@ func (s *session) publish(m *wampv1.Publish) {
 		Eligible:  m.Eligible,
 	})
 	if err != nil {
-		s.stats.DroppedPubSub.Add(1)
-		s.logger.Debug("publish refused", "session", s.id, "error", err)
+		s.cfg.Stats.DroppedPubSub.Add(1)
+		s.cfg.Logger.Debug("publish refused", "session", s.id, "error", err)
 	}
 }

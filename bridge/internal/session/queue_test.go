@@ -9,6 +9,7 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc/codes"
@@ -108,7 +109,7 @@ func TestMaxWaiting(t *testing.T) {
 			if !errors.As(context.Cause(s.ctx), &ce) || ce.code != websocket.ClosePolicyViolation || !strings.Contains(ce.reason, "max waiting results") {
 				t.Errorf("session cause %v, want a close with 1008 naming the max waiting results", context.Cause(s.ctx))
 			}
-			if got := s.stats.SlowDisconnects.Load(); got != 1 {
+			if got := s.cfg.Stats.SlowDisconnects.Load(); got != 1 {
 				t.Errorf("slow disconnects %d, want 1", got)
 			}
 			if got := s.waiting.Load(); got > limit {
@@ -117,7 +118,7 @@ func TestMaxWaiting(t *testing.T) {
 			// The writer's write of WELCOME then times out: the session
 			// is not counted as closed a second time, for reading nothing.
 			<-written
-			if got := s.stats.NoReadDisconnects.Load(); got != 0 {
+			if got := s.cfg.Stats.NoReadDisconnects.Load(); got != 0 {
 				t.Errorf("no-read disconnects %d after the session was closed as too far behind, want 0", got)
 			}
 			client.Close()
@@ -182,4 +183,13 @@ func TestMaxWaiting(t *testing.T) {
 			client.Close()
 		})
 	})
+}
+
+// TestSessionSizeClass: the session struct, with the allocator's 8-byte
+// header, fits the 576-byte size class; every idle session holds one, and
+// the next class is 640 bytes.
+func TestSessionSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(session{}); n+8 > 576 {
+		t.Errorf("session struct of %d bytes, want at most 568 (576, a size class, with the header): group small fields with small fields", n)
+	}
 }

@@ -121,12 +121,10 @@ var errShutdown = errors.New("session: the bridge shut down")
 var errDrained = &closeError{code: 1001, reason: "the bridge is shutting down"}
 
 type session struct {
-	cfg    Config
-	conn   *Conn
-	core   *invoke.Core
-	id     string
-	logger *slog.Logger // cfg.Logger; each record names the session itself
-	stats  *Stats
+	cfg  Config
+	conn *Conn
+	core *invoke.Core
+	id   string
 
 	ctx context.Context // the session's; ends when the session does
 	// cancelSession ends ctx; only cancel calls it, which wakes the
@@ -143,10 +141,8 @@ type session struct {
 	// yield, when set, lets the call goroutines run once before the
 	// writer ends a batch (see writeBatch): writerYield's choice.
 	yield  func()
-	events eventQueue // EVENT frames; the broker never blocks on it; its ready channel wakes the writer (see wake)
-	// pingDue: the writer's ping timer has fired (see pingTimer).
-	pingDue atomic.Bool
-	wg      sync.WaitGroup // calls and refusals running
+	events eventQueue     // EVENT frames; the broker never blocks on it; its ready channel wakes the writer (see wake)
+	wg     sync.WaitGroup // calls and refusals running, and Serve's force until it has run or been stopped
 
 	// failLog lets through the first "call failed" log lines of the
 	// session, then one a second: a client must not be able to flood the
@@ -157,12 +153,9 @@ type session struct {
 
 	prefixes wampv1.Prefixes  // reader only
 	limited  io.LimitedReader // reader only: readFrame's
-	metrics  *Metrics
-	ended    sync.Once // metrics.sessionEnded
 
-	mu       sync.Mutex
-	calls    map[string]*call
-	refusing int // refusals being delivered
+	mu    sync.Mutex
+	calls map[string]*call
 	// running counts the calls whose terminal frame is not queued yet.
 	// It changes under mu; the writer reads it without (see writeBatch).
 	running atomic.Int32
@@ -177,7 +170,15 @@ type session struct {
 	// waiting counts the bytes of terminal frames queued for the writer
 	// or waiting for room, which MaxWaiting bounds (see hold).
 	waiting atomic.Int64
-	behind  atomic.Bool // closed as too far behind (tooFarBehind)
+	// The small fields go together, so that the struct, with the 8-byte
+	// header the allocator adds to an object over 512 bytes that holds
+	// pointers, fits the 576-byte size class (the next is 640).
+	behind atomic.Bool // closed as too far behind (tooFarBehind)
+	// pingDue: the writer's ping timer has fired (see pingTimer).
+	pingDue atomic.Bool
+	ended   atomic.Bool // metrics.sessionEnded has run (see sessionEnded)
+	// refusing counts the refusals being delivered.
+	refusing int32
 	// collected counts the bytes that the session's collect-mode calls
 	// hold at once, which CollectLimit bounds as it bounds each one.
 	collected int
@@ -217,26 +218,20 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 		conn:          conn,
 		core:          core,
 		id:            id,
-		stats:         cfg.Stats,
 		ctx:           ctx,
 		cancelSession: cancelSession,
 		callsBase:     base,
 		queue:         make(chan *frame, cfg.SendQueue),
 		events:        eventQueue{limit: cfg.EventQueue, ready: make(chan struct{}, 1)},
-		metrics:       cfg.Metrics,
-		logger:        cfg.Logger,
 		yield:         writerYield(runtime.GOMAXPROCS(0)),
 		failLog:       rate.Sometimes{First: failLogFirst, Interval: time.Second},
 	}
 	defer s.cancel(nil)
-	if s.stats == nil {
-		s.stats = new(Stats)
-	}
 
-	s.metrics.sessionStarted()
+	s.cfg.Metrics.sessionStarted()
 	defer s.sessionEnded()
 	start := time.Now()
-	s.logger.Info("session started", "session", s.id, "remote", cfg.Remote, "mode", cfg.Mode.String())
+	s.cfg.Logger.Info("session started", "session", s.id, "remote", cfg.Remote, "mode", cfg.Mode.String())
 	welcome := encodeFrame(&wampv1.Welcome{SessionID: s.id, ProtocolVersion: 1, ServerIdent: cfg.ServerIdent})
 	var writer sync.WaitGroup
 	// The reader's deadline and handlers are set before the writer runs,
@@ -274,7 +269,7 @@ func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error
 	s.mu.Lock()
 	calls, failed, unlogged := s.started, s.failed, s.failed-s.failLogged
 	s.mu.Unlock()
-	s.logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls,
+	s.cfg.Logger.Info("session ended", "session", s.id, "remote", cfg.Remote, "duration", time.Since(start), "calls", calls,
 		"failed", failed, "failed_not_logged", unlogged, "cause", endCause(err))
 	if errors.Is(err, errPeerGone) {
 		err = nil
@@ -353,6 +348,9 @@ func withDefaults(c Config) Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.Stats == nil {
+		c.Stats = new(Stats)
+	}
 	return c
 }
 
@@ -393,7 +391,7 @@ func (s *session) readLoop(ctx context.Context) {
 			continue // closing: discard until the peer's close arrives
 		}
 		if typ != websocket.TextMessage {
-			s.metrics.badFrame(BadFrameBinary)
+			s.cfg.Metrics.badFrame(BadFrameBinary)
 			s.closeWith(websocket.CloseUnsupportedData,
 				"binary frames are not supported: send WAMP v1 frames as JSON text")
 			continue
@@ -403,9 +401,9 @@ func (s *session) readLoop(ctx context.Context) {
 			s.cancel(s.readError(err))
 			return
 		}
-		s.metrics.bytesIn(len(data))
+		s.cfg.Metrics.bytesIn(len(data))
 		if int64(len(data)) > s.cfg.MaxMessageSize {
-			s.metrics.badFrame(BadFrameTooBig)
+			s.cfg.Metrics.badFrame(BadFrameTooBig)
 			s.closeWith(websocket.CloseMessageTooBig,
 				fmt.Sprintf("frame of more than %d bytes, the limit: send less in one frame", s.cfg.MaxMessageSize))
 			continue
@@ -503,8 +501,8 @@ func clipName(name string) string {
 func (s *session) topic(uri string) (string, bool) {
 	topic := s.prefixes.Expand(uri)
 	if len(topic) > s.cfg.MaxNameLength {
-		s.stats.DroppedPubSub.Add(1)
-		s.logger.Debug("topic refused", "session", s.id, "topic", clipName(topic),
+		s.cfg.Stats.DroppedPubSub.Add(1)
+		s.cfg.Logger.Debug("topic refused", "session", s.id, "topic", clipName(topic),
 			"error", fmt.Sprintf("topic URI of %d bytes: the limit is %d", len(topic), s.cfg.MaxNameLength))
 		return "", false
 	}
@@ -518,7 +516,7 @@ func (s *session) drain() bool {
 	s.mu.Lock()
 	s.draining = true
 	s.mu.Unlock()
-	s.logger.Debug("draining session", "session", s.id)
+	s.cfg.Logger.Debug("draining session", "session", s.id)
 	return s.closeDue()
 }
 
@@ -577,9 +575,9 @@ func (s *session) closeIfDrained() {
 // closeWith ends the session with a close frame the writer sends.
 func (s *session) closeWith(code int, reason string) {
 	if code != websocket.CloseGoingAway {
-		s.stats.ClosedBadFrame.Add(1)
+		s.cfg.Stats.ClosedBadFrame.Add(1)
 	}
-	s.logger.Info("closing session", "session", s.id, "code", code, "reason", reason)
+	s.cfg.Logger.Info("closing session", "session", s.id, "code", code, "reason", reason)
 	s.cancel(&closeError{code: code, reason: reason})
 }
 
@@ -589,13 +587,13 @@ func (s *session) dispatch(data []byte) {
 		var fe *wampv1.FrameError
 		switch {
 		case errors.Is(err, wampv1.ErrUnknownType):
-			s.stats.UnknownFrames.Add(1)
-			s.metrics.badFrame(BadFrameUnknownType)
+			s.cfg.Stats.UnknownFrames.Add(1)
+			s.cfg.Metrics.badFrame(BadFrameUnknownType)
 		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && len(fe.CallID) > s.cfg.MaxNameLength:
-			s.metrics.badFrame(BadFrameMalformed)
+			s.cfg.Metrics.badFrame(BadFrameMalformed)
 			s.closeCallIDTooLong(len(fe.CallID))
 		case errors.As(err, &fe) && fe.Type == wampv1.TypeCall && fe.HasCallID:
-			s.metrics.badFrame(BadFrameMalformed)
+			s.cfg.Metrics.badFrame(BadFrameMalformed)
 			// A CALL can be answered; a malformed CALL_CANCEL cannot
 			// (answering it would end the call it names a second time).
 			if !s.reuse(fe.CallID) {
@@ -603,9 +601,9 @@ func (s *session) dispatch(data []byte) {
 			}
 		default:
 			if errors.Is(err, wampv1.ErrNotArray) {
-				s.metrics.badFrame(BadFrameNotJSONArray)
+				s.cfg.Metrics.badFrame(BadFrameNotJSONArray)
 			} else {
-				s.metrics.badFrame(BadFrameMalformed)
+				s.cfg.Metrics.badFrame(BadFrameMalformed)
 			}
 			s.closeWith(websocket.CloseInvalidFramePayloadData, err.Error())
 		}
@@ -640,8 +638,8 @@ func (s *session) dispatch(data []byte) {
 	default:
 		// WELCOME, CALLRESULT, CALLERROR, EVENT and CALL_PROGRESS_RESULT
 		// only travel from server to client.
-		s.stats.UnknownFrames.Add(1)
-		s.metrics.badFrame(BadFrameUnknownType)
+		s.cfg.Stats.UnknownFrames.Add(1)
+		s.cfg.Metrics.badFrame(BadFrameUnknownType)
 	}
 }
 
@@ -697,4 +695,8 @@ func (s *session) readFrame(r io.Reader) ([]byte, error) {
 }
 
 // sessionEnded reports the session's end to the metrics, once.
-func (s *session) sessionEnded() { s.ended.Do(s.metrics.sessionEnded) }
+func (s *session) sessionEnded() {
+	if s.ended.CompareAndSwap(false, true) {
+		s.cfg.Metrics.sessionEnded()
+	}
+}

@@ -136,11 +136,11 @@ func (s *session) writeFailed(err error) {
 	// A session closed already (too far behind, say) whose last write
 	// then timed out is not counted, or logged, a second time.
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() && s.ctx.Err() == nil {
-		s.stats.NoReadDisconnects.Add(1)
-		s.logger.Info("closing a client that reads nothing", "session", s.id, "no_read_timeout", s.cfg.WriteTimeout)
+		s.cfg.Stats.NoReadDisconnects.Add(1)
+		s.cfg.Logger.Info("closing a client that reads nothing", "session", s.id, "no_read_timeout", s.cfg.WriteTimeout)
 		cause = &peerGoneError{fmt.Sprintf("the client read nothing for %v (the no-read timeout)", s.cfg.WriteTimeout)}
 	} else {
-		s.logger.Debug("write failed", "session", s.id, "error", err)
+		s.cfg.Logger.Debug("write failed", "session", s.id, "error", err)
 	}
 	s.cancel(cause)
 	s.endReadBy(time.Now()) // unblock the reader
@@ -258,7 +258,7 @@ func (s *session) put(bc *batchConn, f *frame, ev []byte) error {
 		s.taken(f)
 		data = f.b
 	}
-	s.metrics.bytesOut(len(data))
+	s.cfg.Metrics.bytesOut(len(data))
 	err := bc.writeText(data)
 	if f != nil {
 		f.release()
