@@ -27,8 +27,7 @@ import (
 // session keeps no timer.
 type progressWatch struct {
 	conn   net.Conn      // whose write deadline moves
-	every  time.Duration // how often it looks: a quarter of the timeout
-	extend time.Duration // the timeout
+	extend time.Duration // the timeout; the watch looks every quarter of it
 
 	mu      sync.Mutex
 	timer   *time.Timer
@@ -64,12 +63,11 @@ func watchWrite(w **progressWatch, c net.Conn, n int, timeout time.Duration) *pr
 func (w *progressWatch) start(q int, timeout time.Duration) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.running, w.last = true, q
-	w.every, w.extend = timeout/4, timeout
+	w.running, w.last, w.extend = true, q, timeout
 	if w.timer == nil {
-		w.timer = time.AfterFunc(w.every, w.look)
+		w.timer = time.AfterFunc(timeout/4, w.look)
 	} else {
-		w.timer.Reset(w.every)
+		w.timer.Reset(timeout / 4)
 	}
 }
 
@@ -104,5 +102,5 @@ func (w *progressWatch) look() {
 		// it while a Write runs).
 		w.conn.SetWriteDeadline(time.Now().Add(w.extend))
 	}
-	w.timer.Reset(w.every)
+	w.timer.Reset(w.extend / 4)
 }

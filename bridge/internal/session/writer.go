@@ -181,14 +181,12 @@ func (s *session) writeBatch(ctx context.Context, f *frame, ev []byte) error {
 				break
 			}
 		}
-		written += len(ev)
-		if f != nil {
-			written += len(f.b)
-		}
-		if err := s.put(bc, f, ev); err != nil {
+		n, err := s.put(bc, f, ev)
+		if err != nil {
 			bc.end()
 			return err
 		}
+		written += n
 		if written >= maxBatchBuffer {
 			break
 		}
@@ -229,7 +227,7 @@ func (s *session) writeRefusals(bc *batchConn) error {
 			if f == closeMarker {
 				continue
 			}
-			if err := s.put(bc, f, nil); err != nil {
+			if _, err := s.put(bc, f, nil); err != nil {
 				return err
 			}
 		default:
@@ -242,7 +240,7 @@ func (s *session) writeRefusals(bc *batchConn) error {
 func (s *session) writeOne(f *frame) error {
 	bc := s.conn.batch
 	bc.begin(s.cfg.WriteTimeout)
-	if err := s.put(bc, f, nil); err != nil {
+	if _, err := s.put(bc, f, nil); err != nil {
 		bc.end()
 		return err
 	}
@@ -251,8 +249,8 @@ func (s *session) writeOne(f *frame) error {
 
 // put writes f, a frame of the calls' queue, into the batch, having given
 // back what it counts (taken), and releases it; or, when f is nil, ev, an
-// EVENT frame.
-func (s *session) put(bc *batchConn, f *frame, ev []byte) error {
+// EVENT frame. It returns the frame's length.
+func (s *session) put(bc *batchConn, f *frame, ev []byte) (int, error) {
 	data := ev
 	if f != nil {
 		s.taken(f)
@@ -263,7 +261,7 @@ func (s *session) put(bc *batchConn, f *frame, ev []byte) error {
 	if f != nil {
 		f.release()
 	}
-	return err
+	return len(data), err
 }
 
 // queued returns a frame of the calls' queue, else an EVENT frame, else
