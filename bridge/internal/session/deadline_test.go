@@ -97,14 +97,21 @@ func writerSession(conn *Conn) (*session, context.CancelCauseFunc) {
 // ended.
 func backlog(s *session) (produced, written <-chan struct{}) {
 	payload := json.RawMessage(`"` + strings.Repeat("x", maxBatchBuffer/4) + `"`)
-	p, w := make(chan struct{}), make(chan struct{})
+	p := make(chan struct{})
 	go func() {
 		defer close(p)
 		for s.send(s.ctx, progressFrame("c", payload)) == nil {
 		}
 	}()
+	return p, startWriter(s)
+}
+
+// startWriter runs the writer of s, which writes testWelcome first; the
+// channel closes when it has returned.
+func startWriter(s *session) <-chan struct{} {
+	w := make(chan struct{})
 	go func() { defer close(w); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
-	return p, w
+	return w
 }
 
 // TestNoReadTimeoutBoundsOneWrite: WriteTimeout (-no-read-timeout) bounds
@@ -308,8 +315,7 @@ func TestNoReadTimeoutLargeFrames(t *testing.T) {
 		for range frames {
 			s.queue <- progressFrame("c", payload)
 		}
-		written := make(chan struct{})
-		go func() { defer close(written); s.writeLoop(ctx, welcomeFrame(), nil) }()
+		written := startWriter(s)
 
 		raw := client.NetConn() // bytes, not messages: 4 KiB at a time
 		buf := make([]byte, 4<<10)
@@ -349,8 +355,7 @@ func TestWelcomeFirst(t *testing.T) {
 				if closing {
 					s.cancel(&closeError{code: websocket.CloseUnsupportedData, reason: "binary frame"})
 				}
-				written := make(chan struct{})
-				go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+				written := startWriter(s)
 				if closing {
 					frames, code, _ := readUntilClose(client)
 					if len(frames) != 1 || frames[0] != string(testWelcome) || code != websocket.CloseUnsupportedData {

@@ -97,8 +97,7 @@ func TestMaxWaiting(t *testing.T) {
 			conn, client := pipeUpgraded(t)
 			s, _ := writerSession(conn) // a send queue of 4
 			s.cfg.MaxWaiting = limit
-			written := make(chan struct{})
-			go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+			written := startWriter(s)
 			// The client reads nothing: the writer waits in the write of
 			// WELCOME, three results of 1 KiB fit, the fourth does not.
 			for range 8 {
@@ -154,8 +153,7 @@ func TestMaxWaiting(t *testing.T) {
 			conn, client := pipeUpgraded(t)
 			s, cancel := writerSession(conn)
 			s.cfg.MaxWaiting = limit
-			written := make(chan struct{})
-			go func() { defer close(written); s.writeLoop(s.ctx, welcomeFrame(), nil) }()
+			written := startWriter(s)
 			s.sendFinal(kb(8)) // twice the limit, alone
 			read := func() {
 				if _, _, err := client.ReadMessage(); err != nil {
