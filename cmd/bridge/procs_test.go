@@ -75,8 +75,9 @@ func TestServeProcs(t *testing.T) {
 }
 
 // TestServeGCHeapFloor runs the bridge as a process and reads the GOGC it
-// runs with from its /metrics: -gc-heap-floor 32MiB raises it from the
-// start, since a fresh process's live heap is far below that.
+// runs with from its /metrics: the default floor (8MiB) and -gc-heap-floor
+// 32MiB raise it from the start, since a fresh process's live heap is far
+// below either; a floor of 0 leaves GOGC alone.
 func TestServeGCHeapFloor(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -85,10 +86,12 @@ func TestServeGCHeapFloor(t *testing.T) {
 		above      bool // GOGC above the configured one, else equal
 		configured int
 	}{
-		{"default: none", nil, nil, false, 100},
+		{"default: 8MiB", nil, nil, true, 100},
+		{"none", []string{"-gc-heap-floor", "0"}, nil, false, 100},
 		{"flag", []string{"-gc-heap-floor", "32MiB"}, nil, true, 100},
 		{"environment", nil, []string{"BRIDGE_GC_HEAP_FLOOR=32MiB"}, true, 100},
-		{"GOGC without a floor", nil, []string{"GOGC=300"}, false, 300},
+		{"environment: none", nil, []string{"BRIDGE_GC_HEAP_FLOOR=0"}, false, 100},
+		{"GOGC without a floor", []string{"-gc-heap-floor", "0"}, []string{"GOGC=300"}, false, 300},
 		{"GOGC below the floor's", []string{"-gc-heap-floor", "32MiB"}, []string{"GOGC=150"}, true, 150},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
