@@ -266,6 +266,17 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 	} else {
 		err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, recv)
 	}
+	if err != nil && !errors.Is(err, recvErr) {
+		size := len(reqBuf)
+		if !ok {
+			size = proto.Size(req)
+		}
+		if msg := upstream.Explain(err, p.method, size); msg != "" {
+			// grpc-go's client made this failure: say what it means for
+			// this procedure, keeping its code.
+			return status.Error(status.Code(err), fmt.Sprintf("procedure %q: %s", p.name, msg))
+		}
+	}
 	if err != nil && !errors.Is(err, recvErr) && status.Code(err) == codes.Unimplemented {
 		// The upstream no longer has a method its schema listed: it was
 		// probably redeployed. Load the schema again (in the background,

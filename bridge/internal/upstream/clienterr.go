@@ -1,0 +1,112 @@
+package upstream
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Explain says what a failure of a call of m means and what to do about
+// it, when grpc-go's client made the failure itself: its texts ("grpc:
+// received message larger than max (N vs. M)", "error reading from server:
+// EOF") name neither the method nor the setting to change. It returns ""
+// for any other error, which must reach the client as it is: above all the
+// upstream's own statuses. reqSize is the size of the request's wire
+// encoding, as sent.
+//
+// grpc-go marks nothing in a status to tell who made it, and a gRPC
+// server reports its own limits with the very texts its client uses, so
+// each case is recognised by grpc-go's exact text (v1.85) and by what the
+// bridge knows of the call:
+//
+//   - "trying to send message larger than max (N vs. M)": grpc-go's client
+//     when N, the request's size, is over its send limit M; it then sends
+//     nothing. A server reports its own send limit with the same text, N
+//     being its response's size: that is told apart by N differing from
+//     reqSize.
+//   - "grpc: received message larger than max (N vs. M)": grpc-go's client
+//     when a response of N bytes is over its receive limit M. A grpc-go
+//     server says the same of a request over its own limit, N being the
+//     request's size: that case, N equal to reqSize, is left alone.
+//   - "error reading from server: ...", "closing transport due to: ...,
+//     received prior goaway: ...", "keepalive ping failed to receive ACK
+//     within timeout": the connection to the upstream was lost, or closed
+//     after a GOAWAY, while the call was in flight. The explanation quotes
+//     the text.
+//
+// All of them come without details: a status with details is the
+// upstream's. What the bridge cannot tell apart is an upstream that is
+// itself a gRPC proxy and passes on, word for word, the status its own
+// client made (a response over its receive limit, a lost connection to
+// the server behind it): that is explained as if the bridge had made it.
+// The quoted text and the numbers stay the same.
+//
+// Other texts of grpc-go's client are left as they are: they say enough,
+// or the bridge cannot meet them. "stream terminated by RST_STREAM with
+// error code: ..." and "unexpected HTTP status code received from server:
+// ..." describe what the upstream (or a proxy) did; "the connection is
+// draining" and "... server is draining the connection" are retried by
+// grpc-go itself; picker errors ("last connection error: ...") reach only
+// a call that races the readiness check, which answers every other call;
+// "grpc: received message after decompression larger than max" needs a
+// decompressor the bridge does not register; CANCELLED and
+// DEADLINE_EXCEEDED come from the bridge's own contexts, which the session
+// (CALL_CANCEL) and invoke (deadlines) word where they end them.
+func Explain(err error, m *Method, reqSize int) string {
+	st, ok := status.FromError(err)
+	if !ok || len(st.Proto().GetDetails()) > 0 {
+		return ""
+	}
+	msg := st.Message()
+	switch st.Code() {
+	case codes.ResourceExhausted:
+		if n, limit, ok := sizes(msg, "trying to send message larger than max ("); ok && n == reqSize {
+			return fmt.Sprintf("the request to %s is %d bytes once encoded, more than the %d bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size (grpc.MaxCallSendMsgSize of an embedded Handler's connection)",
+				m.FullName, n, limit)
+		}
+		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && n != reqSize {
+			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
+				m.FullName, n, limit)
+		}
+	case codes.Unavailable:
+		const retry = "the call may have run upstream: call again if that is safe"
+		switch {
+		case strings.HasPrefix(msg, "closing transport due to: ") && strings.Contains(msg, ", received prior goaway: "):
+			return fmt.Sprintf("the upstream announced that it was shutting down (HTTP/2 GOAWAY) and its connection closed before the call of %s ended (gRPC: %s): check the upstream's logs and the bridge's /readyz; %s",
+				m.FullName, msg, retry)
+		case strings.HasPrefix(msg, "error reading from server: "):
+			return fmt.Sprintf("the bridge's connection to its upstream broke during the call of %s (gRPC: %s): the upstream closed it or went away (a restart, a crash, or a proxy between them that cut it); check the upstream's logs and the bridge's /readyz; %s",
+				m.FullName, msg, retry)
+		case msg == "keepalive ping failed to receive ACK within timeout":
+			return fmt.Sprintf("the upstream did not answer the bridge's keep-alive ping in time, so the bridge gave up its connection during the call of %s (gRPC: %s): the network to the upstream or the upstream itself is stuck; check both, and -upstream-keepalive (grpc.WithKeepaliveParams of an embedded Handler's connection); %s",
+				m.FullName, msg, retry)
+		}
+	}
+	return ""
+}
+
+// sizes parses grpc-go's "<prefix>N vs. M)", the whole of msg, into N and
+// M; ok only if it is exactly that and N > M, as grpc-go checks.
+func sizes(msg, prefix string) (n, limit int, ok bool) {
+	rest, found := strings.CutPrefix(msg, prefix)
+	if !found {
+		return 0, 0, false
+	}
+	rest, found = strings.CutSuffix(rest, ")")
+	if !found {
+		return 0, 0, false
+	}
+	a, b, found := strings.Cut(rest, " vs. ")
+	if !found {
+		return 0, 0, false
+	}
+	n, errA := strconv.Atoi(a)
+	limit, errB := strconv.Atoi(b)
+	if errA != nil || errB != nil || n <= limit || limit < 0 || strconv.Itoa(n) != a || strconv.Itoa(limit) != b {
+		return 0, 0, false
+	}
+	return n, limit, true
+}
