@@ -1,6 +1,7 @@
 package bridge_test
 
-// Limits of the whole bridge: -max-sessions and -max-upstream-calls.
+// Limits of the whole bridge: -max-sessions and -max-upstream-calls; and
+// the message sizes of the connection to the upstream.
 
 import (
 	"context"
@@ -13,9 +14,12 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
+	bridgetestv1 "github.com/wampbridge/grpcwamp/gen/bridgetest/v1"
 )
 
 // TestE2EMaxSessions: with WithMaxSessions(2), two sessions are served and
@@ -178,4 +182,91 @@ func TestE2EMaxResultSize(t *testing.T) {
 	}
 	c.Send(t, fmt.Sprintf(`[2,"again",%q,"y"]`, echoProc))
 	c.ExpectFrame(t, echoResult(t, "again", `{"text":"y"}`, ""))
+}
+
+// TestE2EUpstreamMessageSizes: a response larger than the receive limit of
+// the bridge's connection to the upstream (-upstream-max-recv-size), and a
+// request larger than its send limit (-upstream-max-send-size), fail the
+// call with RESOURCE_EXHAUSTED whose message names the procedure as the
+// client wrote it, the method, the size, the limit and the setting to
+// raise, in place of grpc-go's "grpc: received message larger than max (N
+// vs. M)"; smaller ones pass, and the session goes on.
+func TestE2EUpstreamMessageSizes(t *testing.T) {
+	t.Parallel()
+	const recvLimit, sendLimit = 64 << 10, 256 << 10 // room for reflection's answers
+	limits := []grpc.DialOption{grpc.WithDefaultCallOptions(
+		grpc.MaxCallRecvMsgSize(recvLimit), grpc.MaxCallSendMsgSize(sendLimit))}
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
+		b := bridgetest.StartBridgeDial(t, addr, d, limits)
+		b.WaitReady(t)
+		c := bridgetest.Dial(t, b.URL, "wamp")
+		c.ReadWelcome(t)
+		for _, tc := range []struct {
+			name, procedure string
+			text            int // bytes of the Echo's text
+			want            func(req *bridgetestv1.EchoRequest) []string
+		}{
+			{"response over the receive limit", echoProc, 100 << 10, func(req *bridgetestv1.EchoRequest) []string {
+				resp := proto.Size(&bridgetestv1.EchoResponse{Request: req})
+				return []string{fmt.Sprintf("response to %s is %d bytes, more than the %d bytes", echoProc, resp, recvLimit),
+					"-upstream-max-recv-size", "ask for less"}
+			}},
+			{"by its procedure URI", "http://example.com/test#echo", 100 << 10, func(req *bridgetestv1.EchoRequest) []string {
+				return []string{"response to " + echoProc, "-upstream-max-recv-size"}
+			}},
+			{"request over the send limit", echoProc, 300 << 10, func(req *bridgetestv1.EchoRequest) []string {
+				return []string{fmt.Sprintf("request to %s is %d bytes once encoded, more than the %d bytes", echoProc, proto.Size(req), sendLimit),
+					"the call was not sent", "-upstream-max-send-size"}
+			}},
+		} {
+			text := strings.Repeat("x", tc.text)
+			c.Send(t, fmt.Sprintf(`[2,"big",%q,{"text":%q}]`, tc.procedure, text))
+			ce := c.ExpectCallError(t, "big", 8)
+			for _, w := range append(tc.want(&bridgetestv1.EchoRequest{Text: text}), fmt.Sprintf("procedure %q: ", tc.procedure)) {
+				if !strings.Contains(ce.Desc, w) {
+					t.Errorf("%s: errorDesc %q does not contain %q", tc.name, ce.Desc, w)
+				}
+			}
+		}
+		c.Send(t, fmt.Sprintf(`[2,"small",%q,"y"]`, echoProc))
+		c.ExpectFrame(t, echoResult(t, "small", `{"text":"y"}`, ""))
+	})
+}
+
+// TestE2EUpstreamOwnMessageSizes: when the upstream's own server refuses a
+// request over its receive limit, or a response over its send limit, the
+// client gets the upstream's RESOURCE_EXHAUSTED as the upstream wrote it,
+// although grpc-go's server uses the words of its client: the bridge must
+// not blame its own settings for them.
+func TestE2EUpstreamOwnMessageSizes(t *testing.T) {
+	t.Parallel()
+	const recvLimit, sendLimit = 128 << 10, 64 << 10
+	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
+		addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{
+			Server: []grpc.ServerOption{grpc.MaxRecvMsgSize(recvLimit), grpc.MaxSendMsgSize(sendLimit)}})
+		b := bridgetest.StartBridge(t, addr, d)
+		c := bridgetest.Dial(t, b.URL, "wamp")
+		c.ReadWelcome(t)
+
+		// A request the upstream will not read.
+		text := strings.Repeat("x", 200<<10)
+		req := &bridgetestv1.EchoRequest{Text: text}
+		c.Send(t, fmt.Sprintf(`[2,"in",%q,{"text":%q}]`, echoProc, text))
+		c.ExpectFrame(t, callError("in", 8,
+			fmt.Sprintf("grpc: received message larger than max (%d vs. %d)", proto.Size(req), recvLimit)))
+
+		// A request within the upstream's limits whose response is not:
+		// the response is the request and a few bytes more.
+		text = strings.Repeat("x", sendLimit-6)
+		req = &bridgetestv1.EchoRequest{Text: text}
+		resp := proto.Size(&bridgetestv1.EchoResponse{Request: req})
+		if proto.Size(req) > sendLimit || resp <= sendLimit {
+			t.Fatalf("test bug: request %d, response %d bytes; want the limit %d between them", proto.Size(req), resp, sendLimit)
+		}
+		c.Send(t, fmt.Sprintf(`[2,"out",%q,{"text":%q}]`, echoProc, text))
+		c.ExpectFrame(t, callError("out", 8,
+			fmt.Sprintf("trying to send message larger than max (%d vs. %d)", resp, sendLimit)))
+		c.Sync(t)
+	})
 }

@@ -51,6 +51,9 @@ func (r ReflectionMode) String() string {
 // UpstreamOptions configure [StartUpstream].
 type UpstreamOptions struct {
 	Reflection ReflectionMode
+	// Server holds options for the gRPC server, such as its own message
+	// size limits (grpc.MaxRecvMsgSize).
+	Server []grpc.ServerOption
 }
 
 // StartUpstream serves [Service] and the demo ClockService on 127.0.0.1 at
@@ -78,7 +81,7 @@ func StartUpstreamAt(t testing.TB, addr string, opts UpstreamOptions) (string, *
 	}
 	// WaitForHandlers: Stop returns only when every handler has returned,
 	// so that no goroutine of a blocked Stream outlives the test.
-	s := grpc.NewServer(grpc.WaitForHandlers(true))
+	s := grpc.NewServer(append([]grpc.ServerOption{grpc.WaitForHandlers(true)}, opts.Server...)...)
 	svc := NewService()
 	bridgetestv1.RegisterTestServiceServer(s, svc)
 	demo.Register(s)
