@@ -244,6 +244,11 @@ func TestUpstreamKeepalive(t *testing.T) {
 		}
 		t.Fatalf("Recv on a dead path: %v, want UNAVAILABLE from the keep-alive", err)
 	}
+	// bridge/internal/upstream.Explain recognises grpc-go's text to tell
+	// the WAMP client what happened: it must still be this one.
+	if got, want := status.Convert(err).Message(), "keepalive ping failed to receive ACK within timeout"; got != want {
+		t.Errorf("Recv on a dead path: message %q, want grpc-go's %q (see upstream.Explain)", got, want)
+	}
 	select {
 	case <-proxy.pings:
 	default:

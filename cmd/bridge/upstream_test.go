@@ -126,7 +126,8 @@ func serveGRPC(t *testing.T, gs *grpc.Server) string {
 // TestServeUpstreamMessageSizes: with -upstream-max-recv-size, a response
 // larger than it reaches the WAMP client as CALLERROR
 // grpc.error.resource_exhausted (RESOURCE_EXHAUSTED, as PROTOCOL.md maps it), and so does a request larger than
-// -upstream-max-send-size; smaller ones pass.
+// -upstream-max-send-size; bridge call prints a message naming the
+// procedure, the limit and the flag; smaller ones pass.
 func TestServeUpstreamMessageSizes(t *testing.T) {
 	t.Parallel()
 	addr := startEchoUpstream(t)
@@ -156,12 +157,14 @@ func TestServeUpstreamMessageSizes(t *testing.T) {
 		size int
 		want string
 	}{
-		{"response over the receive limit", 100 << 10, "received message larger than max"},
-		{"request over the send limit", 300 << 10, "trying to send message larger than max"},
+		{"response over the receive limit", 100 << 10, "more than the 65536 bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size"},
+		{"request over the send limit", 300 << 10, "more than the 262144 bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size"},
 	} {
 		code, _, stderr := echo(strings.Repeat("x", tc.size))
-		if code != exitFailure || !strings.Contains(stderr, "grpc.error.resource_exhausted") || !strings.Contains(stderr, tc.want) {
-			t.Errorf("%s: exit status %d, stderr %q; want %d and grpc.error.resource_exhausted, %q", tc.name, code, stderr, exitFailure, tc.want)
+		for _, want := range []string{"grpc.error.resource_exhausted", `procedure "bridgetest.v1.TestService.Echo": `, tc.want} {
+			if code != exitFailure || !strings.Contains(stderr, want) {
+				t.Errorf("%s: exit status %d, stderr %q; want %d and %q", tc.name, code, stderr, exitFailure, want)
+			}
 		}
 	}
 }
