@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -78,33 +79,66 @@ var batchBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); retu
 // write buffer of its own first, held by every connection. Gorilla still
 // writes the handshake and the control frames (ping, pong, close), each in
 // one Write call, which the mutex keeps whole.
+//
+// Every connection holds one, so its fields are ordered, and the write
+// deadline kept in nanoseconds, to fit the 128-byte size class.
 type batchConn struct {
 	net.Conn
 
 	mu       sync.Mutex
-	batching bool
 	buf      []byte        // the open batch's frames; nil outside a batch
 	bufp     *[]byte       // the pooled slice buf came from
 	timeout  time.Duration // each network write's deadline, from its start; 0: none
-	deadline time.Time     // the write deadline last set on Conn
-	hdr      [10]byte      // writeText's frame header
+	deadline int64         // the write deadline last set on Conn, in Unix nanoseconds; 0: none
 	watch    *progressWatch
+
+	// ctrl counts the bytes written through Write, from the handshake
+	// on: the control frames, never the data messages (writeText). Of
+	// them, ctrlPending have not reached the kernel yet: they wait in the
+	// batch buffer, or a Write of them runs. Both grow before the bytes
+	// reach the kernel, so that the pong watch (see pongs.go), which
+	// reads them without mu, never counts a byte of a control frame as
+	// one of data.
+	ctrl atomic.Uint64
+
+	// The reader's deadline (see pongs.go); rmu guards these fields and
+	// the setting of the read deadline. It is never held during I/O.
+	rmu        sync.Mutex
+	pongWindow time.Duration // the pong watch's look window; 0: no watch
+	dataRef    int64         // bytes of data the client had taken at most, at the last look
+
+	hdr         [10]byte // writeText's frame header
+	batching    bool
+	readState   readState
+	ctrlPending atomic.Uint32
 }
 
+// Write writes p, which gorilla/websocket sends: the handshake's response
+// and the control frames.
 func (c *batchConn) Write(p []byte) (int, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.batching {
-		return c.Conn.Write(p)
+	if c.batching {
+		if err := c.reserveLocked(len(p)); err != nil {
+			return 0, err
+		}
+		if len(p) <= maxBatchBuffer {
+			c.countControl(len(p)) // until the flush
+			c.buf = append(c.buf, p...)
+			return len(p), nil
+		}
+		// The buffer is empty: reserveLocked flushed it.
 	}
-	if err := c.reserveLocked(len(p)); err != nil {
-		return 0, err
-	}
-	if len(p) > maxBatchBuffer {
-		return c.Conn.Write(p)
-	}
-	c.buf = append(c.buf, p...)
-	return len(p), nil
+	c.countControl(len(p))
+	n, err := c.Conn.Write(p)
+	c.ctrlPending.Store(0)
+	return n, err
+}
+
+// countControl counts n bytes of control frames about to be written.
+func (c *batchConn) countControl(n int) {
+	c.ctrlPending.Add(uint32(n))
+	c.ctrl.Add(uint64(n))
 }
 
 // SetWriteDeadline sets the write deadline unless it is set already:
@@ -119,16 +153,24 @@ func (c *batchConn) SetWriteDeadline(t time.Time) error {
 func (c *batchConn) SetDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.deadline = t
+	c.deadline = unixNano(t)
 	return c.Conn.SetDeadline(t)
 }
 
 func (c *batchConn) setDeadlineLocked(t time.Time) error {
-	if t.Equal(c.deadline) {
-		return nil
+	if n := unixNano(t); n != c.deadline {
+		c.deadline = n
+		return c.Conn.SetWriteDeadline(t)
 	}
-	c.deadline = t
-	return c.Conn.SetWriteDeadline(t)
+	return nil
+}
+
+// unixNano returns t in Unix nanoseconds, 0 for the zero time (no deadline).
+func unixNano(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixNano()
 }
 
 // reserveLocked makes room for n more bytes in the batch buffer, flushing
@@ -255,5 +297,6 @@ func (c *batchConn) flushLocked() error {
 	}
 	err := c.sendLocked(c.buf)
 	c.buf = c.buf[:0]
+	c.ctrlPending.Store(0) // the control frames of the batch are in the kernel now
 	return err
 }

@@ -191,3 +191,11 @@ func TestSessionSizeClass(t *testing.T) {
 		t.Errorf("session struct of %d bytes, want at most 568 (576, a size class, with the header): group small fields with small fields", n)
 	}
 }
+
+// TestBatchConnSizeClass: the batching connection, which every session
+// holds too, fits the 128-byte size class (the next is 144).
+func TestBatchConnSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(batchConn{}); n > 128 {
+		t.Errorf("batchConn struct of %d bytes, want at most 128, a size class: group small fields with small fields", n)
+	}
+}

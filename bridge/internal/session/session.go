@@ -190,9 +190,6 @@ type session struct {
 	closing            bool // the close marker is queued
 	closed             bool // the writer has reached the marker: the close goes out (see closeNow)
 	forced             bool // the grace has ended (see force)
-	// readEnding: the writer has set the reader's last deadline (see
-	// endReadBy); pongs no longer extend it.
-	readEnding bool
 	// callsEnded is why the calls were cancelled (see cancelCalls); a
 	// call started afterwards is cancelled at once.
 	callsEnded error
@@ -299,8 +296,8 @@ func (e *peerGoneError) Error() string { return e.reason }
 func (*peerGoneError) Is(target error) bool { return target == errPeerGone }
 
 // readError is the cause of a session whose read failed with err. Only
-// pongs move the read deadline while the session runs, so a timeout is a
-// pong timeout; anything else is the peer gone.
+// pongs, and the pong watch, move the read deadline while the session
+// runs, so a timeout is a pong timeout; anything else is the peer gone.
 func (s *session) readError(err error) error {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
 		return &peerGoneError{fmt.Sprintf("the client answered no ping for %v (the pong timeout)", s.cfg.PongTimeout)}
@@ -413,18 +410,13 @@ func (s *session) readLoop(ctx context.Context) {
 }
 
 // prepareRead sets the reader's first deadline, which each pong extends
-// until the session closes, and its ping handler.
+// until the session closes, and its ping handler. Where it can, the
+// connection watches the deadline: a client that takes data, however
+// slowly, meanwhile is not closed as answering no ping (see pongs.go).
 func (s *session) prepareRead() {
-	ws := s.conn.ws
-	ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
-	ws.SetPongHandler(func(string) error {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		if s.readEnding {
-			return nil
-		}
-		return ws.SetReadDeadline(time.Now().Add(s.cfg.PongTimeout))
-	})
+	ws, c := s.conn.ws, s.conn.batch
+	c.watchPongs(s.cfg.PongTimeout, pongLookWindow(s.cfg.PingInterval, s.cfg.PongTimeout))
+	ws.SetPongHandler(func(string) error { return c.pong(s.cfg.PongTimeout) })
 	ws.SetPingHandler(s.answerPing)
 }
 
@@ -462,10 +454,7 @@ func (s *session) answerPing(data string) error {
 // (a client may send them unasked) does not extend it, so a closing
 // session ends by t whatever the client sends. The writer calls it.
 func (s *session) endReadBy(t time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.readEnding = true
-	s.conn.ws.SetReadDeadline(t)
+	s.conn.batch.endReadBy(t)
 }
 
 // failLogFirst is how many "call failed" lines a session logs before it

@@ -1,0 +1,155 @@
+package session
+
+import (
+	"errors"
+	"os"
+	"time"
+)
+
+// The pong watch keeps a client that reads slowly but steadily from being
+// taken for one that answers no ping. The reader's deadline is the pong
+// timeout, which each pong moves; but a ping waits behind what the two
+// kernels' socket buffers hold, a few MiB, read at the client's pace, so a
+// client reading a stream slowly receives each ping late, and can answer
+// it too late however promptly it answers.
+//
+// So where the watch can look at the socket, the deadline a pong sets is a
+// look window short of the pong timeout. When it passes, the watch notes
+// how many bytes of data the client's kernel has acknowledged, and sets
+// the deadline to the end of the pong timeout; when that passes, the
+// session ends as before unless the client's kernel has acknowledged data
+// since, in which case the deadline moves one look window on, and so on.
+// A pong puts everything back.
+//
+// Only data counts, never the bytes of the control frames (pings, pongs,
+// the handshake before them, counted in batchConn.ctrl): a client whose
+// application is stuck, or answers no ping, still has a kernel that
+// acknowledges the pings, and it must still be closed after the pong
+// timeout. What the kernel acknowledges is counted from its start
+// (tcp_info's bytes_acked) and the send queue (SIOCOUTQ), which together
+// bound the data acknowledged from both sides: at least everything
+// acknowledged less every byte of control frames, at most everything
+// acknowledged less the control frames known to be out of the queue. The
+// client has taken data when the least it can have taken now exceeds the
+// most it can have taken at the last look. A client that reads nothing
+// stops acknowledging once its receive buffer is full, so it is closed
+// too, at most two look windows after that (its writes, meanwhile, time
+// out as reading nothing).
+//
+// The watch needs Linux and a plain TCP connection: TLS adds bytes of its
+// own to each frame, which would blur the count. Elsewhere the deadline is
+// the pong timeout, as it was. A client that answers its pings in time
+// never reaches the look, so an idle session costs nothing more: the
+// watch's state is a few fields of batchConn and the read deadline's
+// timer, which every session has.
+
+// readState says what the reader's deadline is.
+type readState uint8
+
+const (
+	readPongTimeout readState = iota // the pong timeout, with no watch
+	readLook                         // a look window short of the pong timeout
+	readPongDue                      // the pong timeout, or a look window past the last look
+	readEnding                       // the session's last deadline (endReadBy): nothing moves it
+)
+
+// pongLookWindow returns the look window of a session that pings every
+// interval and waits timeout for a pong: a quarter of the timeout, or less
+// when pings are so rare that a client answering each at once could
+// reach the look; 0 (no watch) when the timeout is not longer than the
+// interval.
+func pongLookWindow(interval, timeout time.Duration) time.Duration {
+	return max(0, min(timeout/4, (timeout-interval)/2))
+}
+
+// watchPongs sets the reader's first deadline: the pong timeout, watched
+// with the given look window (0: not watched) where the connection allows.
+// It is called before the reader and the writer start.
+func (c *batchConn) watchPongs(timeout, window time.Duration) error {
+	if _, _, ok := ackedAndQueued(c.Conn); !ok {
+		window = 0
+	}
+	c.rmu.Lock()
+	c.pongWindow = window
+	c.rmu.Unlock()
+	return c.pong(timeout)
+}
+
+// pong moves the reader's deadline to the pong timeout from now, unless
+// the session is ending (endReadBy). The reader calls it on each pong.
+func (c *batchConn) pong(timeout time.Duration) error {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	switch {
+	case c.readState == readEnding:
+		return nil
+	case c.pongWindow > 0:
+		c.readState = readLook
+		return c.Conn.SetReadDeadline(time.Now().Add(timeout - c.pongWindow))
+	}
+	c.readState = readPongTimeout
+	return c.Conn.SetReadDeadline(time.Now().Add(timeout))
+}
+
+// endReadBy makes t the reader's last deadline: neither a pong nor the
+// watch moves it afterwards.
+func (c *batchConn) endReadBy(t time.Time) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	c.readState = readEnding
+	c.Conn.SetReadDeadline(t)
+}
+
+// Read reads from the connection; when the read deadline passes, the pong
+// watch decides whether the reader goes on waiting.
+func (c *batchConn) Read(p []byte) (int, error) {
+	for {
+		n, err := c.Conn.Read(p)
+		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.lookAtPongDeadline() {
+			return n, err
+		}
+	}
+}
+
+// lookAtPongDeadline is called by the reader when its deadline has
+// passed; it reports whether the watch has moved the deadline, the client
+// having taken data since the last look.
+func (c *batchConn) lookAtPongDeadline() bool {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	switch c.readState {
+	case readLook:
+		_, hi, ok := c.dataAcked()
+		if !ok {
+			c.readState = readPongTimeout // the rest of the pong timeout, unwatched
+		} else {
+			c.readState, c.dataRef = readPongDue, hi
+		}
+	case readPongDue:
+		lo, hi, ok := c.dataAcked()
+		if !ok || lo <= c.dataRef {
+			return false
+		}
+		c.dataRef = hi
+	default:
+		return false
+	}
+	return c.Conn.SetReadDeadline(time.Now().Add(c.pongWindow)) == nil
+}
+
+// dataAcked returns how many bytes of data (all but what ctrl counts) the
+// client's kernel has acknowledged: at least lo, at most hi.
+func (c *batchConn) dataAcked() (lo, hi int64, ok bool) {
+	// The control frames in the kernel by now: read before the socket,
+	// so that none is counted that may not be there yet.
+	done := int64(c.ctrl.Load()) - int64(c.ctrlPending.Load())
+	acked, queued, ok := ackedAndQueued(c.Conn)
+	if !ok {
+		return 0, 0, false
+	}
+	// Every control frame that may be in the kernel by now: read after.
+	started := int64(c.ctrl.Load())
+	// The kernel has acknowledged every control frame at most, and those
+	// outside its queue at least.
+	return acked - started, acked - max(0, done-queued), true
+}
