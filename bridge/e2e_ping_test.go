@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -112,4 +114,76 @@ func TestE2EPongTimeout(t *testing.T) {
 			t.Errorf("the client answered %d pings, want at least %d", n, pings)
 		}
 	})
+}
+
+// TestE2EPongSlowReader: a client that reads a stream slowly but steadily,
+// and answers every ping as soon as it reads it, is not closed, although
+// each ping waits behind what the socket buffers hold, at the client's
+// pace far longer than the pong timeout: the bridge (on Linux) sees the
+// client's kernel take data meanwhile. TestE2EPongTimeout shows that a
+// client taking nothing but the pings is still closed.
+//
+// The client reads 1 MiB/s, catching up after a pause, so that each look
+// window of the watch (a quarter of the pong timeout) sees several of the
+// 64 KiB steps in which a receiving kernel on loopback announces room. The
+// buffers of the two kernels hold some MiB, so the first ping arrives
+// seconds after it was sent, and the pong timeout of 1 s passes several
+// times before the client can answer: without the watch the bridge closed
+// this client. It does not run in parallel, so that the client keeps its
+// pace.
+func TestE2EPongSlowReader(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the pong watch needs tcp_info and SIOCOUTQ (Linux)")
+	}
+	const (
+		pingInterval = 100 * time.Millisecond
+		pongTimeout  = time.Second
+		rate         = 1 << 20 // bytes the client reads a second
+		n            = 5000    // messages of msgSize: more than the buffers hold, and a few seconds at rate
+		msgSize      = 1000
+	)
+	e := start(t, bridgetest.Reflection, bridge.WithPingInterval(pingInterval), bridge.WithPongTimeout(pongTimeout))
+	c := e.connect(t, "")
+	// The handler runs on the goroutine reading: this one.
+	read, pings, readBeforePing := 0, 0, 0
+	c.Conn.SetPingHandler(func(data string) error {
+		if pings++; pings == 1 {
+			readBeforePing = read
+		}
+		return c.Conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(bridgetest.Timeout))
+	})
+	c.Send(t, fmt.Sprintf(`[2,"slow",%q,{"count":%d,"tag":%q}]`, streamProc, n, strings.Repeat("x", msgSize)))
+
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	began := time.Now()
+	for progress := 0; ; {
+		for float64(read) > time.Since(began).Seconds()*rate {
+			<-tick.C // pacing, not synchronisation
+		}
+		data, err := c.Next()
+		if err != nil {
+			t.Fatalf("a client reading %d bytes a second, answering every ping: connection ended after %d of %d messages (%d bytes, %d pings): %v",
+				rate, progress, n, read, pings, err)
+		}
+		read += len(data)
+		f, err := bridgetest.ParseFrame(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Type() == 1000 && f.CallID() == "slow" {
+			progress++
+			continue
+		}
+		if f.Type() != 3 || f.CallID() != "slow" {
+			t.Fatalf("got %.200s, want a progress result or the CALLRESULT of the stream", data)
+		}
+		if progress != n {
+			t.Errorf("the stream ended after %d progress results, want %d", progress, n)
+		}
+		break
+	}
+	c.Sync(t) // the session is still served
+	t.Logf("the first ping arrived after %d bytes (%.1f pong timeouts at the client's pace); %d pings answered",
+		readBeforePing, float64(readBeforePing)/rate/pongTimeout.Seconds(), pings)
 }
