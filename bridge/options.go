@@ -287,9 +287,12 @@ func WithPingInterval(d time.Duration) Option {
 
 // WithPongTimeout sets how long after its last pong (or the start of its
 // session) a client that answers no ping is taken for dead and
-// disconnected, which cancels its calls; data frames do not count, as
-// WebSocket clients answer pings by themselves. It should exceed the ping
-// interval. The default is 60s; 0 or less means the default.
+// disconnected, which cancels its calls; data frames it sends do not
+// count, as WebSocket clients answer pings by themselves. On Linux, over
+// plain TCP, a client whose kernel keeps acknowledging data (not merely
+// the pings) is not disconnected, since a ping waits behind the socket
+// buffers for a slow reader. It should exceed the ping interval. The
+// default is 60s; 0 or less means the default.
 func WithPongTimeout(d time.Duration) Option {
 	return func(c *config) { c.pongTimeout = d }
 }
