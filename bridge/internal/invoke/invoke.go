@@ -60,6 +60,9 @@ type Core struct {
 	// staleLog lets the warning about methods the schema lists but the
 	// upstream does not serve through once a minute.
 	staleLog rate.Sometimes
+	// unreachableLog lets the warning about calls that found no
+	// connection to the upstream through once a minute (see unreachable).
+	unreachableLog rate.Sometimes
 	// maxResult bounds the JSON of one response (0: no bound).
 	maxResult atomic.Int64
 }
@@ -75,7 +78,8 @@ func New(up *upstream.Upstream, opts transcode.Options, logger *slog.Logger) *Co
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &Core{up: up, opts: opts, logger: logger, fallback: transcode.New(nil, opts),
-		limitLog: rate.Sometimes{Interval: time.Minute}, staleLog: rate.Sometimes{Interval: time.Minute}}
+		limitLog: rate.Sometimes{Interval: time.Minute}, staleLog: rate.Sometimes{Interval: time.Minute},
+		unreachableLog: rate.Sometimes{Interval: time.Minute}}
 }
 
 // SetMaxCalls bounds the upstream calls that run at once, over every front
@@ -114,6 +118,21 @@ func (c *Core) admit(p *Procedure) error {
 }
 
 func (c *Core) release() { c.running.Add(-1) }
+
+// unreachable logs, for the operator, grpc-go's text of a call of p that
+// found no connection to the upstream (upstream.Explain withholds it from
+// the client: it names the upstream's address). It is a warning, since the
+// upstream went away or cannot be reached, but one a minute at most: such
+// failures come in bursts, every call made while a connection attempt
+// fails (up to its timeout, for an upstream that does not answer) failing
+// alike, and the watch of the connection and /readyz already tell the
+// state. Debug level would hide the cause from a normal run.
+func (c *Core) unreachable(p *Procedure, err error) {
+	c.unreachableLog.Do(func() {
+		c.logger.Warn("upstream not reachable: a call found no connection to it and was not sent; the client was told to retry shortly (one such line a minute at most)",
+			"procedure", p.name, "method", p.method.FullName, "error", status.Convert(err).Message())
+	})
+}
 
 // Procedure is a resolved procedure, ready to be called any number of times.
 type Procedure struct {
@@ -271,9 +290,12 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		if !ok {
 			size = proto.Size(req)
 		}
-		if msg := upstream.Explain(err, p.method, size); msg != "" {
+		if msg, withheld := upstream.Explain(err, p.method, size); msg != "" {
 			// grpc-go's client made this failure: say what it means for
 			// this procedure, keeping its code.
+			if withheld {
+				p.core.unreachable(p, err)
+			}
 			return status.Error(status.Code(err), fmt.Sprintf("procedure %q: %s", p.name, msg))
 		}
 	}

@@ -12,10 +12,13 @@ import (
 // Explain says what a failure of a call of m means and what to do about
 // it, when grpc-go's client made the failure itself: its texts ("grpc:
 // received message larger than max (N vs. M)", "error reading from server:
-// EOF") name neither the method nor the setting to change. It returns ""
-// for any other error, which must reach the client as it is: above all the
-// upstream's own statuses. reqSize is the size of the request's wire
-// encoding, as sent.
+// EOF") name neither the method nor the setting to change, and some name
+// the upstream's address, which is the operator's business, not every
+// client's. It returns "" for any other error, which must reach the client
+// as it is: above all the upstream's own statuses. reqSize is the size of
+// the request's wire encoding, as sent. withheld reports that the
+// explanation leaves grpc-go's text out rather than quoting it: the caller
+// logs that text for the operator.
 //
 // grpc-go marks nothing in a status to tell who made it, and a gRPC
 // server reports its own limits with the very texts its client uses, so
@@ -36,56 +39,123 @@ import (
 //     within timeout": the connection to the upstream was lost, or closed
 //     after a GOAWAY, while the call was in flight. The explanation quotes
 //     the text.
+//   - the picker's failures (see [unreachable]), such as `connection
+//     error: desc = "transport: Error while dialing: dial tcp
+//     10.0.0.5:50051: connect: connection refused"`: the call found no
+//     connection to send it on, because connecting failed. The readiness
+//     check refuses calls while the channel is failing, but a call can pass
+//     it just as the upstream goes away, or while the channel reconnects
+//     after losing its connection, and then waits for that attempt. The
+//     explanation says what the readiness refusal says, that the upstream
+//     is not reachable and to retry shortly, and withholds the text, which
+//     names the upstream's address and the resolver's. It says the call was
+//     not sent: true of the attempt that failed so; earlier attempts, when
+//     the bridge retries (-retry-method), are of a method the operator
+//     declared safe to run twice.
 //
 // All of them come without details: a status with details is the
 // upstream's. What the bridge cannot tell apart is an upstream that is
 // itself a gRPC proxy and passes on, word for word, the status its own
 // client made (a response over its receive limit, a lost connection to
-// the server behind it): that is explained as if the bridge had made it.
-// The quoted text and the numbers stay the same.
+// the server behind it, a failure to connect to it): that is explained as
+// if the bridge had made it. The quoted text and the numbers stay the
+// same; a withheld text goes to the bridge's log.
 //
 // Other texts of grpc-go's client are left as they are: they say enough,
 // or the bridge cannot meet them. "stream terminated by RST_STREAM with
 // error code: ..." and "unexpected HTTP status code received from server:
 // ..." describe what the upstream (or a proxy) did; "the connection is
 // draining" and "... server is draining the connection" are retried by
-// grpc-go itself; picker errors ("last connection error: ...") reach only
-// a call that races the readiness check, which answers every other call;
-// "grpc: received message after decompression larger than max" needs a
-// decompressor the bridge does not register; CANCELLED and
-// DEADLINE_EXCEEDED come from the bridge's own contexts, which the session
-// (CALL_CANCEL) and invoke (deadlines) word where they end them.
-func Explain(err error, m *Method, reqSize int) string {
+// grpc-go itself; "grpc: received message after decompression larger
+// than max" needs a decompressor the bridge does not register; CANCELLED
+// and DEADLINE_EXCEEDED come from the bridge's own contexts, which the
+// session (CALL_CANCEL) and invoke (deadlines) word where they end them
+// (a call cannot wait for a connection past them: the bridge's calls fail
+// fast, so the picker's "latest balancer error: ..." does not arise).
+func Explain(err error, m *Method, reqSize int) (explanation string, withheld bool) {
 	st, ok := status.FromError(err)
 	if !ok || len(st.Proto().GetDetails()) > 0 {
-		return ""
+		return "", false
 	}
 	msg := st.Message()
 	switch st.Code() {
 	case codes.ResourceExhausted:
 		if n, limit, ok := sizes(msg, "trying to send message larger than max ("); ok && n == reqSize {
 			return fmt.Sprintf("the request to %s is %d bytes once encoded, more than the %d bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size (grpc.MaxCallSendMsgSize of an embedded Handler's connection)",
-				m.FullName, n, limit)
+				m.FullName, n, limit), false
 		}
 		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && n != reqSize {
 			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
-				m.FullName, n, limit)
+				m.FullName, n, limit), false
 		}
 	case codes.Unavailable:
 		const retry = "the call may have run upstream: call again if that is safe"
 		switch {
+		case unreachable(msg):
+			return fmt.Sprintf("the bridge's upstream is not reachable: the bridge found no connection to it for the call of %s, so the call was not sent; retry shortly",
+				m.FullName), true
 		case strings.HasPrefix(msg, "closing transport due to: ") && strings.Contains(msg, ", received prior goaway: "):
 			return fmt.Sprintf("the upstream announced that it was shutting down (HTTP/2 GOAWAY) and its connection closed before the call of %s ended (gRPC: %s): check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, msg, retry)
+				m.FullName, msg, retry), false
 		case strings.HasPrefix(msg, "error reading from server: "):
 			return fmt.Sprintf("the bridge's connection to its upstream broke during the call of %s (gRPC: %s): the upstream closed it or went away (a restart, a crash, or a proxy between them that cut it); check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, msg, retry)
+				m.FullName, msg, retry), false
 		case msg == "keepalive ping failed to receive ACK within timeout":
 			return fmt.Sprintf("the upstream did not answer the bridge's keep-alive ping in time, so the bridge gave up its connection during the call of %s (gRPC: %s): the network to the upstream or the upstream itself is stuck; check both, and -upstream-keepalive (grpc.WithKeepaliveParams of an embedded Handler's connection); %s",
-				m.FullName, msg, retry)
+				m.FullName, msg, retry), false
 		}
 	}
-	return ""
+	return "", false
+}
+
+// unreachable reports whether msg, the message of an UNAVAILABLE status,
+// is how grpc-go's picker (picker_wrapper.go: status.Error(codes.Unavailable,
+// err.Error())) fails a call for which no connection could be made, with
+// the balancers a bridge runs: pick_first, and round_robin, whose children
+// are pick_first (both give the last connection attempt's error), or a
+// policy built on balancer/base, which a service config from the
+// upstream's DNS may choose.
+//
+// A failed connection attempt is a transport.ConnectionError, which the
+// picker quotes whole, `connection error: desc = "..."`, its description
+// being one of http2_client.go's connect-time texts: "transport: Error
+// while dialing: ..." (and the others of NewHTTP2Client that start with
+// "transport: ": the TLS handshake, the client preface and settings),
+// "error reading server preface: ..." and "initial http2 frame from
+// server is not a settings frame: ...". A call whose connection fails once
+// it is under way gets the description alone ("error reading from server:
+// EOF", see [Explain]) or, from the stream's status,
+// `connection error: desc = "error reading from server: ..."`: that
+// description is none of these, so such a call, which may have run
+// upstream, is never told it was not sent.
+//
+// One connect-time failure comes unwrapped: NewHTTP2Client returns the
+// error of flushing its preface and settings as the net package made it,
+// "write tcp 127.0.0.1:40000->10.0.0.5:50051: write: broken pipe" (a
+// server that accepts and closes at once). It is recognised by that shape
+// of a *net.OpError: "write", a stream network, local->remote address.
+func unreachable(msg string) bool {
+	if desc, ok := strings.CutPrefix(msg, `connection error: desc = "`); ok {
+		return strings.HasSuffix(desc, `"`) &&
+			(strings.HasPrefix(desc, "transport: ") ||
+				strings.HasPrefix(desc, "error reading server preface: ") ||
+				strings.HasPrefix(desc, "initial http2 frame from server is not a settings frame: "))
+	}
+	if rest, ok := strings.CutPrefix(msg, "write "); ok {
+		network, rest, _ := strings.Cut(rest, " ")
+		addrs, _, found := strings.Cut(rest, ": ")
+		switch network {
+		case "tcp", "tcp4", "tcp6", "unix":
+			return found && strings.Contains(addrs, "->") && !strings.Contains(addrs, " ")
+		}
+		return false
+	}
+	// pick_first's name resolution failures (pickfirst.go), round_robin's
+	// endpointsharding with no endpoint, and balancer/base's mergeErrors.
+	return strings.HasPrefix(msg, "name resolver error: ") ||
+		msg == "no children to pick from" ||
+		strings.HasPrefix(msg, "last connection error: ") ||
+		strings.HasPrefix(msg, "last resolver error: ")
 }
 
 // sizes parses grpc-go's "<prefix>N vs. M)", the whole of msg, into N and

@@ -2,14 +2,20 @@ package upstream_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"slices"
 	"strings"
 	"testing"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/wampbridge/grpcwamp/bridge/internal/upstream"
 )
@@ -18,6 +24,8 @@ import (
 // naming the method and what to change; the same words from the upstream
 // (its own limits, a status with details, another code, a text that is not
 // exactly grpc-go's) get none, so that they reach the client unchanged.
+// The picker's failures to connect get the readiness refusal's words
+// without grpc-go's text, which names addresses: withheld says so.
 func TestExplain(t *testing.T) {
 	t.Parallel()
 	m := &upstream.Method{FullName: "x.v1.S.M", Path: "/x.v1.S/M"}
@@ -29,61 +37,119 @@ func TestExplain(t *testing.T) {
 		}
 		return st.Err()
 	}
+	unavailable := func(msg string) error { return status.Error(codes.Unavailable, msg) }
+	// What the client reads when the picker found no connection.
+	notReachable := []string{"x.v1.S.M", "the bridge's upstream is not reachable", "the call was not sent", "retry shortly"}
+	// grpc-go's words in the picker's failures: the client reads none.
+	withheldWords := []string{"10.0.0.5", "10.96.0.10", "127.0.0.1", "upstream.internal", "upstream.sock", "dial", "transport", "connection error", "resolver", "preface", "tls", "children", "pipe"}
+	const refused = `connection error: desc = "transport: Error while dialing: dial tcp 10.0.0.5:50051: connect: connection refused"`
 	for _, tc := range []struct {
-		name string
-		err  error
-		want []string // nil: no explanation
+		name     string
+		err      error
+		want     []string // nil: no explanation
+		withheld bool
 	}{
 		{"request over the send limit",
 			status.Error(codes.ResourceExhausted, "trying to send message larger than max (300000 vs. 262144)"),
-			[]string{"x.v1.S.M", "300000 bytes", "262144 bytes", "not sent", "-upstream-max-send-size", "grpc.MaxCallSendMsgSize"}},
+			[]string{"x.v1.S.M", "300000 bytes", "262144 bytes", "not sent", "-upstream-max-send-size", "grpc.MaxCallSendMsgSize"}, false},
 		{"the upstream's own send limit: its response, not our request",
-			status.Error(codes.ResourceExhausted, "trying to send message larger than max (300004 vs. 262144)"), nil},
+			status.Error(codes.ResourceExhausted, "trying to send message larger than max (300004 vs. 262144)"), nil, false},
 		{"response over the receive limit",
 			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"),
-			[]string{"x.v1.S.M", "5242880 bytes", "4194304 bytes", "-upstream-max-recv-size", "grpc.MaxCallRecvMsgSize"}},
+			[]string{"x.v1.S.M", "5242880 bytes", "4194304 bytes", "-upstream-max-recv-size", "grpc.MaxCallRecvMsgSize"}, false},
 		{"the upstream's own receive limit: our request",
-			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (300000 vs. 65536)"), nil},
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (300000 vs. 65536)"), nil, false},
 		{"receive limit text with details",
-			withDetails(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"), nil},
+			withDetails(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"), nil, false},
 		{"receive limit text under another code",
-			status.Error(codes.Internal, "grpc: received message larger than max (5242880 vs. 4194304)"), nil},
+			status.Error(codes.Internal, "grpc: received message larger than max (5242880 vs. 4194304)"), nil, false},
 		{"receive limit text with more after it",
-			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304): quota"), nil},
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304): quota"), nil, false},
 		{"receive limit text with sizes that do not exceed",
-			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (10 vs. 20)"), nil},
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (10 vs. 20)"), nil, false},
 		{"receive limit text with a sign",
-			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (+5242880 vs. 4194304)"), nil},
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (+5242880 vs. 4194304)"), nil, false},
 		{"after decompression: left alone",
-			status.Error(codes.ResourceExhausted, "grpc: received message after decompression larger than max 4194304"), nil},
+			status.Error(codes.ResourceExhausted, "grpc: received message after decompression larger than max 4194304"), nil, false},
 		{"connection lost",
-			status.Error(codes.Unavailable, "error reading from server: EOF"),
-			[]string{"x.v1.S.M", "connection to its upstream broke", "(gRPC: error reading from server: EOF)", "/readyz", "call again if that is safe"}},
+			unavailable("error reading from server: EOF"),
+			[]string{"x.v1.S.M", "connection to its upstream broke", "(gRPC: error reading from server: EOF)", "/readyz", "call again if that is safe"}, false},
 		{"connection reset",
-			status.Error(codes.Unavailable, "error reading from server: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"),
-			[]string{"x.v1.S.M", "connection to its upstream broke", "connection reset by peer"}},
+			unavailable("error reading from server: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"),
+			[]string{"x.v1.S.M", "connection to its upstream broke", "connection reset by peer"}, false},
 		{"connection closed after GOAWAY",
-			status.Error(codes.Unavailable, `closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "graceful_stop"`),
-			[]string{"x.v1.S.M", "GOAWAY", "graceful_stop", "call again if that is safe"}},
+			unavailable(`closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "graceful_stop"`),
+			[]string{"x.v1.S.M", "GOAWAY", "graceful_stop", "call again if that is safe"}, false},
 		{"keep-alive",
-			status.Error(codes.Unavailable, "keepalive ping failed to receive ACK within timeout"),
-			[]string{"x.v1.S.M", "keep-alive ping", "-upstream-keepalive", "grpc.WithKeepaliveParams"}},
+			unavailable("keepalive ping failed to receive ACK within timeout"),
+			[]string{"x.v1.S.M", "keep-alive ping", "-upstream-keepalive", "grpc.WithKeepaliveParams"}, false},
+		// The picker's failures: pick_first (round_robin's children too)
+		// quotes the last connection attempt's transport.ConnectionError.
+		{"picker: connection refused", unavailable(refused), notReachable, true},
+		{"picker: connect timeout",
+			unavailable(`connection error: desc = "transport: Error while dialing: dial tcp 10.0.0.5:50051: i/o timeout"`), notReachable, true},
+		{"picker: dial error with FailOnNonTempDialError",
+			unavailable(`connection error: desc = "transport: error while dialing: dial tcp 10.0.0.5:50051: connect: connection refused"`), notReachable, true},
+		{"picker: TLS handshake",
+			unavailable(`connection error: desc = "transport: authentication handshake failed: tls: first record does not look like a TLS handshake"`), notReachable, true},
+		{"picker: server preface",
+			unavailable(`connection error: desc = "error reading server preface: read tcp 127.0.0.1:40000->10.0.0.5:50051: read: connection reset by peer"`), notReachable, true},
+		{"picker: server preface EOF",
+			unavailable(`connection error: desc = "error reading server preface: EOF"`), notReachable, true},
+		{"picker: not HTTP/2",
+			unavailable(`connection error: desc = "initial http2 frame from server is not a settings frame: *http2.DataFrame"`), notReachable, true},
+		{"picker: preface not written",
+			unavailable("write tcp 127.0.0.1:40000->10.0.0.5:50051: write: broken pipe"), notReachable, true},
+		{"picker: preface not written, unix socket",
+			unavailable("write unix @->/run/upstream.sock: write: broken pipe"), notReachable, true},
+		{"picker: name resolution",
+			unavailable("name resolver error: dns: A record lookup error: lookup upstream.internal on 10.96.0.10:53: no such host"), notReachable, true},
+		{"picker: no addresses",
+			unavailable("name resolver error: produced zero addresses"), notReachable, true},
+		{"picker: round_robin without endpoints",
+			unavailable("no children to pick from"), notReachable, true},
+		// balancer/base's mergeErrors.
+		{"picker: base balancer, connection", unavailable("last connection error: " + refused), notReachable, true},
+		{"picker: base balancer, resolver", unavailable("last resolver error: produced zero addresses"), notReachable, true},
+		{"picker: base balancer, both",
+			unavailable("last connection error: " + refused + "; last resolver error: produced zero addresses"), notReachable, true},
+		// The same words when they cannot be the picker's.
+		{"connection error text with details", withDetails(codes.Unavailable, refused), nil, false},
+		{"connection error text under another code", status.Error(codes.Internal, refused), nil, false},
+		{"connection error text with more after it", unavailable(refused + ": and more"), nil, false},
+		{"connection error text without its closing quote",
+			unavailable(`connection error: desc = "transport: Error while dialing: dial tcp 10.0.0.5:50051: connect: connection refused`), nil, false},
+		// A connection lost once the call was under way, as the stream's
+		// status words it: the call may have run upstream, so it is not
+		// told that it was not sent.
+		{"connection error of a call under way",
+			unavailable(`connection error: desc = "error reading from server: EOF"`), nil, false},
+		{"connection closing", unavailable(`connection error: desc = "transport is closing"`), nil, false},
+		{"a write error of another shape", unavailable("write failed: disk full"), nil, false},
+		{"a write error without addresses", unavailable("write tcp: broken pipe"), nil, false},
+		{"a write error of another network", unavailable("write udp 127.0.0.1:1->10.0.0.5:2: write: refused"), nil, false},
+		{"resolver text with details", withDetails(codes.Unavailable, "name resolver error: produced zero addresses"), nil, false},
 		{"the upstream's own UNAVAILABLE",
-			status.Error(codes.Unavailable, "database down, retry later"), nil},
+			unavailable("database down, retry later"), nil, false},
 		{"connection text with details",
-			withDetails(codes.Unavailable, "error reading from server: EOF"), nil},
+			withDetails(codes.Unavailable, "error reading from server: EOF"), nil, false},
 		{"connection text under another code",
-			status.Error(codes.Internal, "error reading from server: EOF"), nil},
+			status.Error(codes.Internal, "error reading from server: EOF"), nil, false},
 		// status.FromError puts the wrapping text in the message.
 		{"a wrapped status: no longer grpc-go's text",
-			fmt.Errorf("call: %w", status.Error(codes.Unavailable, "error reading from server: EOF")), nil},
-		{"not a status", errors.New("error reading from server: EOF"), nil},
-		{"a context error", context.Canceled, nil},
-		{"nil", nil, nil},
+			fmt.Errorf("call: %w", status.Error(codes.Unavailable, "error reading from server: EOF")), nil, false},
+		{"a wrapped picker failure: no longer grpc-go's text",
+			fmt.Errorf("call: %w", unavailable(refused)), nil, false},
+		{"not a status", errors.New("error reading from server: EOF"), nil, false},
+		{"a context error", context.Canceled, nil, false},
+		{"nil", nil, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got := upstream.Explain(tc.err, m, req)
+			got, withheld := upstream.Explain(tc.err, m, req)
+			if withheld != tc.withheld {
+				t.Errorf("Explain withheld = %v, want %v", withheld, tc.withheld)
+			}
 			if tc.want == nil {
 				if got != "" {
 					t.Fatalf("Explain = %q, want none", got)
@@ -94,6 +160,82 @@ func TestExplain(t *testing.T) {
 				if !strings.Contains(got, w) {
 					t.Errorf("Explain = %q, does not contain %q", got, w)
 				}
+			}
+			if withheld {
+				for _, w := range withheldWords {
+					if strings.Contains(strings.ToLower(got), w) {
+						t.Errorf("Explain = %q, contains grpc-go's %q", got, w)
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestExplainPickerFailures pins grpc-go's own texts: calls on a
+// connection that cannot be made fail in the picker with UNAVAILABLE and a
+// text naming the address, under pick_first and under round_robin (as
+// cmd/bridge dials, bridge.RoundRobinServiceConfig), and Explain withholds
+// it. The calls fail fast: each waits for the first connection attempt to
+// fail, then gets the picker's error.
+func TestExplainPickerFailures(t *testing.T) {
+	t.Parallel()
+	m := &upstream.Method{FullName: "x.v1.S.M", Path: "/x.v1.S/M"}
+	// lis accepts connections and closes them at once: the attempt fails
+	// writing the client preface or settings, or reading the server's.
+	var lc net.ListenConfig
+	lis, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan struct{})
+	go func() {
+		defer close(accepted)
+		for {
+			c, err := lis.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	t.Cleanup(func() {
+		_ = lis.Close()
+		<-accepted
+	})
+	plain, _ := startServer(t, reflectionNone)
+	tlsCreds := grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{ServerName: "upstream.test", MinVersion: tls.VersionTLS12}))
+	const roundRobin = `{"loadBalancingConfig":[{"round_robin":{}}]}`
+	for _, tc := range []struct {
+		name   string
+		addr   string
+		opts   []grpc.DialOption
+		prefix []string // grpc-go's text starts with one of these
+	}{
+		{"refused, pick_first", deadAddr(t), nil,
+			[]string{`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:`}},
+		{"refused, round_robin", deadAddr(t), []grpc.DialOption{grpc.WithDefaultServiceConfig(roundRobin)},
+			[]string{`connection error: desc = "transport: Error while dialing: dial tcp 127.0.0.1:`}},
+		{"TLS to a plaintext server", plain, []grpc.DialOption{tlsCreds, grpc.WithDefaultServiceConfig(roundRobin)},
+			[]string{`connection error: desc = "transport: authentication handshake failed: `}},
+		{"closed at once", lis.Addr().String(), []grpc.DialOption{grpc.WithDefaultServiceConfig(roundRobin)},
+			[]string{`connection error: desc = "transport: `, `connection error: desc = "error reading server preface: `, "write tcp 127.0.0.1:"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			cc := dial(t, tc.addr, tc.opts...)
+			err := cc.Invoke(t.Context(), m.Path, &emptypb.Empty{}, &emptypb.Empty{})
+			st := status.Convert(err)
+			if st.Code() != codes.Unavailable || !slices.ContainsFunc(tc.prefix, func(p string) bool { return strings.HasPrefix(st.Message(), p) }) {
+				t.Fatalf("call: %v, want UNAVAILABLE starting with one of %q", err, tc.prefix)
+			}
+			t.Logf("grpc-go: %s", st.Message())
+			got, withheld := upstream.Explain(err, m, 0)
+			if !withheld || !strings.Contains(got, "not reachable") {
+				t.Fatalf("Explain(%v) = %q, %v; want the upstream not reachable, withheld", err, got, withheld)
+			}
+			if strings.Contains(got, "127.0.0.1") {
+				t.Errorf("Explain(%v) = %q: names the address", err, got)
 			}
 		})
 	}
