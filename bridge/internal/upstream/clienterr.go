@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -38,7 +39,9 @@ import (
 //     received prior goaway: ...", "keepalive ping failed to receive ACK
 //     within timeout": the connection to the upstream was lost, or closed
 //     after a GOAWAY, while the call was in flight. The explanation quotes
-//     the text.
+//     the text, less the addresses of the connection that a network error
+//     in it names ("read tcp 10.0.0.9:41234->10.0.0.5:50051: ..." becomes
+//     "read: ...", see [withoutAddresses]).
 //   - the picker's failures (see [unreachable]), such as `connection
 //     error: desc = "transport: Error while dialing: dial tcp
 //     10.0.0.5:50051: connect: connection refused"`: the call found no
@@ -90,19 +93,20 @@ func Explain(err error, m *Method, reqSize int) (explanation string, withheld bo
 		}
 	case codes.Unavailable:
 		const retry = "the call may have run upstream: call again if that is safe"
+		quoted := withoutAddresses(msg)
 		switch {
 		case unreachable(msg):
 			return fmt.Sprintf("the bridge's upstream is not reachable: the bridge found no connection to it for the call of %s, so the call was not sent; retry shortly",
 				m.FullName), true
 		case strings.HasPrefix(msg, "closing transport due to: ") && strings.Contains(msg, ", received prior goaway: "):
 			return fmt.Sprintf("the upstream announced that it was shutting down (HTTP/2 GOAWAY) and its connection closed before the call of %s ended (gRPC: %s): check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, msg, retry), false
+				m.FullName, quoted, retry), false
 		case strings.HasPrefix(msg, "error reading from server: "):
 			return fmt.Sprintf("the bridge's connection to its upstream broke during the call of %s (gRPC: %s): the upstream closed it or went away (a restart, a crash, or a proxy between them that cut it); check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, msg, retry), false
+				m.FullName, quoted, retry), false
 		case msg == "keepalive ping failed to receive ACK within timeout":
 			return fmt.Sprintf("the upstream did not answer the bridge's keep-alive ping in time, so the bridge gave up its connection during the call of %s (gRPC: %s): the network to the upstream or the upstream itself is stuck; check both, and -upstream-keepalive (grpc.WithKeepaliveParams of an embedded Handler's connection); %s",
-				m.FullName, msg, retry), false
+				m.FullName, quoted, retry), false
 		}
 	}
 	return "", false
@@ -179,4 +183,17 @@ func sizes(msg, prefix string) (n, limit int, ok bool) {
 		return 0, 0, false
 	}
 	return n, limit, true
+}
+
+// netOpAddrs matches what a *net.OpError's text puts between its operation
+// and its cause: the network and the connection's addresses, local and
+// remote ("read tcp 10.0.0.9:41234->10.0.0.5:50051: ", "write tcp
+// [::1]:41234->[::1]:50051: "), or the one address a dial names.
+var netOpAddrs = regexp.MustCompile(`\b(read|write|dial) (tcp|tcp4|tcp6|unix) [^ ]+: `)
+
+// withoutAddresses returns msg, a text of grpc-go's quoted to the client,
+// without the addresses a network error in it names: the upstream's
+// address is the operator's business, as for the readiness refusal.
+func withoutAddresses(msg string) string {
+	return netOpAddrs.ReplaceAllString(msg, "$1: ")
 }

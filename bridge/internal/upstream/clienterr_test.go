@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -76,7 +77,13 @@ func TestExplain(t *testing.T) {
 			[]string{"x.v1.S.M", "connection to its upstream broke", "(gRPC: error reading from server: EOF)", "/readyz", "call again if that is safe"}, false},
 		{"connection reset",
 			unavailable("error reading from server: read tcp 127.0.0.1:5->127.0.0.1:6: read: connection reset by peer"),
-			[]string{"x.v1.S.M", "connection to its upstream broke", "connection reset by peer"}, false},
+			[]string{"x.v1.S.M", "connection to its upstream broke", "(gRPC: error reading from server: read: read: connection reset by peer)"}, false},
+		{"connection reset, IPv6",
+			unavailable("error reading from server: read tcp [::1]:41234->[::1]:50051: read: connection reset by peer"),
+			[]string{"x.v1.S.M", "(gRPC: error reading from server: read: read: connection reset by peer)"}, false},
+		{"connection lost after GOAWAY, with a network error",
+			unavailable(`closing transport due to: connection error: desc = "error reading from server: read tcp 10.0.0.9:41234->10.0.0.5:50051: read: connection reset by peer", received prior goaway: code: NO_ERROR, debug data: "graceful_stop"`),
+			[]string{"x.v1.S.M", "GOAWAY", `desc = "error reading from server: read: read: connection reset by peer"`}, false},
 		{"connection closed after GOAWAY",
 			unavailable(`closing transport due to: connection error: desc = "error reading from server: EOF", received prior goaway: code: NO_ERROR, debug data: "graceful_stop"`),
 			[]string{"x.v1.S.M", "GOAWAY", "graceful_stop", "call again if that is safe"}, false},
@@ -160,6 +167,11 @@ func TestExplain(t *testing.T) {
 				if !strings.Contains(got, w) {
 					t.Errorf("Explain = %q, does not contain %q", got, w)
 				}
+			}
+			// No explanation names an address of the upstream's
+			// connection, quoted or not.
+			if addr := regexp.MustCompile(`->|127\.0\.0\.1|10\.0\.0\.|\[::1\]`).FindString(got); addr != "" {
+				t.Errorf("Explain = %q, names an address (%q)", got, addr)
 			}
 			if withheld {
 				for _, w := range withheldWords {
