@@ -77,7 +77,16 @@ import (
 // fast, so the picker's "latest balancer error: ..." does not arise).
 func Explain(err error, m *Method, reqSize int) (explanation string, withheld bool) {
 	st, ok := status.FromError(err)
-	if !ok || len(st.Proto().GetDetails()) > 0 {
+	if !ok {
+		return "", false
+	}
+	switch st.Code() {
+	case codes.ResourceExhausted, codes.Unavailable:
+	default:
+		return "", false
+	}
+	// Proto copies the status: only for the codes explained.
+	if len(st.Proto().GetDetails()) > 0 {
 		return "", false
 	}
 	msg := st.Message()
