@@ -124,6 +124,11 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 	core.SetTimeouts(cfg.timeouts)
 	core.SetMaxCalls(cfg.maxUpstreamCalls)
 	core.SetMaxResult(cfg.maxResultSize)
+	recv := cfg.upstreamMaxRecv
+	if recv == 0 {
+		recv = defaultUpstreamMaxRecv
+	}
+	core.SetUpstreamLimits(cfg.upstreamMaxSend, recv)
 	bstats := new(broker.Stats)
 	stats := new(session.Stats)
 	met, err := newMetrics(cfg.metricsRegistry, stats, bstats, core.Running)

@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/structpb"
 
 	"github.com/wampbridge/grpcwamp/bridge"
 	"github.com/wampbridge/grpcwamp/bridge/internal/bridgetest"
@@ -190,7 +194,8 @@ func TestE2EMaxResultSize(t *testing.T) {
 // call with RESOURCE_EXHAUSTED whose message names the procedure as the
 // client wrote it, the method, the size, the limit and the setting to
 // raise, in place of grpc-go's "grpc: received message larger than max (N
-// vs. M)"; smaller ones pass, and the session goes on.
+// vs. M)" (the bridge refuses the request itself); smaller ones pass, and
+// the session goes on.
 func TestE2EUpstreamMessageSizes(t *testing.T) {
 	t.Parallel()
 	const recvLimit, sendLimit = 64 << 10, 256 << 10 // room for reflection's answers
@@ -198,7 +203,7 @@ func TestE2EUpstreamMessageSizes(t *testing.T) {
 		grpc.MaxCallRecvMsgSize(recvLimit), grpc.MaxCallSendMsgSize(sendLimit))}
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
-		b := bridgetest.StartBridgeDial(t, addr, d, limits)
+		b := bridgetest.StartBridgeDial(t, addr, d, limits, bridge.WithUpstreamMessageLimits(sendLimit, recvLimit))
 		b.WaitReady(t)
 		c := bridgetest.Dial(t, b.URL, "wamp")
 		c.ReadWelcome(t)
@@ -238,14 +243,18 @@ func TestE2EUpstreamMessageSizes(t *testing.T) {
 // request over its receive limit, or a response over its send limit, the
 // client gets the upstream's RESOURCE_EXHAUSTED as the upstream wrote it,
 // although grpc-go's server uses the words of its client: the bridge must
-// not blame its own settings for them.
+// not blame its own settings for them, even for a response exactly as
+// large as the request, with a send limit of its own.
 func TestE2EUpstreamOwnMessageSizes(t *testing.T) {
 	t.Parallel()
 	const recvLimit, sendLimit = 128 << 10, 64 << 10
+	const bridgeSendLimit = 256 << 10
 	forEachDiscovery(t, func(t *testing.T, d bridgetest.Discovery) {
 		addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{
 			Server: []grpc.ServerOption{grpc.MaxRecvMsgSize(recvLimit), grpc.MaxSendMsgSize(sendLimit)}})
-		b := bridgetest.StartBridge(t, addr, d)
+		b := bridgetest.StartBridgeDial(t, addr, d,
+			[]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(bridgeSendLimit))},
+			bridge.WithUpstreamMessageLimits(bridgeSendLimit, 0))
 		c := bridgetest.Dial(t, b.URL, "wamp")
 		c.ReadWelcome(t)
 
@@ -267,6 +276,91 @@ func TestE2EUpstreamOwnMessageSizes(t *testing.T) {
 		c.Send(t, fmt.Sprintf(`[2,"out",%q,{"text":%q}]`, echoProc, text))
 		c.ExpectFrame(t, callError("out", 8,
 			fmt.Sprintf("trying to send message larger than max (%d vs. %d)", resp, sendLimit)))
+
+		// A response exactly as large as its request: Chat answers each
+		// text with the text and an index, as a request carries a repeat.
+		text = strings.Repeat("x", sendLimit)
+		chatReq := proto.Size(&bridgetestv1.ChatRequest{Text: text, Repeat: 1})
+		chatResp := proto.Size(&bridgetestv1.ChatResponse{Text: text, Index: 1})
+		if chatReq != chatResp || chatReq <= sendLimit || chatReq > recvLimit {
+			t.Fatalf("test bug: request %d, response %d bytes; want them equal, over %d and within %d", chatReq, chatResp, sendLimit, recvLimit)
+		}
+		c.Send(t, fmt.Sprintf(`[2,"same",%q,{"text":%q,"repeat":1}]`, chatProc, text))
+		c.ExpectFrame(t, callError("same", 8,
+			fmt.Sprintf("trying to send message larger than max (%d vs. %d)", chatResp, sendLimit)))
 		c.Sync(t)
 	})
 }
+
+// TestE2EUpstreamSendLimit: with WithUpstreamMessageLimits, the bridge
+// refuses a request whose encoding is over the send limit itself, with
+// RESOURCE_EXHAUSTED naming the procedure, the method, the size, the
+// limit and the flag to raise, and no call reaches the upstream, whatever
+// the method's kind and whether the request was encoded on the fast path
+// or through protojson (a Struct); a request of the limit's size passes.
+func TestE2EUpstreamSendLimit(t *testing.T) {
+	t.Parallel()
+	const limit = 64 << 10
+	calls := new(callCounter)
+	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{
+		Server: []grpc.ServerOption{grpc.StatsHandler(calls)}})
+	b := bridgetest.StartBridgeDial(t, addr, bridgetest.DescriptorSet,
+		[]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(limit))},
+		bridge.WithUpstreamMessageLimits(limit, 0))
+	b.WaitReady(t)
+	c := bridgetest.Dial(t, b.URL, "wamp")
+	c.ReadWelcome(t)
+	text := strings.Repeat("x", limit)
+	extra, err := structpb.NewStruct(map[string]any{"k": "v"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, procedure, args string
+		req                   proto.Message
+	}{
+		{"unary", echoProc, fmt.Sprintf(`{"text":%q}`, text), &bridgetestv1.EchoRequest{Text: text}},
+		{"unary, through protojson", echoProc, fmt.Sprintf(`{"text":%q,"extra":{"k":"v"}}`, text),
+			&bridgetestv1.EchoRequest{Text: text, Extra: extra}},
+		{"server streaming", streamProc, fmt.Sprintf(`{"tag":%q,"count":1}`, text), &bridgetestv1.StreamRequest{Tag: text, Count: 1}},
+		{"client streaming", sumProc, fmt.Sprintf(`{"numbers":[%s1]}`, strings.Repeat("1,", limit)),
+			&bridgetestv1.SumRequest{Numbers: slices.Repeat([]int64{1}, limit+1)}},
+		{"bidi streaming", chatProc, fmt.Sprintf(`{"text":%q,"repeat":1}`, text), &bridgetestv1.ChatRequest{Text: text, Repeat: 1}},
+	} {
+		c.Send(t, fmt.Sprintf(`[2,"big",%q,%s]`, tc.procedure, tc.args))
+		ce := c.ExpectCallError(t, "big", 8)
+		want := fmt.Sprintf("procedure %q: the request to %s is %d bytes once encoded, more than the %d bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size",
+			tc.procedure, tc.procedure, proto.Size(tc.req), limit)
+		if !strings.HasPrefix(ce.Desc, want) {
+			t.Errorf("%s: errorDesc %q, want it to start with %q", tc.name, ce.Desc, want)
+		}
+	}
+	// A request of the limit's size is sent, and reaches the upstream.
+	overhead := proto.Size(&bridgetestv1.EchoRequest{Text: text}) - len(text)
+	fits := text[:limit-overhead]
+	if n := proto.Size(&bridgetestv1.EchoRequest{Text: fits}); n != limit {
+		t.Fatalf("test bug: request of %d bytes, want %d", n, limit)
+	}
+	c.Send(t, fmt.Sprintf(`[2,"fits",%q,{"text":%q}]`, echoProc, fits))
+	c.ExpectFrame(t, echoResult(t, "fits", fmt.Sprintf(`{"text":%q}`, fits), ""))
+	if got := calls.n.Load(); got != 1 || svc.EchoCalls() != 1 {
+		t.Errorf("the upstream saw %d calls, its Echo %d; want only the one that fits", got, svc.EchoCalls())
+	}
+}
+
+// callCounter counts the calls of TestService that reach the upstream's
+// server, whether its handler runs or not, as a stats handler sees them.
+type callCounter struct{ n atomic.Int64 }
+
+func (c *callCounter) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	if strings.HasPrefix(info.FullMethodName, "/bridgetest.v1.TestService/") {
+		c.n.Add(1)
+	}
+	return ctx
+}
+
+func (*callCounter) HandleRPC(context.Context, stats.RPCStats) {}
+
+func (*callCounter) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+func (*callCounter) HandleConn(context.Context, stats.ConnStats) {}

@@ -79,6 +79,8 @@ type config struct {
 	maxUpstreamCalls int // 0: unlimited
 	collectLimit     int
 	maxResultSize    int   // 0: unlimited
+	upstreamMaxSend  int   // 0: gRPC's default; see WithUpstreamMessageLimits
+	upstreamMaxRecv  int   // 0: gRPC's default
 	maxWaiting       int64 // 0: unlimited
 	logger           *slog.Logger
 	json             JSONOptions
@@ -236,6 +238,33 @@ const DefaultMaxResultSize = 16 << 20
 func WithMaxResultSize(bytes int) Option {
 	return func(c *config) { c.maxResultSize = bytes }
 }
+
+// WithUpstreamMessageLimits tells the handler the message size limits of
+// its connection to the upstream: the bytes given to the connection's
+// grpc.MaxCallSendMsgSize and grpc.MaxCallRecvMsgSize (in
+// grpc.WithDefaultCallOptions), which it cannot read from the connection.
+// It does not set them: give the connection and the handler the same
+// numbers. 0 stands for gRPC's default, as it does in the connection: no
+// limit of its own to send (2 GiB), 4 MiB to receive. The defaults are 0.
+//
+// With a send limit, a request whose protobuf encoding is larger is
+// refused before it is sent, with RESOURCE_EXHAUSTED naming the
+// procedure, the size, the limit and the setting to raise. The limit
+// applies to the encoding as the bridge makes it, before any compression
+// (grpc.UseCompressor), and gRPC's own check of the connection's limit
+// still follows it. The bridge does not explain gRPC's words for a
+// message over a send limit, "trying to send message larger than max (N
+// vs. M)": they reach the client as they are, since a gRPC server reports
+// a response over its own send limit so. gRPC's client says them only
+// when the handler was told a larger send limit than its connection has,
+// or none, or when compressing made a request larger than the limit.
+func WithUpstreamMessageLimits(send, recv int) Option {
+	return func(c *config) { c.upstreamMaxSend, c.upstreamMaxRecv = max(send, 0), max(recv, 0) }
+}
+
+// defaultUpstreamMaxRecv is gRPC's default receive limit of a client
+// (grpc.MaxCallRecvMsgSize), which the handler assumes unless told.
+const defaultUpstreamMaxRecv = 4 << 20
 
 // WithLogger sets the logger. The default discards.
 func WithLogger(l *slog.Logger) Option {

@@ -388,7 +388,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.Var(sizeFlag{&cfg.upstreamMaxRecvSize, 1, ""}, "upstream-max-recv-size",
 		"largest message the upstream may send, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED")
 	fs.Var(sizeFlag{&cfg.upstreamMaxSendSize, 0, "0 means gRPC's default"}, "upstream-max-send-size",
-		"largest message sent to the upstream, in `bytes`; a larger one fails the call with RESOURCE_EXHAUSTED;\n0: gRPC's default (2 GiB)")
+		"largest message sent to the upstream, in `bytes`; a larger request is not sent and fails the call with RESOURCE_EXHAUSTED;\n0: gRPC's default (2 GiB)")
 	fs.Var(windowFlag{&cfg.upstreamWindow}, "upstream-window",
 		"HTTP/2 flow-control window of each call to the upstream, in `bytes` (the connection's is 4 times it):\nhow much a stream may send ahead of a slow client; 0: gRPC's own, which starts at 64KiB and grows\nby estimating the bandwidth with a ping per burst of data")
 
@@ -743,6 +743,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithMaxCallsInFlight(cfg.maxCallsInFlight),
 		bridge.WithCollectLimit(int(cfg.collectLimit)),
 		bridge.WithMaxResultSize(int(cfg.maxResultSize)),
+		// The limits of cc's calls, set above: the handler cannot read them.
+		bridge.WithUpstreamMessageLimits(int(cfg.upstreamMaxSendSize), int(cfg.upstreamMaxRecvSize)),
 		bridge.WithMaxWaitingResults(cfg.maxWaiting),
 		bridge.WithMaxSubscriptions(cfg.maxSubscriptions),
 		bridge.WithMaxFeedStreams(cfg.maxFeedStreams),

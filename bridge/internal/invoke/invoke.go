@@ -65,6 +65,9 @@ type Core struct {
 	unreachableLog rate.Sometimes
 	// maxResult bounds the JSON of one response (0: no bound).
 	maxResult atomic.Int64
+	// maxSend and maxRecv are the message size limits of the upstream
+	// connection (0: not known); see SetUpstreamLimits.
+	maxSend, maxRecv int
 }
 
 type catalogCodec struct {
@@ -91,6 +94,15 @@ func (c *Core) SetMaxCalls(n int) { c.maxRunning.Store(int64(max(n, 0))) }
 // now on; a call whose response would render larger fails with
 // RESOURCE_EXHAUSTED. 0 means no bound, the default.
 func (c *Core) SetMaxResult(bytes int) { c.maxResult.Store(int64(max(bytes, 0))) }
+
+// SetUpstreamLimits tells the core the message size limits of its
+// upstream connection, its grpc.MaxCallSendMsgSize and
+// grpc.MaxCallRecvMsgSize, in bytes; 0: not known, the default. A call
+// whose request encodes to more than send is refused before it is sent,
+// with RESOURCE_EXHAUSTED, so that gRPC's words for a message over a send
+// limit are always the upstream's (see [upstream.Explain]). Call it before
+// the core runs calls; it is not safe for concurrent use with them.
+func (c *Core) SetUpstreamLimits(send, recv int) { c.maxSend, c.maxRecv = max(send, 0), max(recv, 0) }
 
 // Running is the number of upstream calls under way.
 func (c *Core) Running() int { return int(c.running.Load()) }
@@ -273,6 +285,22 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		if req, err = p.codec.Request(p.name, p.method.Desc.Input(), args); err != nil {
 			return err
 		}
+		if p.core.maxSend > 0 {
+			// The check below needs the request's size: encode it here,
+			// as gRPC's proto codec would have, and send the bytes.
+			if reqBuf, err = (proto.MarshalOptions{}).MarshalAppend(reqBuf, req); err != nil {
+				return status.Errorf(codes.Internal, "procedure %q: cannot encode the request %s: %v",
+					p.name, p.method.Desc.Input().FullName(), err)
+			}
+			ok = true
+		}
+	}
+	if limit := p.core.maxSend; limit > 0 && len(reqBuf) > limit {
+		// Refused here rather than by gRPC's client, whose words a gRPC
+		// server uses for a response over its own limit.
+		return status.Errorf(codes.ResourceExhausted,
+			"procedure %q: the request to %s is %d bytes once encoded, more than the %d bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size (bridge.WithUpstreamMessageLimits and grpc.MaxCallSendMsgSize of an embedded Handler's connection)",
+			p.name, p.method.FullName, len(reqBuf), limit)
 	}
 	// A call counts against the core's limit from here, where it goes
 	// upstream: arguments that do not fit are refused as such at any load.
@@ -286,9 +314,12 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 		err = upstream.Call(ctx, p.core.up.Conn(), p.method, req, recv)
 	}
 	if err != nil && !errors.Is(err, recvErr) {
-		size := len(reqBuf)
-		if !ok {
-			size = proto.Size(req)
+		// Explain asks for the request's size only when it needs it.
+		size := func() int {
+			if ok {
+				return len(reqBuf)
+			}
+			return proto.Size(req)
 		}
 		if msg, withheld := upstream.Explain(err, p.method, size); msg != "" {
 			// grpc-go's client made this failure: say what it means for

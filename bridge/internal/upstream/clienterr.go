@@ -16,8 +16,9 @@ import (
 // EOF") name neither the method nor the setting to change, and some name
 // the upstream's address, which is the operator's business, not every
 // client's. It returns "" for any other error, which must reach the client
-// as it is: above all the upstream's own statuses. reqSize is the size of
-// the request's wire encoding, as sent. withheld reports that the
+// as it is: above all the upstream's own statuses. reqSize returns the
+// size of the request's wire encoding, as sent; Explain calls it only for
+// a text whose meaning depends on it. withheld reports that the
 // explanation leaves grpc-go's text out rather than quoting it: the caller
 // logs that text for the operator.
 //
@@ -26,11 +27,6 @@ import (
 // each case is recognised by grpc-go's exact text (v1.85) and by what the
 // bridge knows of the call:
 //
-//   - "trying to send message larger than max (N vs. M)": grpc-go's client
-//     when N, the request's size, is over its send limit M; it then sends
-//     nothing. A server reports its own send limit with the same text, N
-//     being its response's size: that is told apart by N differing from
-//     reqSize.
 //   - "grpc: received message larger than max (N vs. M)": grpc-go's client
 //     when a response of N bytes is over its receive limit M. A grpc-go
 //     server says the same of a request over its own limit, N being the
@@ -65,7 +61,14 @@ import (
 // same; a withheld text goes to the bridge's log.
 //
 // Other texts of grpc-go's client are left as they are: they say enough,
-// or the bridge cannot meet them. "stream terminated by RST_STREAM with
+// or the bridge cannot meet them, or cannot tell them from the upstream's.
+// "trying to send message larger than max (N vs. M)" is how grpc-go's
+// client refuses a request over its send limit, and how a grpc-go server
+// reports a response over its own, N being the response's size, which may
+// equal the request's: the bridge cannot tell the two apart, so it checks
+// the request against its send limit before the call (see
+// invoke.Core.SetUpstreamLimits) and leaves the text, then the upstream's,
+// as it is. "stream terminated by RST_STREAM with
 // error code: ..." and "unexpected HTTP status code received from server:
 // ..." describe what the upstream (or a proxy) did; "the connection is
 // draining" and "... server is draining the connection" are retried by
@@ -75,7 +78,7 @@ import (
 // session (CALL_CANCEL) and invoke (deadlines) word where they end them
 // (a call cannot wait for a connection past them: the bridge's calls fail
 // fast, so the picker's "latest balancer error: ..." does not arise).
-func Explain(err error, m *Method, reqSize int) (explanation string, withheld bool) {
+func Explain(err error, m *Method, reqSize func() int) (explanation string, withheld bool) {
 	st, ok := status.FromError(err)
 	if !ok {
 		return "", false
@@ -92,11 +95,7 @@ func Explain(err error, m *Method, reqSize int) (explanation string, withheld bo
 	msg := st.Message()
 	switch st.Code() {
 	case codes.ResourceExhausted:
-		if n, limit, ok := sizes(msg, "trying to send message larger than max ("); ok && n == reqSize {
-			return fmt.Sprintf("the request to %s is %d bytes once encoded, more than the %d bytes the bridge sends its upstream in one message: the call was not sent; send less, or have the operator raise -upstream-max-send-size (grpc.MaxCallSendMsgSize of an embedded Handler's connection)",
-				m.FullName, n, limit), false
-		}
-		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && n != reqSize {
+		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && n != reqSize() {
 			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
 				m.FullName, n, limit), false
 		}
