@@ -5,9 +5,11 @@ package bridge_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strings"
@@ -17,6 +19,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding/gzip"
 	"google.golang.org/grpc/stats"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -255,6 +258,7 @@ func TestE2EUpstreamOwnMessageSizes(t *testing.T) {
 		b := bridgetest.StartBridgeDial(t, addr, d,
 			[]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(bridgeSendLimit))},
 			bridge.WithUpstreamMessageLimits(bridgeSendLimit, 0))
+		b.WaitReady(t)
 		c := bridgetest.Dial(t, b.URL, "wamp")
 		c.ReadWelcome(t)
 
@@ -290,6 +294,40 @@ func TestE2EUpstreamOwnMessageSizes(t *testing.T) {
 			fmt.Sprintf("trying to send message larger than max (%d vs. %d)", chatResp, sendLimit)))
 		c.Sync(t)
 	})
+}
+
+// TestE2EUpstreamOwnReceiveLimitCompressed: a connection that compresses
+// requests (an embedding program's grpc.UseCompressor) has the upstream
+// refuse a request over its receive limit naming the compressed size,
+// which is not the request's; the limit it names is not the bridge's, so
+// the client gets the upstream's words unchanged.
+func TestE2EUpstreamOwnReceiveLimitCompressed(t *testing.T) {
+	t.Parallel()
+	const recvLimit = 128 << 10
+	addr, _ := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{
+		Server: []grpc.ServerOption{grpc.MaxRecvMsgSize(recvLimit)}})
+	b := bridgetest.StartBridgeDial(t, addr, bridgetest.DescriptorSet,
+		[]grpc.DialOption{grpc.WithDefaultCallOptions(grpc.UseCompressor(gzip.Name))})
+	b.WaitReady(t)
+	c := bridgetest.Dial(t, b.URL, "wamp")
+	c.ReadWelcome(t)
+	// Base64 of random bytes: gzip takes a quarter off, no more, so the
+	// compressed request is still over the upstream's limit.
+	raw := make([]byte, 200<<10)
+	rng := rand.NewChaCha8([32]byte{})
+	rng.Read(raw)
+	text := base64.StdEncoding.EncodeToString(raw)
+	c.Send(t, fmt.Sprintf(`[2,"in",%q,{"text":%q}]`, echoProc, text))
+	ce := c.ExpectCallError(t, "in", 8)
+	var n, limit int
+	if _, err := fmt.Sscanf(ce.Desc, "grpc: received message larger than max (%d vs. %d)", &n, &limit); err != nil ||
+		ce.Desc != fmt.Sprintf("grpc: received message larger than max (%d vs. %d)", n, limit) {
+		t.Fatalf("errorDesc %q, want the upstream's words unchanged", ce.Desc)
+	}
+	if req := proto.Size(&bridgetestv1.EchoRequest{Text: text}); limit != recvLimit || n == req {
+		t.Errorf("errorDesc %q: want the upstream's limit %d and a compressed size, not the request's %d", ce.Desc, recvLimit, req)
+	}
+	c.Sync(t)
 }
 
 // TestE2EUpstreamSendLimit: with WithUpstreamMessageLimits, the bridge

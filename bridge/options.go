@@ -258,6 +258,20 @@ func WithMaxResultSize(bytes int) Option {
 // a response over its own send limit so. gRPC's client says them only
 // when the handler was told a larger send limit than its connection has,
 // or none, or when compressing made a request larger than the limit.
+//
+// A response over the receive limit fails with gRPC's "grpc: received
+// message larger than max (N vs. M)", which the client reads as a
+// message naming the procedure, the size, the limit and the setting to
+// raise, provided M is the receive limit given here (4 MiB unless told)
+// and N is not the size of the request: a gRPC server refuses a request
+// over its own limit in the same words, which reach the client as they
+// are. A connection that compresses requests blurs that: N is then the
+// compressed request's size, so an upstream whose receive limit equals
+// the bridge's and that refuses a compressed request is taken for a
+// response over the bridge's limit. The bridge command never compresses
+// requests. A compressed response that exceeds the limit only once
+// decompressed fails with gRPC's "grpc: received message after
+// decompression larger than max M", which reaches the client as it is.
 func WithUpstreamMessageLimits(send, recv int) Option {
 	return func(c *config) { c.upstreamMaxSend, c.upstreamMaxRecv = max(send, 0), max(recv, 0) }
 }

@@ -100,7 +100,9 @@ func (c *Core) SetMaxResult(bytes int) { c.maxResult.Store(int64(max(bytes, 0)))
 // grpc.MaxCallRecvMsgSize, in bytes; 0: not known, the default. A call
 // whose request encodes to more than send is refused before it is sent,
 // with RESOURCE_EXHAUSTED, so that gRPC's words for a message over a send
-// limit are always the upstream's (see [upstream.Explain]). Call it before
+// limit are always the upstream's; gRPC's words for a response over the
+// receive limit are explained only if they name recv (see
+// [upstream.Explain]). Call it before
 // the core runs calls; it is not safe for concurrent use with them.
 func (c *Core) SetUpstreamLimits(send, recv int) { c.maxSend, c.maxRecv = max(send, 0), max(recv, 0) }
 
@@ -321,7 +323,7 @@ func (p *Procedure) Call(ctx context.Context, args []json.RawMessage, emit func(
 			}
 			return proto.Size(req)
 		}
-		if msg, withheld := upstream.Explain(err, p.method, size); msg != "" {
+		if msg, withheld := upstream.Explain(err, p.method, p.core.maxRecv, size); msg != "" {
 			// grpc-go's client made this failure: say what it means for
 			// this procedure, keeping its code.
 			if withheld {

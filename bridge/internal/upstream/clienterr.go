@@ -16,9 +16,11 @@ import (
 // EOF") name neither the method nor the setting to change, and some name
 // the upstream's address, which is the operator's business, not every
 // client's. It returns "" for any other error, which must reach the client
-// as it is: above all the upstream's own statuses. reqSize returns the
-// size of the request's wire encoding, as sent; Explain calls it only for
-// a text whose meaning depends on it. withheld reports that the
+// as it is: above all the upstream's own statuses. recvLimit is the
+// receive limit of the bridge's connection (grpc.MaxCallRecvMsgSize), 0
+// if not known. reqSize returns the size of the request's wire encoding,
+// as sent; Explain calls it only for a text whose meaning depends on it.
+// withheld reports that the
 // explanation leaves grpc-go's text out rather than quoting it: the caller
 // logs that text for the operator.
 //
@@ -28,9 +30,16 @@ import (
 // bridge knows of the call:
 //
 //   - "grpc: received message larger than max (N vs. M)": grpc-go's client
-//     when a response of N bytes is over its receive limit M. A grpc-go
+//     when a response of N bytes is over its receive limit M, so M must
+//     be recvLimit (no explanation when recvLimit is not known). A grpc-go
 //     server says the same of a request over its own limit, N being the
-//     request's size: that case, N equal to reqSize, is left alone.
+//     request's size on the wire: that case, N equal to reqSize, is left
+//     alone, as is any M but recvLimit. What remains ambiguous is a
+//     connection that compresses requests (an embedding program's
+//     grpc.UseCompressor; the bridge command never does): N is then the
+//     compressed request's size, so the refusal of an upstream whose
+//     receive limit equals the bridge's is explained as a response over
+//     the bridge's. A compressed response is N bytes as received.
 //   - "error reading from server: ...", "closing transport due to: ...,
 //     received prior goaway: ...", "keepalive ping failed to receive ACK
 //     within timeout": the connection to the upstream was lost, or closed
@@ -73,12 +82,17 @@ import (
 // ..." describe what the upstream (or a proxy) did; "the connection is
 // draining" and "... server is draining the connection" are retried by
 // grpc-go itself; "grpc: received message after decompression larger
-// than max" needs a decompressor the bridge does not register; CANCELLED
+// than max M" (no N) is what a client reads when a compressed response
+// within the receive limit on the wire is larger once decompressed: the
+// bridge command links grpc-go's gzip codec in (through the OpenTelemetry
+// exporter, otlptracegrpc), so its client offers gzip and an upstream may
+// compress its responses; the text names the limit, and a grpc-go server
+// says the same of a compressed request; CANCELLED
 // and DEADLINE_EXCEEDED come from the bridge's own contexts, which the
 // session (CALL_CANCEL) and invoke (deadlines) word where they end them
 // (a call cannot wait for a connection past them: the bridge's calls fail
 // fast, so the picker's "latest balancer error: ..." does not arise).
-func Explain(err error, m *Method, reqSize func() int) (explanation string, withheld bool) {
+func Explain(err error, m *Method, recvLimit int, reqSize func() int) (explanation string, withheld bool) {
 	st, ok := status.FromError(err)
 	if !ok {
 		return "", false
@@ -95,8 +109,8 @@ func Explain(err error, m *Method, reqSize func() int) (explanation string, with
 	msg := st.Message()
 	switch st.Code() {
 	case codes.ResourceExhausted:
-		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && n != reqSize() {
-			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
+		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && limit == recvLimit && n != reqSize() {
+			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (bridge.WithUpstreamMessageLimits and grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
 				m.FullName, n, limit), false
 		}
 	case codes.Unavailable:

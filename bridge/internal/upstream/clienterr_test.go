@@ -30,7 +30,8 @@ import (
 func TestExplain(t *testing.T) {
 	t.Parallel()
 	m := &upstream.Method{FullName: "x.v1.S.M", Path: "/x.v1.S/M"}
-	const req = 300000 // the request's size in the cases below
+	const req = 300000        // the request's size in the cases below
+	const recvLimit = 4194304 // the bridge's receive limit in the cases below
 	withDetails := func(code codes.Code, msg string) error {
 		st, err := status.New(code, msg).WithDetails(&errdetails.ErrorInfo{Reason: "R"})
 		if err != nil {
@@ -61,6 +62,10 @@ func TestExplain(t *testing.T) {
 			[]string{"x.v1.S.M", "5242880 bytes", "4194304 bytes", "-upstream-max-recv-size", "grpc.MaxCallRecvMsgSize"}, false},
 		{"the upstream's own receive limit: our request",
 			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (300000 vs. 65536)"), nil, false},
+		{"the upstream's own receive limit: our request, compressed",
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (200000 vs. 65536)"), nil, false},
+		{"receive limit text naming another limit than the bridge's",
+			status.Error(codes.ResourceExhausted, "grpc: received message larger than max (9000000 vs. 8388608)"), nil, false},
 		{"receive limit text with details",
 			withDetails(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)"), nil, false},
 		{"receive limit text under another code",
@@ -155,7 +160,7 @@ func TestExplain(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			sized := false
-			got, withheld := upstream.Explain(tc.err, m, func() int { sized = true; return req })
+			got, withheld := upstream.Explain(tc.err, m, recvLimit, func() int { sized = true; return req })
 			// The request's size is worked out for the receive limit's
 			// text only.
 			if sized && !strings.HasPrefix(status.Convert(tc.err).Message(), "grpc: received message larger than max (") {
@@ -189,6 +194,14 @@ func TestExplain(t *testing.T) {
 			}
 		})
 	}
+	// Without a known receive limit, no receive limit is the bridge's.
+	t.Run("receive limit not known", func(t *testing.T) {
+		t.Parallel()
+		err := status.Error(codes.ResourceExhausted, "grpc: received message larger than max (5242880 vs. 4194304)")
+		if got, _ := upstream.Explain(err, m, 0, func() int { return req }); got != "" {
+			t.Errorf("Explain = %q, want none", got)
+		}
+	})
 }
 
 // TestExplainPickerFailures pins grpc-go's own texts: calls on a
@@ -249,7 +262,7 @@ func TestExplainPickerFailures(t *testing.T) {
 				t.Fatalf("call: %v, want UNAVAILABLE starting with one of %q", err, tc.prefix)
 			}
 			t.Logf("grpc-go: %s", st.Message())
-			got, withheld := upstream.Explain(err, m, func() int { t.Error("Explain asked for the request's size"); return 0 })
+			got, withheld := upstream.Explain(err, m, 0, func() int { t.Error("Explain asked for the request's size"); return 0 })
 			if !withheld || !strings.Contains(got, "not reachable") {
 				t.Fatalf("Explain(%v) = %q, %v; want the upstream not reachable, withheld", err, got, withheld)
 			}
