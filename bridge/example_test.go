@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"time"
 
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
@@ -74,4 +76,25 @@ func Example() {
 	// 1000 c1 index 1
 	// 1000 c1 index 2
 	// 3 c1 index 3
+}
+
+// A handler's connection with message size limits of its own: the handler
+// is told the same numbers, since it cannot read them from the
+// connection. It then refuses a request over 1 MiB itself, and explains a
+// response over 16 MiB to its client.
+func ExampleWithUpstreamMessageLimits() {
+	const send, recv = 1 << 20, 16 << 20
+	cc, err := grpc.NewClient("dns:///upstream.internal:50051",
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(send), grpc.MaxCallRecvMsgSize(recv)))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cc.Close()
+	h, err := bridge.NewHandler(cc, bridge.WithUpstreamMessageLimits(send, recv))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: "127.0.0.1:8080", Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServe())
 }
