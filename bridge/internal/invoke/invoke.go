@@ -102,8 +102,8 @@ func (c *Core) SetMaxResult(bytes int) { c.maxResult.Store(int64(max(bytes, 0)))
 // with RESOURCE_EXHAUSTED, so that gRPC's words for a message over a send
 // limit are always the upstream's; gRPC's words for a response over the
 // receive limit are explained only if they name recv (see
-// [upstream.Explain]). Call it before
-// the core runs calls; it is not safe for concurrent use with them.
+// [upstream.Explain]). Call it before the core runs calls; it is not safe
+// for concurrent use with them.
 func (c *Core) SetUpstreamLimits(send, recv int) { c.maxSend, c.maxRecv = max(send, 0), max(recv, 0) }
 
 // Running is the number of upstream calls under way.

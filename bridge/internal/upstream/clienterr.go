@@ -109,7 +109,7 @@ func Explain(err error, m *Method, recvLimit int, reqSize func() int) (explanati
 	msg := st.Message()
 	switch st.Code() {
 	case codes.ResourceExhausted:
-		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && limit == recvLimit && n != reqSize() {
+		if n, limit, ok := sizes(msg, "grpc: received message larger than max ("); ok && recvLimit > 0 && limit == recvLimit && n != reqSize() {
 			return fmt.Sprintf("the upstream's response to %s is %d bytes, more than the %d bytes the bridge accepts from its upstream in one message: ask for less at a time, or have the operator raise -upstream-max-recv-size (bridge.WithUpstreamMessageLimits and grpc.MaxCallRecvMsgSize of an embedded Handler's connection)",
 				m.FullName, n, limit), false
 		}
