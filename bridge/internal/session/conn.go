@@ -106,11 +106,14 @@ type batchConn struct {
 	rmu        sync.Mutex
 	pongWindow time.Duration // the pong watch's look window; 0: no watch
 	dataRef    int64         // bytes of data the client had taken at most, at the last look
+	// readUntil is, in Unix nanoseconds, the latest the reader's deadline
+	// may be: while watched, the cap of the watch (pongWatchCap after the
+	// last pong); once ending, the deadline endReadBy set.
+	readUntil int64
 
-	hdr         [10]byte // writeText's frame header
+	ctrlPending atomic.Uint32
 	batching    bool
 	readState   readState
-	ctrlPending atomic.Uint32
 }
 
 // Write writes p, which gorilla/websocket sends: the handshake's response
@@ -194,21 +197,11 @@ func (c *batchConn) reserveLocked(n int) error {
 func (c *batchConn) writeText(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	h := append(c.hdr[:0], 0x80|websocket.TextMessage) // FIN, opcode
-	switch n := len(p); {
-	case n <= 125:
-		h = append(h, byte(n))
-	case n <= 0xffff:
-		h = append(h, 126, byte(n>>8), byte(n))
-	default:
-		h = append(h, 127)
-		h = binary.BigEndian.AppendUint64(h, uint64(n))
-	}
-	if n := len(h) + len(p); c.batching && n <= maxBatchBuffer {
+	if n := textHeaderLen(len(p)) + len(p); c.batching && n <= maxBatchBuffer {
 		if err := c.reserveLocked(n); err != nil {
 			return err
 		}
-		c.buf = append(c.buf, h...)
+		c.buf = appendTextHeader(c.buf, len(p))
 		c.buf = append(c.buf, p...)
 		return nil
 	}
@@ -219,6 +212,18 @@ func (c *batchConn) writeText(p []byte) error {
 	// steadily is not taken for one that reads nothing.
 	if err := c.flushLocked(); err != nil {
 		return err
+	}
+	// The header goes out from the batch buffer, which the flush has
+	// emptied; outside a batch, which the session never writes in, from
+	// one of its own.
+	var h []byte
+	if c.batching {
+		if err := c.reserveLocked(maxTextHeader); err != nil {
+			return err
+		}
+		h = appendTextHeader(c.buf[:0], len(p))
+	} else {
+		h = appendTextHeader(make([]byte, 0, maxTextHeader), len(p))
 	}
 	if err := c.sendLocked(h); err != nil {
 		return err
@@ -234,6 +239,35 @@ func (c *batchConn) writeText(p []byte) error {
 		p = p[n:]
 	}
 	return nil
+}
+
+// maxTextHeader is the longest header of a message the bridge sends.
+const maxTextHeader = 10
+
+// textHeaderLen returns the length of the header of a text message of n
+// bytes.
+func textHeaderLen(n int) int {
+	switch {
+	case n <= 125:
+		return 2
+	case n <= 0xffff:
+		return 4
+	}
+	return maxTextHeader
+}
+
+// appendTextHeader appends the header of a text message of n bytes to b:
+// FIN, the opcode, no mask, and the length.
+func appendTextHeader(b []byte, n int) []byte {
+	b = append(b, 0x80|websocket.TextMessage)
+	switch {
+	case n <= 125:
+		return append(b, byte(n))
+	case n <= 0xffff:
+		return append(b, 126, byte(n>>8), byte(n))
+	}
+	b = append(b, 127)
+	return binary.BigEndian.AppendUint64(b, uint64(n))
 }
 
 // sendLocked writes p to the network under the deadline set, which a
