@@ -300,6 +300,10 @@ func (*peerGoneError) Is(target error) bool { return target == errPeerGone }
 // runs, so a timeout is a pong timeout; anything else is the peer gone.
 func (s *session) readError(err error) error {
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		if s.conn.batch.pongCapped() {
+			return &peerGoneError{fmt.Sprintf("the client answered no ping for %v (%d pong timeouts of %v: the data it kept taking held it no longer)",
+				pongWatchCap*s.cfg.PongTimeout, pongWatchCap, s.cfg.PongTimeout)}
+		}
 		return &peerGoneError{fmt.Sprintf("the client answered no ping for %v (the pong timeout)", s.cfg.PongTimeout)}
 	}
 	return errPeerGone
