@@ -156,7 +156,11 @@ func NewHandler(cc *grpc.ClientConn, opts ...Option) (*Handler, error) {
 			// session.Upgrade); with a pool gorilla holds no write buffer
 			// per connection for the control frames it writes.
 			WriteBufferPool: new(sync.Pool),
-			ReadBufferSize:  256,
+			// Gorilla's least read buffer. Reads must go through the
+			// connection session.Upgrade hands gorilla, or the pong
+			// watch is silently off: they do with this size and with
+			// 0, and a test checks it (see session.ReadBufferSize).
+			ReadBufferSize: session.ReadBufferSize,
 		},
 		sec:     sec,
 		stats:   stats,

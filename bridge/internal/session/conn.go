@@ -40,6 +40,17 @@ func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h ht
 	return &Conn{ws: ws, batch: hw.conn}, nil
 }
 
+// ReadBufferSize is the read buffer the bridge's upgrader gives each
+// connection: gorilla/websocket's least, where 0 would keep the hijacked
+// HTTP connection's buffer of 4 KiB for the connection's life; frames
+// larger than that are read straight into the message. Either way gorilla
+// reads through the connection Upgrade hands it (v1.5.3 resets the
+// hijacked reader onto it), which the pong watch (see pongs.go) and the
+// close grace need: were the reads to go straight to the network
+// connection, the watch would silently be off. TestUpgradeReadsThroughConn
+// checks both sizes.
+const ReadBufferSize = 256
+
 // WebSocket returns the underlying connection.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 

@@ -33,9 +33,15 @@ func (c *countingConn) Write(p []byte) (int, error) {
 // network writes counted, and the client side.
 func upgraded(t *testing.T) (*Conn, *countingConn, *websocket.Conn) {
 	t.Helper()
+	return upgradedWith(t, &websocket.Upgrader{ReadBufferSize: ReadBufferSize})
+}
+
+// upgradedWith is upgraded with the upgrader u.
+func upgradedWith(t *testing.T, u *websocket.Upgrader) (*Conn, *countingConn, *websocket.Conn) {
+	t.Helper()
 	conns := make(chan *Conn, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := Upgrade(&websocket.Upgrader{}, w, r, nil)
+		c, err := Upgrade(u, w, r, nil)
 		if err != nil {
 			t.Errorf("Upgrade: %v", err)
 			close(conns)
@@ -257,5 +263,35 @@ func TestWriteTextFraming(t *testing.T) {
 	}
 	if conn.batch.buf != nil {
 		t.Error("the connection holds a batch buffer after the batch ended")
+	}
+}
+
+// TestUpgradeReadsThroughConn: gorilla reads the frames of a connection
+// that Upgrade made through batchConn, where the pong watch and the close
+// grace live, with the bridge's ReadBufferSize and with 0, where gorilla
+// reuses the hijacked HTTP connection's bufio.Reader (resetting it onto
+// the connection Upgrade hands it). Were the reads to go straight to the
+// network connection, the watch would silently be off. The probe: the
+// network connection's read deadline has passed, while batchConn, ending,
+// has the reader wait until its ending deadline, an hour on.
+func TestUpgradeReadsThroughConn(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		size int
+	}{
+		{"ReadBufferSize", ReadBufferSize},
+		{"no ReadBufferSize", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, client := upgradedWith(t, &websocket.Upgrader{ReadBufferSize: tc.size})
+			c.batch.endReadBy(time.Now().Add(time.Hour))
+			c.batch.Conn.SetReadDeadline(time.Now())
+			if err := client.WriteMessage(websocket.TextMessage, []byte("[]")); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, err := c.ws.ReadMessage(); err != nil {
+				t.Errorf("a read past batchConn: %v; want it through batchConn, which would have waited", err)
+			}
+		})
 	}
 }
