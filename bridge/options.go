@@ -334,7 +334,10 @@ func WithPingInterval(d time.Duration) Option {
 // count, as WebSocket clients answer pings by themselves. On Linux, over
 // plain TCP, a client whose kernel keeps acknowledging data (not merely
 // the pings) is not disconnected, since a ping waits behind the socket
-// buffers for a slow reader. It should exceed the ping interval. The
+// buffers for a slow reader: for at most 4 pong timeouts after its last
+// pong, and only when a quarter of the timeout, and half of what it
+// exceeds the ping interval by, are at least 100 ms. It should exceed the
+// ping interval. The
 // default is 60s; 0 or less means the default.
 func WithPongTimeout(d time.Duration) Option {
 	return func(c *config) { c.pongTimeout = d }

@@ -398,7 +398,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 	fs.Var(durationFlag{&cfg.pingInterval, time.Millisecond, ""}, "ping-interval",
 		"`period` of the WebSocket pings the bridge sends")
 	fs.Var(durationFlag{&cfg.pongTimeout, time.Millisecond, ""}, "pong-timeout",
-		"a client that answers no ping for this `long` after its last pong is disconnected (data frames it sends do not count;\non Linux over plain TCP, one that keeps taking data stays); longer than -ping-interval")
+		"a client that answers no ping for this `long` after its last pong is disconnected (data frames it sends do not count;\non Linux over plain TCP, one that keeps taking data stays, up to 4 times this long); longer than -ping-interval")
 
 	// Deadlines and retries of calls, by method.
 	methodDurations := func(p *[]bridge.MethodDuration) *listFlag {
