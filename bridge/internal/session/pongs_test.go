@@ -21,21 +21,7 @@ func TestPongWatchCountsOnlyData(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the pong watch needs tcp_info and SIOCOUTQ (Linux)")
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	client, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := lis.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 	copied := make(chan struct{})
 	go func() {
 		defer close(copied)

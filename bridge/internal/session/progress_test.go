@@ -22,21 +22,7 @@ func TestSlowReaderKept(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("the progress watch needs SIOCOUTQ (Linux)")
 	}
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lis.Close()
-	client, err := net.Dial("tcp", lis.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	server, err := lis.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer server.Close()
+	client, server := tcpPair(t)
 
 	stop := make(chan struct{})
 	read := make(chan int64, 1)
@@ -95,4 +81,26 @@ func TestSlowReaderKept(t *testing.T) {
 		}
 	}
 	t.Logf("the client read %d bytes; the watch moved the deadline %d times", got, c.watch.deadlinesMoved())
+}
+
+// tcpPair returns the two ends of a TCP connection over loopback, closed
+// when the test ends.
+func tcpPair(t *testing.T) (client, server net.Conn) {
+	t.Helper()
+	lis, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lis.Close()
+	client, err = net.Dial("tcp", lis.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	server, err = lis.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { server.Close() })
+	return client, server
 }
