@@ -15,12 +15,19 @@ import (
 // A blocked stream stands for a call that runs too long: it sends count
 // messages and then waits until the bridge cancels it, which the upstream
 // reports (WaitCanceled). Deadlines that must not fire are an hour long.
+// testDeadline is the deadline or idle timeout that the tests here let
+// fire. The call, and for a stream its first messages, must reach the
+// upstream and come back before it: at 20ms, a loaded machine (CI with
+// other tests beside it) let it pass before the held call reached the
+// upstream, or before the answer of the Sync call that follows came back.
+const testDeadline = 250 * time.Millisecond
+
 func TestE2ECallTimeout(t *testing.T) {
 	t.Parallel()
 	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
 	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
 		bridge.WithCallTimeout(
-			bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: 20 * time.Millisecond},
+			bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: testDeadline},
 			bridge.MethodDuration{Pattern: "*", Duration: time.Hour},
 		))
 	c := bridgetest.Dial(t, br.URL, "wamp")
@@ -29,7 +36,7 @@ func TestE2ECallTimeout(t *testing.T) {
 	c.Send(t, `[2,"slow","bridgetest.v1.TestService.Stream",{"count":1,"block":true,"tag":"deadline"}]`)
 	c.ExpectFrame(t, `[1000,"slow",{"index":1,"tag":"deadline"}]`)
 	e := c.ExpectCallError(t, "slow", int(codes.DeadlineExceeded))
-	for _, want := range []string{`"bridgetest.v1.TestService.Stream"`, "20ms", "default deadline"} {
+	for _, want := range []string{`"bridgetest.v1.TestService.Stream"`, testDeadline.String(), "default deadline"} {
 		if !strings.Contains(e.Desc, want) {
 			t.Errorf("CALLERROR desc %q does not name %s", e.Desc, want)
 		}
@@ -49,7 +56,7 @@ func TestE2EMaxCallTimeout(t *testing.T) {
 	t.Parallel()
 	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
 	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
-		bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService", Duration: 20 * time.Millisecond}))
+		bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService", Duration: testDeadline}))
 	c := bridgetest.Dial(t, br.URL, "wamp")
 	c.ReadWelcome(t)
 	c.Send(t, `[2,"slow","bridgetest.v1.TestService.Stream",{"block":true,"tag":"max"}]`)
@@ -71,7 +78,7 @@ func TestE2EStreamIdleTimeout(t *testing.T) {
 	t.Parallel()
 	addr, svc := bridgetest.StartUpstream(t, bridgetest.UpstreamOptions{})
 	br := bridgetest.StartBridge(t, addr, bridgetest.Reflection,
-		bridge.WithStreamIdleTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: 20 * time.Millisecond}))
+		bridge.WithStreamIdleTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.TestService.Stream", Duration: testDeadline}))
 	c := bridgetest.Dial(t, br.URL, "wamp")
 	c.ReadWelcome(t)
 
@@ -81,7 +88,7 @@ func TestE2EStreamIdleTimeout(t *testing.T) {
 	c.ExpectFrame(t, `[1000,"idle",{"index":1,"tag":"idle"}]`)
 	c.ExpectFrame(t, `[1000,"idle",{"index":2,"tag":"idle"}]`)
 	e := c.ExpectCallError(t, "idle", int(codes.DeadlineExceeded))
-	if !strings.Contains(e.Desc, "sent no message for 20ms") {
+	if !strings.Contains(e.Desc, "sent no message for "+testDeadline.String()) {
 		t.Errorf("CALLERROR desc %q does not name the idle timeout", e.Desc)
 	}
 	if err := svc.WaitCanceled(t.Context(), "idle"); err != nil {
@@ -100,6 +107,7 @@ func TestE2EStreamIdleTimeout(t *testing.T) {
 // maximum deadline is cancelled upstream and answered with CALLERROR
 // wamp.error.timeout naming the procedure and which limit it was; the
 // upstream received the deadline with the call.
+
 func TestE2EUnaryDeadline(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -107,8 +115,8 @@ func TestE2EUnaryDeadline(t *testing.T) {
 		opt  bridge.Option
 		says string
 	}{
-		{"default", bridge.WithCallTimeout(bridge.MethodDuration{Pattern: echoProc, Duration: 20 * time.Millisecond}), "default deadline"},
-		{"maximum", bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.*", Duration: 20 * time.Millisecond}), "longest deadline allowed"},
+		{"default", bridge.WithCallTimeout(bridge.MethodDuration{Pattern: echoProc, Duration: testDeadline}), "default deadline"},
+		{"maximum", bridge.WithMaxCallTimeout(bridge.MethodDuration{Pattern: "bridgetest.v1.*", Duration: testDeadline}), "longest deadline allowed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -120,7 +128,7 @@ func TestE2EUnaryDeadline(t *testing.T) {
 			if ce.URI != "wamp.error.timeout" {
 				t.Errorf("errorURI %q, want wamp.error.timeout", ce.URI)
 			}
-			for _, want := range []string{`procedure "` + echoProc + `"`, "20ms", tc.says} {
+			for _, want := range []string{`procedure "` + echoProc + `"`, testDeadline.String(), tc.says} {
 				if !strings.Contains(ce.Desc, want) {
 					t.Errorf("CALLERROR desc %q does not say %s", ce.Desc, want)
 				}
@@ -128,8 +136,8 @@ func TestE2EUnaryDeadline(t *testing.T) {
 			if err := e.svc.WaitCanceled(t.Context(), "slow"); err != nil {
 				t.Fatal(err)
 			}
-			if left, ok := e.svc.EchoDeadline(t, "slow"); !ok || left > 20*time.Millisecond {
-				t.Errorf("the upstream's context: deadline %v away (set: %v), want one within 20ms", left, ok)
+			if left, ok := e.svc.EchoDeadline(t, "slow"); !ok || left > testDeadline {
+				t.Errorf("the upstream's context: deadline %v away (set: %v), want one within %v", left, ok, testDeadline)
 			}
 			c.Sync(t) // the session goes on
 		})
