@@ -188,17 +188,31 @@ func unixNano(t time.Time) int64 {
 }
 
 // reserveLocked makes room for n more bytes in the batch buffer, flushing
-// it when they would not fit; when n alone exceeds maxBatchBuffer the
-// buffer is left empty for the caller to write past it.
+// it when they would not fit, and growing it, to maxBatchBuffer at most,
+// so that the appends that follow never grow it themselves; when n alone
+// exceeds maxBatchBuffer the buffer is left empty for the caller to write
+// past it.
 func (c *batchConn) reserveLocked(n int) error {
 	if len(c.buf)+n > maxBatchBuffer {
 		if err := c.flushLocked(); err != nil {
 			return err
 		}
 	}
-	if c.buf == nil && n <= maxBatchBuffer {
+	if n > maxBatchBuffer {
+		return nil
+	}
+	if c.buf == nil {
 		c.bufp = batchBuffers.Get().(*[]byte)
 		c.buf = (*c.bufp)[:0]
+	}
+	if need := len(c.buf) + n; need > cap(c.buf) {
+		// Grown here, never past maxBatchBuffer: append would grow a
+		// buffer of 57344 bytes to 73728, which end then drops rather
+		// than pool, so that every full batch of a busy stream would
+		// grow a new buffer from 4 KiB, a dozen allocations.
+		b := make([]byte, len(c.buf), min(max(2*cap(c.buf), need), maxBatchBuffer))
+		copy(b, c.buf)
+		c.buf = b
 	}
 	return nil
 }

@@ -295,3 +295,47 @@ func TestUpgradeReadsThroughConn(t *testing.T) {
 		})
 	}
 }
+
+// discardConn is a network connection that takes every write at once.
+type discardConn struct{ net.Conn }
+
+func (discardConn) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestBatchBufferGrowth: however full a batch gets, and whatever buffer
+// the pool gave it, the batch buffer never grows past maxBatchBuffer, so
+// that end gives it back to the pool: a buffer grown past it is dropped,
+// and every full batch of a busy stream would grow a new one from 4 KiB.
+// Messages (writeText) and control frames (Write) alike.
+func TestBatchBufferGrowth(t *testing.T) {
+	for _, start := range []int{0, 4 << 10, 40960, 57344} {
+		for _, size := range []int{153, 1000, 4096, 30000} {
+			for _, control := range []bool{false, true} {
+				c := &batchConn{Conn: discardConn{}}
+				c.begin(0)
+				if start > 0 {
+					b := make([]byte, 0, start)
+					c.buf, c.bufp = b, &b
+				}
+				frame := make([]byte, size)
+				for written := 0; written < 2*maxBatchBuffer; written += size {
+					var err error
+					if control {
+						_, err = c.Write(frame)
+					} else {
+						err = c.writeText(frame)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					if got := cap(c.buf); got > maxBatchBuffer {
+						t.Fatalf("a buffer of %d bytes at first, frames of %d (control %v): capacity %d after %d bytes, over %d",
+							start, size, control, got, written+size, maxBatchBuffer)
+					}
+				}
+				if err := c.end(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+}
