@@ -143,7 +143,7 @@ func TestE2EPongSlowReader(t *testing.T) {
 // but not for ever. The stream outlasts the cap at the client's pace.
 func TestE2EPongWatchCap(t *testing.T) {
 	logs := &recordHandler{records: make(chan map[string]string, 1000)}
-	// Twice the messages of TestE2EPongSlowReader: at the cap, 2 s in, the
+	// Twice the messages of TestE2EPongSlowReader: at the cap, 4 s in, the
 	// client has read 2 MB and the buffers hold 1 MB, far from the end.
 	const messages = 2 * slowMessages
 	r := readSlowly(t, messages, false, bridge.WithLogger(slog.New(logs)))
@@ -160,11 +160,15 @@ func TestE2EPongWatchCap(t *testing.T) {
 	t.Logf("closed after %d of %d messages (%d bytes, %d pings unanswered)", r.progress, messages, r.read, r.pings)
 }
 
+// The timings of readSlowly. A look window is a quarter of the pong
+// timeout, 250 ms: a stall of the client or the bridge longer than that
+// (a loaded machine, the race detector) reads as a client taking no data,
+// which at 125 ms happened in 1 run of 10 under load.
 const (
-	slowPingInterval = 100 * time.Millisecond
-	slowPongTimeout  = 500 * time.Millisecond
-	slowRate         = 1 << 20 // bytes the client reads a second
-	slowMessages     = 3000    // of slowMsgSize: more than the buffers hold, and seconds at slowRate
+	slowPingInterval = 200 * time.Millisecond
+	slowPongTimeout  = time.Second
+	slowRate         = 512 << 10 // bytes the client reads a second
+	slowMessages     = 2000      // of slowMsgSize: twice what the buffers hold, and seconds at slowRate
 	slowMsgSize      = 1000
 )
 
@@ -181,9 +185,9 @@ type slowRead struct {
 // bytes a second, answering pings if answer is true, until the stream or
 // the connection ends.
 //
-// The client reads 1 MiB/s, catching up after a pause, so that each look
-// window of the watch (a quarter of the pong timeout) sees several of the
-// 64 KiB steps in which a receiving kernel on loopback announces room.
+// The client reads 512 KiB/s, catching up after a pause, so that each
+// look window of the watch (a quarter of the pong timeout) sees several of
+// the 64 KiB steps in which a receiving kernel on loopback announces room.
 // The socket buffers are set, not left to the kernels' tuning, which let a
 // ping wait anything from 0.3 to 2.2 pong timeouts, too little at times
 // for a client to need the watch: a send buffer of 2 × 448 KiB at the
