@@ -115,20 +115,19 @@ func Explain(err error, m *Method, recvLimit int, reqSize func() int) (explanati
 		}
 	case codes.Unavailable:
 		const retry = "the call may have run upstream: call again if that is safe"
-		quoted := withoutAddresses(msg)
 		switch {
 		case unreachable(msg):
 			return fmt.Sprintf("the bridge's upstream is not reachable: the bridge found no connection to it for the call of %s, so the call was not sent; retry shortly",
 				m.FullName), true
 		case strings.HasPrefix(msg, "closing transport due to: ") && strings.Contains(msg, ", received prior goaway: "):
 			return fmt.Sprintf("the upstream announced that it was shutting down (HTTP/2 GOAWAY) and its connection closed before the call of %s ended (gRPC: %s): check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, quoted, retry), false
+				m.FullName, withoutAddresses(msg), retry), false
 		case strings.HasPrefix(msg, "error reading from server: "):
 			return fmt.Sprintf("the bridge's connection to its upstream broke during the call of %s (gRPC: %s): the upstream closed it or went away (a restart, a crash, or a proxy between them that cut it); check the upstream's logs and the bridge's /readyz; %s",
-				m.FullName, quoted, retry), false
+				m.FullName, withoutAddresses(msg), retry), false
 		case msg == "keepalive ping failed to receive ACK within timeout":
 			return fmt.Sprintf("the upstream did not answer the bridge's keep-alive ping in time, so the bridge gave up its connection during the call of %s (gRPC: %s): the network to the upstream or the upstream itself is stuck; check both, and -upstream-keepalive (grpc.WithKeepaliveParams of an embedded Handler's connection); %s",
-				m.FullName, quoted, retry), false
+				m.FullName, withoutAddresses(msg), retry), false
 		}
 	}
 	return "", false
@@ -167,14 +166,8 @@ func unreachable(msg string) bool {
 				strings.HasPrefix(desc, "error reading server preface: ") ||
 				strings.HasPrefix(desc, "initial http2 frame from server is not a settings frame: "))
 	}
-	if rest, ok := strings.CutPrefix(msg, "write "); ok {
-		network, rest, _ := strings.Cut(rest, " ")
-		addrs, _, found := strings.Cut(rest, ": ")
-		switch network {
-		case "tcp", "tcp4", "tcp6", "unix":
-			return found && strings.Contains(addrs, "->") && !strings.Contains(addrs, " ")
-		}
-		return false
+	if strings.HasPrefix(msg, "write ") {
+		return netOpWrite.MatchString(msg)
 	}
 	// pick_first's name resolution failures (pickfirst.go), round_robin's
 	// endpointsharding with no endpoint, and balancer/base's mergeErrors.
@@ -211,7 +204,16 @@ func sizes(msg, prefix string) (n, limit int, ok bool) {
 // and its cause: the network and the connection's addresses, local and
 // remote ("read tcp 10.0.0.9:41234->10.0.0.5:50051: ", "write tcp
 // [::1]:41234->[::1]:50051: "), or the one address a dial names.
-var netOpAddrs = regexp.MustCompile(`\b(read|write|dial) (tcp|tcp4|tcp6|unix) [^ ]+: `)
+var netOpAddrs = regexp.MustCompile(`\b(read|write|dial) ` + netOpNetworks + ` [^ ]+: `)
+
+// netOpWrite matches the text of a *net.OpError of a write on a
+// connection, as unreachable knows it: "write", a stream network, the
+// local->remote addresses, then the cause.
+var netOpWrite = regexp.MustCompile(`^write ` + netOpNetworks + ` [^ ]+->[^ ]+: `)
+
+// netOpNetworks are the networks of the bridge's upstream connections, as
+// a *net.OpError's text names them.
+const netOpNetworks = `(?:tcp|tcp4|tcp6|unix)`
 
 // withoutAddresses returns msg, a text of grpc-go's quoted to the client,
 // without the addresses a network error in it names: the upstream's
