@@ -337,8 +337,7 @@ func WithPingInterval(d time.Duration) Option {
 // buffers for a slow reader: for at most 4 pong timeouts after its last
 // pong, and only when a quarter of the timeout, and half of what it
 // exceeds the ping interval by, are at least 100 ms. It should exceed the
-// ping interval. The
-// default is 60s; 0 or less means the default.
+// ping interval. The default is 60s; 0 or less means the default.
 func WithPongTimeout(d time.Duration) Option {
 	return func(c *config) { c.pongTimeout = d }
 }
