@@ -100,9 +100,11 @@ func pongLookWindow(interval, timeout time.Duration) time.Duration {
 
 // watchPongs sets the reader's first deadline: the pong timeout, watched
 // with the given look window (0: not watched) where the connection allows.
-// It is called before the reader and the writer start.
+// It is called before the reader and the writer start, and makes no system
+// call: a socket whose acknowledgements cannot be read after all (a
+// kernel that refuses TCP_INFO) is watched as not taking data.
 func (c *batchConn) watchPongs(timeout, window time.Duration) error {
-	if _, _, ok := ackedAndQueued(c.Conn); !ok {
+	if !acksVisible(c.Conn) {
 		window = 0
 	}
 	c.rmu.Lock()

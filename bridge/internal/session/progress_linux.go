@@ -37,10 +37,10 @@ func sendQueueLen(c net.Conn) (int, bool) {
 // is not a plain TCP socket. The pong watch needs the bytes as the client
 // acknowledges them, which TLS would change: it takes no TLS connection.
 func ackedAndQueued(c net.Conn) (acked, queued int64, ok bool) {
-	tcp, ok := c.(*net.TCPConn)
-	if !ok {
+	if !acksVisible(c) {
 		return 0, 0, false
 	}
+	tcp := c.(*net.TCPConn)
 	raw, err := tcp.SyscallConn()
 	if err != nil {
 		return 0, 0, false
@@ -56,4 +56,11 @@ func ackedAndQueued(c net.Conn) (acked, queued int64, ok bool) {
 		return 0, 0, false
 	}
 	return int64(info.Bytes_acked), int64(q), true
+}
+
+// acksVisible reports whether ackedAndQueued can look at c: a plain TCP
+// connection. It makes no system call.
+func acksVisible(c net.Conn) bool {
+	_, ok := c.(*net.TCPConn)
+	return ok
 }
