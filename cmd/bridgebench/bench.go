@@ -45,7 +45,8 @@ const (
 const (
 	sideDirect = iota
 	sideBridge
-	sideProxy // the gRPC proxy of the reference figures (proxy.go)
+	sideProxy   // the gRPC proxy of the reference figures (proxy.go)
+	sideWSRelay // the WebSocket relay of the reference figures (wsrelay.go)
 	numSides
 )
 
@@ -56,18 +57,20 @@ type roundResult struct {
 	thrDirect, thrBridge       float64          // calls/s
 	cpu                        [numFigures][numSides]cpuPerOp
 
-	// The same figures through the gRPC proxy.
-	streamProxy float64
-	latProxy    [3]time.Duration
-	thrProxy    float64
+	// The same figures through the gRPC proxy, and through the WebSocket
+	// relay.
+	streamProxy, streamRelay float64
+	latProxy, latRelay       [3]time.Duration
+	thrProxy, thrRelay       float64
 
-	// p50 of the TCP round trips of the floor figures: direct to the
+	// p50 of the TCP round trips of the hop figures: direct to the
 	// echo server in the upstream process, and through the relay process.
 	tcpEcho, tcpRelay time.Duration
 }
 
 // pids are the processes whose CPU time the report shows. bridge is the
-// process in the middle: the bridge, or the gRPC proxy for its figures.
+// process in the middle: the bridge, or the gRPC proxy or the WebSocket
+// relay for their figures.
 type pids struct{ client, bridge, upstream int }
 
 // A cpuPerOp is the CPU time per message or call of each process during a
@@ -206,6 +209,13 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
+	wr, relayURL, err := startWSRelayProcess(ctx, self, dir, addr, cfg.bridgeEnv)
+	if wr != nil {
+		children = append(children, wr)
+	}
+	if err != nil {
+		return nil, err
+	}
 	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
 	if br != nil {
 		children = append(children, br)
@@ -213,7 +223,8 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, gRPC proxy on %s, TCP relay on %s\n", addr, echoAddr, wsURL, proxyAddr, relayAddr)
+	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, gRPC proxy on %s, WebSocket relay on %s, TCP relay on %s\n",
+		addr, echoAddr, wsURL, proxyAddr, relayURL, relayAddr)
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -226,16 +237,17 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		return nil, fmt.Errorf("client of the gRPC proxy: %w", err)
 	}
 	defer pcc.Close()
-	clients := clients{direct: client, proxy: benchv1.NewBenchServiceClient(pcc)}
+	clients := clients{direct: client, proxy: benchv1.NewBenchServiceClient(pcc), bridge: wsURL, relay: relayURL}
 	procs := [numSides]pids{
-		sideDirect: {client: os.Getpid(), upstream: up.cmd.Process.Pid},
-		sideBridge: {client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
-		sideProxy:  {client: os.Getpid(), bridge: px.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
+		sideDirect:  {client: os.Getpid(), upstream: up.cmd.Process.Pid},
+		sideBridge:  {client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
+		sideProxy:   {client: os.Getpid(), bridge: px.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
+		sideWSRelay: {client: os.Getpid(), bridge: wr.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
 	}
 	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
 
 	for r := range cfg.rounds {
-		res, frameLen, err := runRound(ctx, cfg, clients, wsURL, tcp, procs, r%2 == 1)
+		res, frameLen, err := runRound(ctx, cfg, clients, tcp, procs, r%2 == 1)
 		if err != nil {
 			return nil, fmt.Errorf("round %d: %w", r+1, err)
 		}
@@ -246,10 +258,10 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		}
 		rep.rounds = append(rep.rounds, res)
 		rep.frameLen = frameLen
-		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy): stream %s / %s / %s msg/s; unary p50 %s / %s / %s; concurrency %d: %s / %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
-			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge), formatCount(res.streamProxy),
-			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]), formatMicros(res.latProxy[0]),
-			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge), formatCount(res.thrProxy),
+		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy / WebSocket relay): stream %s / %s / %s / %s msg/s; unary p50 %s / %s / %s / %s; concurrency %d: %s / %s / %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
+			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge), formatCount(res.streamProxy), formatCount(res.streamRelay),
+			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]), formatMicros(res.latProxy[0]), formatMicros(res.latRelay[0]),
+			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge), formatCount(res.thrProxy), formatCount(res.thrRelay),
 			formatMicros(res.tcpEcho), formatMicros(res.tcpRelay))
 	}
 
@@ -272,21 +284,25 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	return rep, nil
 }
 
-// tcpAddrs are the servers of the TCP floor figures.
+// tcpAddrs are the servers of the TCP hop figures.
 type tcpAddrs struct {
 	echo  string // the echo server, in the upstream process
 	relay string // the relay process in front of it
 }
 
-// clients are the gRPC clients of a round: to the upstream, and to the
-// gRPC proxy in front of it.
-type clients struct{ direct, proxy benchv1.BenchServiceClient }
+// clients are what a round calls: gRPC clients of the upstream and of the
+// gRPC proxy in front of it, and the WebSocket URLs of the bridge and of
+// the WebSocket relay.
+type clients struct {
+	direct, proxy benchv1.BenchServiceClient
+	bridge, relay string
+}
 
 // runRound measures each figure on each side, in the order direct, bridge,
-// gRPC proxy, or the other way round when bridgeFirst, and returns the
-// figures and the size of a progress frame. The TCP floor figures come
-// last, the relay first when bridgeFirst.
-func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
+// gRPC proxy, WebSocket relay, or the other way round when bridgeFirst,
+// and returns the figures and the size of the bridge's progress frame. The
+// TCP hop figures come last, the relay first when bridgeFirst.
+func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
 	measure := func(fig, side int, f func() (int64, error)) error {
@@ -302,8 +318,8 @@ func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAd
 		}
 		return nil
 	}
-	sides := func(fig int, direct, bridge, proxy func() (int64, error)) error {
-		fs := [numSides]func() (int64, error){sideDirect: direct, sideBridge: bridge, sideProxy: proxy}
+	sides := func(fig int, direct, bridge, proxy, relay func() (int64, error)) error {
+		fs := [numSides]func() (int64, error){sideDirect: direct, sideBridge: bridge, sideProxy: proxy, sideWSRelay: relay}
 		for i := range numSides {
 			side := i
 			if bridgeFirst {
@@ -321,12 +337,16 @@ func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAd
 		res.streamDirect = s.rate()
 		return s.ops, err
 	}, func() (int64, error) {
-		s, n, err := bridgeStream(ctx, url, d)
+		s, n, err := bridgeStream(ctx, "bridge", cl.bridge, d)
 		res.streamBridge, frameLen = s.rate(), n
 		return s.ops, err
 	}, func() (int64, error) {
 		s, err := grpcStream(ctx, "gRPC proxy", cl.proxy, d)
 		res.streamProxy = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, _, err := bridgeStream(ctx, "WebSocket relay", cl.relay, d)
+		res.streamRelay = s.rate()
 		return s.ops, err
 	})
 	if err != nil {
@@ -340,12 +360,16 @@ func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAd
 		res.latDirect = pcts(rtts)
 		return int64(len(rtts) + latencyWarmup), err
 	}, func() (int64, error) {
-		rtts, err := bridgeLatency(ctx, url, d)
+		rtts, err := bridgeLatency(ctx, "bridge", cl.bridge, d)
 		res.latBridge = pcts(rtts)
 		return int64(len(rtts) + latencyWarmup), err
 	}, func() (int64, error) {
 		rtts, err := grpcLatency(ctx, "gRPC proxy", cl.proxy, d)
 		res.latProxy = pcts(rtts)
+		return int64(len(rtts) + latencyWarmup), err
+	}, func() (int64, error) {
+		rtts, err := bridgeLatency(ctx, "WebSocket relay", cl.relay, d)
+		res.latRelay = pcts(rtts)
 		return int64(len(rtts) + latencyWarmup), err
 	})
 	if err != nil {
@@ -356,12 +380,16 @@ func runRound(ctx context.Context, cfg config, cl clients, url string, tcp tcpAd
 		res.thrDirect = s.rate()
 		return s.ops, err
 	}, func() (int64, error) {
-		s, err := bridgeThroughput(ctx, url, d, cfg.concurrency)
+		s, err := bridgeThroughput(ctx, "bridge", cl.bridge, d, cfg.concurrency)
 		res.thrBridge = s.rate()
 		return s.ops, err
 	}, func() (int64, error) {
 		s, err := grpcThroughput(ctx, "gRPC proxy", cl.proxy, d, cfg.concurrency)
 		res.thrProxy = s.rate()
+		return s.ops, err
+	}, func() (int64, error) {
+		s, err := bridgeThroughput(ctx, "WebSocket relay", cl.relay, d, cfg.concurrency)
+		res.thrRelay = s.rate()
 		return s.ops, err
 	})
 	if err != nil {
@@ -415,10 +443,10 @@ func medianRatio(rs []roundResult, num, den func(roundResult) float64) float64 {
 func (rep *report) print(w io.Writer, markdown bool) error {
 	cfg := rep.cfg
 	var b strings.Builder
-	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream, gRPC proxy and TCP relay in separate processes on 127.0.0.1.\n",
+	fmt.Fprintf(&b, "bridgebench: %d round(s) of %v per measurement and side; %s %s/%s, %d CPUs, GOMAXPROCS %d; client, bridge, upstream, gRPC proxy, WebSocket relay and TCP relay in separate processes on 127.0.0.1.\n",
 		cfg.rounds, cfg.duration, runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	if len(cfg.bridgeEnv) > 0 {
-		fmt.Fprintf(&b, "The bridge and the gRPC proxy ran with %s added to their environment.\n", strings.Join(cfg.bridgeEnv, " "))
+		fmt.Fprintf(&b, "The bridge, the gRPC proxy and the WebSocket relay ran with %s added to their environment.\n", strings.Join(cfg.bridgeEnv, " "))
 	}
 	if cfg.quick {
 		fmt.Fprintf(&b, "A smoke run (-quick): its figures show that every part runs, but are too short and too few to judge the targets by, so the result column says %q. Run without -quick to judge them.\n", notJudged)
@@ -458,9 +486,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	if err := t.print(w, markdown); err != nil {
 		return err
 	}
-	floors := make([]float64, len(rs))
+	hops := make([]float64, len(rs))
 	for i, r := range rs {
-		floors[i] = floorRatio(r.latDirect[0], r.tcpEcho, r.tcpRelay)
+		hops[i] = hopRatio(r.latDirect[0], r.tcpEcho, r.tcpRelay)
 	}
 	if _, err := fmt.Fprintf(w, `
 Direct and bridge: medians over the rounds; bridge/direct: median of each round's ratio.
@@ -469,12 +497,14 @@ time for as long as each unary figure, after %d warm-up round trips: in the dire
 an echo server in the upstream process, in the bridge column through a minimal relay, a process of
 its own that passes each message on to the echo server and the reply back.
 
-A bridge in its own process adds at least one such hop: with the TCP figures of this run, the lowest unary p50 ratio any separate-process bridge could reach here is about %s
-(median over the rounds of (direct gRPC p50 + relay p50 - echo p50) / direct gRPC p50).
-`, tcpMessageSize, latencyWarmup, formatRatio(median(floors))); err != nil {
+Direct gRPC plus what the relay adds to the TCP round trip would be about %s of direct gRPC
+(median over the rounds of (direct gRPC p50 + relay p50 - echo p50) / direct gRPC p50). It is no
+floor under the bridge's ratio: a process in the middle that is awake when the reply comes back adds
+less than the relay, which sleeps in every read. The WebSocket relay below is the measured bound.
+`, tcpMessageSize, latencyWarmup, formatRatio(median(hops))); err != nil {
 		return err
 	}
-	if err := rep.printProxy(w, markdown); err != nil {
+	if err := rep.printReferences(w, markdown); err != nil {
 		return err
 	}
 	if err := rep.printCPU(w, markdown); err != nil {
@@ -547,46 +577,87 @@ func rateFormat(unit string) func(float64) string {
 // formatMicrosFloat formats a duration held as a float64 of nanoseconds.
 func formatMicrosFloat(x float64) string { return formatMicros(time.Duration(x)) }
 
-// printProxy writes the reference figures: the gRPC proxy in the bridge's
-// place.
-func (rep *report) printProxy(w io.Writer, markdown bool) error {
-	rs := rep.rounds
-	t := table{header: []string{"figure, through a gRPC proxy in the bridge's place", "direct gRPC", "gRPC proxy", "proxy/direct", "bridge/direct"}}
-	add := func(name string, format func(float64) string, direct, proxy, bridge func(roundResult) float64) {
-		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, proxy))),
-			formatRatio(medianRatio(rs, proxy, direct)), formatRatio(medianRatio(rs, bridge, direct)))
-	}
-	add("server-streaming throughput", rateFormat("msg/s"),
-		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamProxy },
-		func(r roundResult) float64 { return r.streamBridge })
-	add("unary round trip p50, concurrency 1", formatMicrosFloat,
-		func(r roundResult) float64 { return float64(r.latDirect[0]) }, func(r roundResult) float64 { return float64(r.latProxy[0]) },
-		func(r roundResult) float64 { return float64(r.latBridge[0]) })
-	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"),
-		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrProxy },
-		func(r roundResult) float64 { return r.thrBridge })
-	if _, err := io.WriteString(w, "\n"); err != nil {
-		return err
-	}
-	if err := t.print(w, markdown); err != nil {
-		return err
-	}
-	_, err := io.WriteString(w, `
+// A reference is a hop in the bridge's place whose figures the report
+// shows beside the bridge's: the gRPC proxy, the WebSocket relay.
+type reference struct {
+	name   string // as in the table's header: "gRPC proxy"
+	short  string // as in its ratio's header: "proxy"
+	stream func(roundResult) float64
+	lat    func(roundResult) time.Duration // p50
+	thr    func(roundResult) float64
+	note   string // what it is, after the table
+}
+
+// references are the reference hops, in the order of their tables.
+var references = []reference{
+	{
+		name: "gRPC proxy", short: "proxy",
+		stream: func(r roundResult) float64 { return r.streamProxy },
+		lat:    func(r roundResult) time.Duration { return r.latProxy[0] },
+		thr:    func(r roundResult) float64 { return r.thrProxy },
+		note: `
 The gRPC proxy is the lightest gRPC hop that can stand where the bridge does: a process of its own
 (on one processor, as the bridge by default) whose grpc-go server passes each call's bytes to the
 upstream over one grpc-go client connection and the responses' bytes back, with no WebSocket, no
 JSON and no schema. A bridge built on grpc-go's client pays at least that client's half of it.
-`)
-	return err
+`,
+	},
+	{
+		name: "WebSocket relay", short: "relay",
+		stream: func(r roundResult) float64 { return r.streamRelay },
+		lat:    func(r roundResult) time.Duration { return r.latRelay[0] },
+		thr:    func(r roundResult) float64 { return r.thrRelay },
+		note: `
+The WebSocket relay is the lightest WebSocket-to-gRPC hop: a process of its own (on one processor,
+as the bridge by default) built from the bridge's parts, gorilla/websocket towards the client and
+one grpc-go client connection with the bridge's windows towards the upstream, with the bridge's
+batched writes and reused call goroutines. It knows only the benchmark's two methods: it takes the
+call ID and the one number of each CALL by position, sends that number to the upstream as protobuf
+bytes, and answers every response with the same JSON, rendered once at start. No schema, no
+transcoding, no metadata, no metrics, no limits: what any bridge of these parts pays for the hop.
+`,
+	},
+}
+
+// printReferences writes the figures of each reference hop beside the
+// bridge's.
+func (rep *report) printReferences(w io.Writer, markdown bool) error {
+	rs := rep.rounds
+	for _, ref := range references {
+		t := table{header: []string{"figure, through a " + ref.name + " in the bridge's place", "direct gRPC", ref.name, ref.short + "/direct", "bridge/direct"}}
+		add := func(name string, format func(float64) string, direct, hop, bridge func(roundResult) float64) {
+			t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, hop))),
+				formatRatio(medianRatio(rs, hop, direct)), formatRatio(medianRatio(rs, bridge, direct)))
+		}
+		add("server-streaming throughput", rateFormat("msg/s"),
+			func(r roundResult) float64 { return r.streamDirect }, ref.stream,
+			func(r roundResult) float64 { return r.streamBridge })
+		add("unary round trip p50, concurrency 1", formatMicrosFloat,
+			func(r roundResult) float64 { return float64(r.latDirect[0]) }, func(r roundResult) float64 { return float64(ref.lat(r)) },
+			func(r roundResult) float64 { return float64(r.latBridge[0]) })
+		add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"),
+			func(r roundResult) float64 { return r.thrDirect }, ref.thr,
+			func(r roundResult) float64 { return r.thrBridge })
+		if _, err := io.WriteString(w, "\n"); err != nil {
+			return err
+		}
+		if err := t.print(w, markdown); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(w, ref.note); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // printCPU writes the CPU time per message or call of each process, when
 // it was read.
 func (rep *report) printCPU(w io.Writer, markdown bool) error {
-	t := table{header: []string{"CPU time per message or call", "client", "bridge or proxy", "upstream", "all three"}}
+	t := table{header: []string{"CPU time per message or call", "client", "bridge, proxy or relay", "upstream", "all three"}}
 	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
 	for fig := range numFigures {
-		for side, sideName := range [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy"} {
+		for side, sideName := range [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay"} {
 			var client, bridge, upstream, total []float64
 			for _, r := range rep.rounds {
 				c := r.cpu[fig][side]

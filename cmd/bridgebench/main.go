@@ -7,16 +7,18 @@
 // It builds the real bridge (cmd/bridge) into a temporary directory, runs
 // its own executable again as the upstream (bench.v1.BenchService with
 // server reflection, and a TCP echo server), as a TCP relay in front of
-// that echo server and as a minimal gRPC proxy in front of the upstream,
-// and measures from its own process: server-streaming throughput, unary
-// round trips at concurrency 1, unary throughput at concurrency 64 over one
-// connection, each round measuring direct gRPC, the bridge and the gRPC
-// proxy one after the other; TCP round trips direct to the echo server and
-// through the relay, which show what one process hop costs and so set a
-// floor under the unary ratio of any bridge in its own process; then the
-// bridge's memory per idle session. The gRPC proxy's figures show what the
-// lightest gRPC hop in the bridge's place reaches. It prints medians over
-// the rounds. Run it from inside the repository (it runs `go build`).
+// that echo server, and as a minimal gRPC proxy and a minimal WebSocket
+// relay in front of the upstream, and measures from its own process:
+// server-streaming throughput, unary round trips at concurrency 1, unary
+// throughput at concurrency 64 over one connection, each round measuring
+// direct gRPC, the bridge, the gRPC proxy and the WebSocket relay one after
+// the other; TCP round trips direct to the echo server and through the TCP
+// relay, which show what one process hop costs a plain round trip; then
+// the bridge's memory per idle session. The gRPC proxy's figures show what the lightest gRPC
+// hop in the bridge's place reaches, the WebSocket relay's what the
+// lightest WebSocket-to-gRPC hop built from the bridge's parts reaches. It
+// prints medians over the rounds. Run it from inside the repository (it
+// runs `go build`).
 package main
 
 import (
@@ -80,8 +82,9 @@ processes, and compares the bridge with direct gRPC to the same upstream:
 streaming throughput, unary round trip, unary throughput at concurrency 64,
 and the bridge's memory per idle session. TCP round trips direct to an echo
 server and through a relay process show what one process hop costs here;
-the same gRPC figures through a minimal gRPC proxy process, in the bridge's
-place, show what the lightest gRPC hop reaches.
+the same figures through a minimal gRPC proxy process and through a minimal
+WebSocket relay process, each in the bridge's place, show what the lightest
+gRPC hop and the lightest WebSocket-to-gRPC hop reach.
 
 flags:
 `)
@@ -92,7 +95,7 @@ flags:
 	fs.IntVar(&cfg.concurrency, "concurrency", 64, "calls outstanding in the unary throughput figure")
 	sessions := fs.String("sessions", "1000,10000", "comma-separated `counts` of idle sessions for the memory figure; empty: skip it")
 	fs.BoolVar(&cfg.markdown, "markdown", false, "print the tables as Markdown (for the README)")
-	bridgeEnv := fs.String("bridge-env", "", "space-separated NAME=VALUE `settings` added to the environment of the bridge and of the gRPC proxy, e.g. \"GOMAXPROCS=1 GOGC=200\"")
+	bridgeEnv := fs.String("bridge-env", "", "space-separated NAME=VALUE `settings` added to the environment of the bridge, of the gRPC proxy and of the WebSocket relay, e.g. \"GOMAXPROCS=1 GOGC=200\"")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run: -rounds "+strconv.Itoa(quickRounds)+" -duration "+quickDuration.String()+
 		" -sessions "+quickSessions+" unless given;\nits figures are not judged against the targets")
 	if err := fs.Parse(args); err != nil {
@@ -156,8 +159,9 @@ flags:
 }
 
 // runRole runs the role that args ask for, when they ask for one (the
-// harness runs its own executable as the upstream, the relay and the gRPC
-// proxy), and returns its exit status and true; else false.
+// harness runs its own executable as the upstream, the TCP relay, the gRPC
+// proxy and the WebSocket relay), and returns its exit status and true;
+// else false.
 func runRole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
 	switch {
 	case len(args) == 1 && args[0] == upstreamRoleArg:
@@ -166,6 +170,8 @@ func runRole(ctx context.Context, args []string, stdin io.Reader, stdout, stderr
 		return relayMain(ctx, args[1], stdin, stdout, stderr), true
 	case len(args) == 2 && args[0] == proxyRoleArg:
 		return proxyMain(ctx, args[1], stdin, stdout, stderr), true
+	case len(args) == 2 && args[0] == wsRelayRoleArg:
+		return wsRelayMain(ctx, args[1], stdin, stdout, stderr), true
 	}
 	return 0, false
 }

@@ -65,13 +65,14 @@ func grpcStream(ctx context.Context, what string, client benchv1.BenchServiceCli
 	return sample{n, time.Since(start)}, nil
 }
 
-// bridgeStream makes one streaming CALL in a new session, counts its
-// progress frames for d, cancels it with CALL_CANCEL, and returns them
-// and the size of a progress frame.
-func bridgeStream(ctx context.Context, url string, d time.Duration) (s sample, frameLen int, err error) {
+// bridgeStream makes one streaming CALL in a new session with the bridge
+// (or the WebSocket relay) at url, counts its progress frames for d,
+// cancels it with CALL_CANCEL, and returns them and the size of a progress
+// frame. what names the side in errors: "bridge" or "WebSocket relay".
+func bridgeStream(ctx context.Context, what, url string, d time.Duration) (s sample, frameLen int, err error) {
 	c, err := dialWAMP(ctx, url, 0)
 	if err != nil {
-		return sample{}, 0, fmt.Errorf("bridge stream: %w", err)
+		return sample{}, 0, fmt.Errorf("%s stream: %w", what, err)
 	}
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { c.close() })
@@ -81,16 +82,16 @@ func bridgeStream(ctx context.Context, url string, d time.Duration) (s sample, f
 	start := time.Now()
 	deadline := start.Add(d)
 	if err := c.send(fmt.Appendf(nil, `[2,"s","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
-		return sample{}, 0, fmt.Errorf("bridge stream: send CALL: %w", err)
+		return sample{}, 0, fmt.Errorf("%s stream: send CALL: %w", what, err)
 	}
 	var n int64
 	for {
 		f, err := c.read()
 		if err != nil {
-			return sample{}, 0, fmt.Errorf("bridge stream: after %d messages: %w", n, err)
+			return sample{}, 0, fmt.Errorf("%s stream: after %d messages: %w", what, n, err)
 		}
 		if !bytes.HasPrefix(f, progress) {
-			return sample{}, 0, unexpected("bridge stream", f)
+			return sample{}, 0, unexpected(what+" stream", f)
 		}
 		n++
 		frameLen = len(f) // the last one's: seq has its usual width by then
@@ -103,13 +104,13 @@ func bridgeStream(ctx context.Context, url string, d time.Duration) (s sample, f
 	// Cancel and wait for the CALLERROR (CANCELLED), so that the next
 	// measurement starts with the bridge and the upstream idle.
 	if err := c.send([]byte(`[1001,"s"]`)); err != nil {
-		return sample{}, 0, fmt.Errorf("bridge stream: send CALL_CANCEL: %w", err)
+		return sample{}, 0, fmt.Errorf("%s stream: send CALL_CANCEL: %w", what, err)
 	}
 	_ = c.conn.SetReadDeadline(time.Now().Add(drainTimeout))
 	for {
 		f, err := c.read()
 		if err != nil {
-			return sample{}, 0, fmt.Errorf("bridge stream: wait for the end of the cancelled call: %w", err)
+			return sample{}, 0, fmt.Errorf("%s stream: wait for the end of the cancelled call: %w", what, err)
 		}
 		if bytes.HasPrefix(f, []byte(`[4,"s",`)) || bytes.HasPrefix(f, []byte(`[3,"s",`)) {
 			return s, frameLen, nil
@@ -156,11 +157,12 @@ func grpcLatency(ctx context.Context, what string, client benchv1.BenchServiceCl
 	})
 }
 
-// bridgeLatency measures unary round trips at concurrency 1 over one session.
-func bridgeLatency(ctx context.Context, url string, d time.Duration) ([]time.Duration, error) {
+// bridgeLatency measures unary round trips at concurrency 1 over one
+// session; what and url as for bridgeStream.
+func bridgeLatency(ctx context.Context, what, url string, d time.Duration) ([]time.Duration, error) {
 	c, err := dialWAMP(ctx, url, 0)
 	if err != nil {
-		return nil, fmt.Errorf("bridge unary: %w", err)
+		return nil, fmt.Errorf("%s unary: %w", what, err)
 	}
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { c.close() })
@@ -169,15 +171,15 @@ func bridgeLatency(ctx context.Context, url string, d time.Duration) ([]time.Dur
 	return measureLatency(d, func(seq int64) error {
 		frame = appendUnaryCall(frame[:0], seq)
 		if err := c.send(frame); err != nil {
-			return fmt.Errorf("bridge unary: send CALL: %w", err)
+			return fmt.Errorf("%s unary: send CALL: %w", what, err)
 		}
 		f, err := c.read()
 		if err != nil {
-			return fmt.Errorf("bridge unary: %w", err)
+			return fmt.Errorf("%s unary: %w", what, err)
 		}
 		want = appendCallID(append(want[:0], prefixCallResult[:3]...), seq)
 		if !bytes.HasPrefix(f, want) {
-			return unexpected("bridge unary", f)
+			return unexpected(what+" unary", f)
 		}
 		return nil
 	})
@@ -249,11 +251,12 @@ func grpcThroughput(ctx context.Context, what string, client benchv1.BenchServic
 }
 
 // bridgeThroughput keeps conc unary calls outstanding in one session for d,
-// sending a new CALL as each CALLRESULT arrives.
-func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int) (sample, error) {
+// sending a new CALL as each CALLRESULT arrives; what and url as for
+// bridgeStream.
+func bridgeThroughput(ctx context.Context, what, url string, d time.Duration, conc int) (sample, error) {
 	c, err := dialWAMP(ctx, url, 0)
 	if err != nil {
-		return sample{}, fmt.Errorf("bridge unary: %w", err)
+		return sample{}, fmt.Errorf("%s unary: %w", what, err)
 	}
 	defer c.close()
 	stop := context.AfterFunc(ctx, func() { c.close() })
@@ -272,7 +275,7 @@ func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int
 				return
 			}
 			if !bytes.HasPrefix(f, prefixCallResult) {
-				readErr <- unexpected("bridge unary", f)
+				readErr <- unexpected(what+" unary", f)
 				return
 			}
 			results <- struct{}{}
@@ -286,7 +289,7 @@ func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int
 		seq++
 		frame = appendUnaryCall(frame[:0], seq)
 		if err := c.send(frame); err != nil {
-			return fmt.Errorf("bridge unary: send CALL: %w", err)
+			return fmt.Errorf("%s unary: send CALL: %w", what, err)
 		}
 		return nil
 	}
@@ -311,7 +314,7 @@ func bridgeThroughput(ctx context.Context, url string, d time.Duration, conc int
 				outstanding++
 			}
 		case err := <-readErr:
-			return sample{}, fmt.Errorf("bridge unary: after %d calls: %w", done, err)
+			return sample{}, fmt.Errorf("%s unary: after %d calls: %w", what, done, err)
 		}
 	}
 	return sample{done, time.Since(start)}, nil

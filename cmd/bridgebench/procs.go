@@ -248,6 +248,17 @@ func startProxyProcess(ctx context.Context, self, dir, upstream string, env []st
 	return c, addrs[0], nil
 }
 
+// startWSRelayProcess runs the WebSocket relay of the reference figures in
+// front of upstream, with env added to its environment as to the
+// bridge's, and returns it and its WebSocket URL.
+func startWSRelayProcess(ctx context.Context, self, dir, upstream string, env []string) (*child, string, error) {
+	c, urls, err := startRoleProcess(ctx, "WebSocket relay", self, dir, []string{wsRelayRoleArg, upstream}, env, 1)
+	if err != nil {
+		return c, "", err
+	}
+	return c, urls[0], nil
+}
+
 // bannerMarker precedes the WebSocket URL in the bridge's start banner
 // (cmd/bridge/serve.go).
 const bannerMarker = "serving WAMP v1 on "

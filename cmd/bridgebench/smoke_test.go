@@ -25,11 +25,12 @@ func TestSmoke(t *testing.T) {
 	for _, want := range []string{
 		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
 		"unary throughput, concurrency 64, one connection", ">= 0.75x", "<= 1.30x", ">= 0.80x",
-		"The bridge and the gRPC proxy ran with GOGC=150 added to their environment.",
+		"The bridge, the gRPC proxy and the WebSocket relay ran with GOGC=150 added to their environment.",
 		"idle sessions", "\n20 ", "\n40 ", "each of the 20 from 20 to 40",
 		"TCP round trip p50, 100 B: one process hop (echo) / through a relay process",
-		"the lowest unary p50 ratio any separate-process bridge could reach here is about ",
+		"Direct gRPC plus what the relay adds to the TCP round trip would be about ",
 		"figure, through a gRPC proxy in the bridge's place", "proxy/direct",
+		"figure, through a WebSocket relay in the bridge's place", "relay/direct",
 		"A smoke run (-quick)", "not judged",
 	} {
 		if !strings.Contains(out, want) {
@@ -37,7 +38,7 @@ func TestSmoke(t *testing.T) {
 		}
 	}
 	if runtime.GOOS == "linux" { // CPU times are read on Linux only
-		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC", "unary, concurrency 64, gRPC proxy"} {
+		for _, want := range []string{"CPU time per message or call", "server stream, bridge", "unary, concurrency 64, direct gRPC", "unary, concurrency 64, gRPC proxy", "server stream, WebSocket relay", "unary, concurrency 1, WebSocket relay"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}

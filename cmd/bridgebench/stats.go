@@ -44,11 +44,10 @@ func ratio(bridge, direct float64) float64 {
 	return bridge / direct
 }
 
-// floorRatio returns the unary p50 ratio of a bridge whose only cost is
-// one process hop: the direct gRPC round trip plus what a relay process
+// hopRatio returns the direct gRPC round trip plus what a relay process
 // adds to a TCP round trip (relay - echo), over the direct gRPC round
 // trip. NaN when direct is not positive.
-func floorRatio(direct, echo, relay time.Duration) float64 {
+func hopRatio(direct, echo, relay time.Duration) float64 {
 	return ratio(float64(direct+relay-echo), float64(direct))
 }
 

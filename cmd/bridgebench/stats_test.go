@@ -108,7 +108,7 @@ func TestRatioAndTarget(t *testing.T) {
 	}
 }
 
-func TestFloorRatio(t *testing.T) {
+func TestHopRatio(t *testing.T) {
 	t.Parallel()
 	const us = time.Microsecond
 	for _, tc := range []struct {
@@ -125,20 +125,20 @@ func TestFloorRatio(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if got := floorRatio(tc.direct, tc.echo, tc.relay); math.Abs(got-tc.want) > 1e-9 {
-				t.Errorf("floorRatio(%v, %v, %v) = %v, want %v", tc.direct, tc.echo, tc.relay, got, tc.want)
+			if got := hopRatio(tc.direct, tc.echo, tc.relay); math.Abs(got-tc.want) > 1e-9 {
+				t.Errorf("hopRatio(%v, %v, %v) = %v, want %v", tc.direct, tc.echo, tc.relay, got, tc.want)
 			}
 		})
 	}
-	if got := floorRatio(0, 100*us, 190*us); !math.IsNaN(got) {
-		t.Errorf("floorRatio with no direct figure = %v, want NaN", got)
+	if got := hopRatio(0, 100*us, 190*us); !math.IsNaN(got) {
+		t.Errorf("hopRatio with no direct figure = %v, want NaN", got)
 	}
 }
 
-// TestReportFloor prints a report of made-up rounds and checks the TCP
-// row and the floor line: the median over the rounds of each round's
-// floor, in both output forms.
-func TestReportFloor(t *testing.T) {
+// TestReportHop prints a report of made-up rounds and checks the TCP
+// row and the hop line: the median over the rounds of each round's
+// hopRatio, in both output forms.
+func TestReportHop(t *testing.T) {
 	t.Parallel()
 	const us = time.Microsecond
 	round := func(direct, echo, relay time.Duration) roundResult {
@@ -152,9 +152,9 @@ func TestReportFloor(t *testing.T) {
 	rep := &report{
 		cfg: config{rounds: 3, duration: time.Second, concurrency: 64},
 		rounds: []roundResult{
-			round(300*us, 100*us, 190*us), // floor 1.30, relay/echo 1.90
-			round(200*us, 100*us, 140*us), // floor 1.20, relay/echo 1.40
-			round(200*us, 90*us, 190*us),  // floor 1.50, relay/echo 2.11
+			round(300*us, 100*us, 190*us), // hop 1.30, relay/echo 1.90
+			round(200*us, 100*us, 140*us), // hop 1.20, relay/echo 1.40
+			round(200*us, 90*us, 190*us),  // hop 1.50, relay/echo 2.11
 		},
 	}
 	for _, markdown := range []bool{false, true} {
@@ -169,7 +169,7 @@ func TestReportFloor(t *testing.T) {
 		}
 		for _, want := range []string{
 			row,
-			"A bridge in its own process adds at least one such hop: with the TCP figures of this run, the lowest unary p50 ratio any separate-process bridge could reach here is about 1.30x\n",
+			"Direct gRPC plus what the relay adds to the TCP round trip would be about 1.30x of direct gRPC\n",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("markdown %v: output lacks %q:\n%s", markdown, want, out)

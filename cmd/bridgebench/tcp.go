@@ -10,7 +10,7 @@ import (
 )
 
 // relayRoleArg, followed by the address of a TCP echo server, makes the
-// command run the TCP relay of the floor figures instead of the
+// command run the TCP relay of the hop figures instead of the
 // benchmark. Like upstreamRoleArg it is not in the usage.
 const relayRoleArg = "-bench-role=relay"
 
@@ -94,7 +94,7 @@ func startEcho(stderr io.Writer) (*tcpServer, error) {
 // reads what the client sent, writes it upstream, reads the same number of
 // bytes back (the echo), and writes them to the client. Lockstep suffices
 // for one message in flight, which is what the TCP figures send; the
-// floor figure asks what the hop costs, not what the relay could overlap.
+// hop figure asks what the hop costs, not what the relay could overlap.
 func startRelay(upstream string, stderr io.Writer) (*tcpServer, error) {
 	return startTCP("relay", stderr, func(ctx context.Context, c net.Conn) {
 		var d net.Dialer

@@ -73,7 +73,7 @@ func startUpstream() (addr string, stop func(), err error) {
 }
 
 // upstreamMain is the upstream role: it serves BenchService and a TCP
-// echo server (for the floor figures, see startEcho), writes their
+// echo server (for the hop figures, see startEcho), writes their
 // addresses as two lines on stdout, gRPC first, and serves until ctx is
 // cancelled (a signal) or stdin reaches its end (the harness closed it or
 // went away, even when killed). It returns the exit status.
