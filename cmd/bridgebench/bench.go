@@ -301,7 +301,7 @@ type clients struct {
 // runRound measures each figure on each side, in the order direct, bridge,
 // gRPC proxy, WebSocket relay, or the other way round when bridgeFirst,
 // and returns the figures and the size of the bridge's progress frame. The
-// TCP hop figures come last, the relay first when bridgeFirst.
+// TCP hop figures come last, the TCP relay first when bridgeFirst.
 func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
@@ -500,7 +500,7 @@ its own that passes each message on to the echo server and the reply back.
 Direct gRPC plus what the relay adds to the TCP round trip would be about %s of direct gRPC
 (median over the rounds of (direct gRPC p50 + relay p50 - echo p50) / direct gRPC p50). It is no
 floor under the bridge's ratio: a process in the middle that is awake when the reply comes back adds
-less than the relay, which sleeps in every read. The WebSocket relay below is the measured bound.
+less than the TCP relay, which sleeps in every read. The WebSocket relay below is a better reference.
 `, tcpMessageSize, latencyWarmup, formatRatio(median(hops))); err != nil {
 		return err
 	}
@@ -614,7 +614,8 @@ one grpc-go client connection with the bridge's windows towards the upstream, wi
 batched writes and reused call goroutines. It knows only the benchmark's two methods: it takes the
 call ID and the one number of each CALL by position, sends that number to the upstream as protobuf
 bytes, and answers every response with the same JSON, rendered once at start. No schema, no
-transcoding, no metadata, no metrics, no limits: what any bridge of these parts pays for the hop.
+transcoding, no metadata, no metrics, no limits: a reference for what the hop alone costs a bridge
+of these parts, not a bound (the bridge frames and reads its frames its own way).
 `,
 	},
 }

@@ -14,11 +14,11 @@
 // direct gRPC, the bridge, the gRPC proxy and the WebSocket relay one after
 // the other; TCP round trips direct to the echo server and through the TCP
 // relay, which show what one process hop costs a plain round trip; then
-// the bridge's memory per idle session. The gRPC proxy's figures show what the lightest gRPC
-// hop in the bridge's place reaches, the WebSocket relay's what the
-// lightest WebSocket-to-gRPC hop built from the bridge's parts reaches. It
-// prints medians over the rounds. Run it from inside the repository (it
-// runs `go build`).
+// the bridge's memory per idle session. The gRPC proxy's figures show what
+// the lightest gRPC hop in the bridge's place reaches, the WebSocket
+// relay's what the lightest WebSocket-to-gRPC hop built from the bridge's
+// parts reaches. It prints medians over the rounds. Run it from inside the
+// repository (it runs `go build`).
 package main
 
 import (

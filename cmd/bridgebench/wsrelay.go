@@ -31,17 +31,19 @@ import (
 const wsRelayRoleArg = "-bench-role=wsrelay"
 
 // The WebSocket relay is the lightest WebSocket-to-gRPC hop this benchmark
-// can put where the bridge sits, built from the same parts: gorilla/websocket
+// puts where the bridge sits, built from the same parts: gorilla/websocket
 // towards the client and a grpc-go client connection towards the upstream,
 // with the bridge's static HTTP/2 windows, one reader and one writer
-// goroutine per session, writes batched until the queue is empty (with the
-// bridge's yield on one CPU), and calls on reused goroutines. It knows the
-// benchmark's two methods and nothing else: it finds the call ID and the one
-// number of each CALL by position, sends the upstream that number as
-// protobuf bytes, and answers every response with the same JSON, rendered
-// once at start. No schema, no JSON transcoding, no metadata, no metrics,
-// no limits. Its figures show what the hop itself costs here, below
-// anything a bridge with those features can reach.
+// goroutine per session, writes batched until the queue is empty or 64 KiB
+// wait (with the bridge's yield on one CPU when another call runs), and
+// calls on reused goroutines. It knows the benchmark's two methods and
+// nothing else: it finds the call ID and the one number of each CALL by
+// position, sends the upstream that number as protobuf bytes, and answers
+// every response with the same JSON, rendered once at start. No schema, no
+// JSON transcoding, no metadata, no metrics, no limits. Its figures are a
+// reference point for what the hop itself costs here, not a bound: the
+// bridge frames and reads its frames its own way, and may beat it on a
+// figure.
 
 // wsRelayProcs are the upstream's full method names.
 const (
@@ -162,20 +164,35 @@ func (b *batchWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	b.conn = &batchedConn{Conn: c, w: bufio.NewWriterSize(c, 16<<10)}
+	b.conn = &batchedConn{Conn: c, w: bufio.NewWriterSize(c, wsRelayBatch)}
 	return b.conn, rw, nil
 }
 
-// batchedConn buffers writes until flush. Only the session's writer
-// writes once the handshake is over: the relay answers no ping and no
-// close frame.
+// wsRelayBatch is the most a batch holds before it is written, as the
+// bridge's (session.maxBatchBuffer).
+const wsRelayBatch = 64 << 10
+
+// batchedConn buffers writes until flush, or until wsRelayBatch bytes
+// wait. The session's writer writes the frames; gorilla's reader may
+// write too, a close frame when the client breaks the protocol, hence the
+// lock (gorilla's own covers its writers, not flush).
 type batchedConn struct {
 	net.Conn
-	w *bufio.Writer
+	mu sync.Mutex
+	w  *bufio.Writer
 }
 
-func (c *batchedConn) Write(p []byte) (int, error) { return c.w.Write(p) }
-func (c *batchedConn) flush() error                { return c.w.Flush() }
+func (c *batchedConn) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w.Write(p)
+}
+
+func (c *batchedConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.w.Flush()
+}
 
 // session relays the calls of one session; it returns when the client
 // has gone, after its calls have ended.
@@ -229,7 +246,16 @@ func (r *wsRelay) session(c *websocket.Conn, bc *batchedConn) {
 		}
 		id, method, num, ok := parseRelayCall(f)
 		if !ok {
-			continue // not a CALL of the benchmark's: ignored
+			// Not a CALL of the benchmark's: refused, so that a client
+			// waiting for its answer fails instead of hanging.
+			if id, ok := relayCallID(f); ok {
+				running.Add(1)
+				goCall(func() {
+					defer running.Add(-1)
+					_ = r.queue(ctx, out, relayError(id, errors.New("the WebSocket relay serves only the benchmark's CALLs")))
+				})
+			}
+			continue
 		}
 		req := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), num)
 		running.Add(1)
@@ -261,19 +287,28 @@ func (r *wsRelay) session(c *websocket.Conn, bc *batchedConn) {
 	<-writerDone
 }
 
+// relayCallID returns the call ID of a frame that starts as a CALL.
+func relayCallID(f []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(f, []byte(`[2,"`))
+	if !ok {
+		return "", false
+	}
+	i := bytes.IndexByte(rest, '"')
+	if i < 0 {
+		return "", false
+	}
+	return string(rest[:i]), true
+}
+
 // parseRelayCall reads `[2,"<id>","<procedure>",{"<name>":<number>}]`,
 // the CALLs of the benchmark (the number may be quoted), and returns the
 // call ID, the upstream's method and the number.
 func parseRelayCall(f []byte) (id, method string, num uint64, ok bool) {
-	rest, ok := bytes.CutPrefix(f, []byte(`[2,"`))
+	id, ok = relayCallID(f)
 	if !ok {
 		return "", "", 0, false
 	}
-	i := bytes.IndexByte(rest, '"')
-	if i < 0 {
-		return "", "", 0, false
-	}
-	id, rest = string(rest[:i]), rest[i+1:]
+	rest := f[len(`[2,"`)+len(id)+1:]
 	switch {
 	case bytes.HasPrefix(rest, []byte(`,"`+procUnary+`",`)):
 		method = wsRelayUnary
@@ -356,14 +391,19 @@ func (r *wsRelay) queue(ctx context.Context, out chan<- []byte, f []byte) error 
 }
 
 // write writes the queued frames, a batch at a time: it writes every frame
-// that is waiting and then flushes. On one CPU, with calls still running,
-// it first lets them run once, so that results ready at the same time
-// leave in one write, as the bridge's writer does.
+// that is waiting and then flushes. On one CPU, with other calls still
+// running, it first lets them run once, so that results ready at the same
+// time leave in one write, as the bridge's writer does. A write that
+// fails closes the connection, which ends the session's reader.
 func (r *wsRelay) write(c *websocket.Conn, bc *batchedConn, out <-chan []byte, running *atomic.Int64) {
 	failed := false
+	fail := func() {
+		failed = true
+		c.Close()
+	}
 	put := func(f []byte) {
 		if !failed && c.WriteMessage(websocket.TextMessage, f) != nil {
-			failed = true
+			fail()
 		}
 	}
 	drain := func() {
@@ -380,17 +420,20 @@ func (r *wsRelay) write(c *websocket.Conn, bc *batchedConn, out <-chan []byte, r
 		}
 	}
 	for f := range out {
+		// gorilla sets this deadline before each frame it writes, and a
+		// full buffer writes to the network.
+		_ = c.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 		put(f)
 		drain()
-		if runtime.GOMAXPROCS(0) == 1 && running.Load() > 0 {
+		// Only another call can queue a frame during the yield.
+		if runtime.GOMAXPROCS(0) == 1 && running.Load() >= 2 {
 			runtime.Gosched()
 			drain()
 		}
 		if !failed {
 			_ = bc.SetWriteDeadline(time.Now().Add(handshakeTimeout))
 			if bc.flush() != nil {
-				failed = true
-				c.Close() // the reader sees it and ends the session
+				fail()
 			}
 		}
 	}

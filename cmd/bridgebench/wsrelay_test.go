@@ -8,7 +8,8 @@ import (
 
 // TestWSRelay drives the WebSocket relay as the reference figures do: a
 // unary CALL gets its CALLRESULT, a stream its progress frames and then
-// its CALLRESULT, and a cancelled stream ends with a CALLERROR. (The
+// its CALLRESULT, a CALL it does not serve a CALLERROR, and a cancelled
+// stream ends with a CALLERROR. (The
 // relay's role is not run here: it would set this process's GOMAXPROCS.)
 func TestWSRelay(t *testing.T) {
 	t.Parallel()
@@ -55,6 +56,13 @@ func TestWSRelay(t *testing.T) {
 		t.Errorf("stream: after 3 messages: %s, want the CALLRESULT of s", f)
 	}
 
+	if err := c.send([]byte(`[2,"x","bench.v1.BenchService.Other",{}]`)); err != nil {
+		t.Fatal(err)
+	}
+	if f := read("other CALL"); !bytes.HasPrefix(f, []byte(`[4,"x",`)) {
+		t.Errorf("a CALL of another procedure: %s, want the CALLERROR of x", f)
+	}
+
 	if err := c.send(fmt.Appendf(nil, `[2,"c","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
 		t.Fatal(err)
 	}
@@ -92,6 +100,44 @@ func TestParseRelayCall(t *testing.T) {
 		id, method, num, ok := parseRelayCall([]byte(tc.frame))
 		if ok != (tc.method != "") || id != tc.id || method != tc.method || num != tc.num {
 			t.Errorf("parseRelayCall(%s) = %q, %q, %d, %v; want %q, %q, %d", tc.frame, id, method, num, ok, tc.id, tc.method, tc.num)
+		}
+	}
+}
+
+// TestWSRelayProtocolError breaks the protocol in the middle of a stream:
+// gorilla's reader then writes a close frame itself, while the relay's
+// writer flushes the stream's frames, and the race detector would see the
+// two share the batch buffer unlocked. The session ends.
+func TestWSRelayProtocolError(t *testing.T) {
+	t.Parallel()
+	upAddr, stopUp, err := startUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stopUp()
+	url, stop, err := startWSRelay(upAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	c, err := dialWAMP(t.Context(), url, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	if err := c.send(fmt.Appendf(nil, `[2,"s","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.read(); err != nil {
+		t.Fatal(err)
+	}
+	// A masked frame of the reserved opcode 3, empty.
+	if _, err := c.conn.NetConn().Write([]byte{0x83, 0x80, 1, 2, 3, 4}); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := c.read(); err != nil {
+			return // the relay closed the session
 		}
 	}
 }
