@@ -119,23 +119,31 @@ func startProxy(upstream string) (addr string, stop func(), err error) {
 	return lis.Addr().String(), func() { srv.Stop(); <-served; cc.Close() }, nil
 }
 
-// proxyMain is the proxy role: it serves the proxy in front of upstream,
-// writes its address on stdout and serves until ctx is cancelled or stdin
-// reaches its end, as upstreamMain does. Like the bridge by default
-// (-procs 1) it runs on one processor unless $GOMAXPROCS says otherwise,
-// so that the two hops are compared under the same setting.
+// proxyMain is the proxy role: see hopMain.
 func proxyMain(ctx context.Context, upstream string, stdin io.Reader, stdout, stderr io.Writer) int {
+	return hopMain(ctx, "gRPC proxy", startProxy, upstream, stdin, stdout, stderr)
+}
+
+// hopMain runs a role that stands in the bridge's place, the gRPC proxy or
+// the WebSocket relay: it starts the role's server in front of upstream,
+// writes the address the server gives on stdout and serves until ctx is
+// cancelled or stdin reaches its end, as upstreamMain does. Like the
+// bridge by default (-procs 1) it runs on one processor unless
+// $GOMAXPROCS says otherwise, so that the hops are compared under the
+// same setting. name names the role in errors.
+func hopMain(ctx context.Context, name string, start func(upstream string) (addr string, stop func(), err error),
+	upstream string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(1)
 	}
-	addr, stop, err := startProxy(upstream)
+	addr, stop, err := start(upstream)
 	if err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return exitFailure
 	}
 	defer stop()
 	if _, err := fmt.Fprintln(stdout, addr); err != nil {
-		fmt.Fprintf(stderr, "error: proxy: report the address: %v\n", err)
+		fmt.Fprintf(stderr, "error: %s: report the address: %v\n", name, err)
 		return exitFailure
 	}
 	serveUntilEOF(ctx, stdin)

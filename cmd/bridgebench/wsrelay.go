@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -439,24 +438,7 @@ func (r *wsRelay) write(c *websocket.Conn, bc *batchedConn, out <-chan []byte, r
 	}
 }
 
-// wsRelayMain is the WebSocket relay's role: it serves the relay in front
-// of upstream, writes its URL on stdout and serves until ctx is cancelled
-// or stdin reaches its end, as proxyMain does, on one processor unless
-// $GOMAXPROCS says otherwise.
+// wsRelayMain is the WebSocket relay's role: see hopMain.
 func wsRelayMain(ctx context.Context, upstream string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
-	}
-	url, stop, err := startWSRelay(upstream)
-	if err != nil {
-		fmt.Fprintf(stderr, "error: %v\n", err)
-		return exitFailure
-	}
-	defer stop()
-	if _, err := fmt.Fprintln(stdout, url); err != nil {
-		fmt.Fprintf(stderr, "error: WebSocket relay: report the URL: %v\n", err)
-		return exitFailure
-	}
-	serveUntilEOF(ctx, stdin)
-	return exitOK
+	return hopMain(ctx, "WebSocket relay", startWSRelay, upstream, stdin, stdout, stderr)
 }

@@ -13,21 +13,7 @@ import (
 // relay's role is not run here: it would set this process's GOMAXPROCS.)
 func TestWSRelay(t *testing.T) {
 	t.Parallel()
-	upAddr, stopUp, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopUp()
-	url, stop, err := startWSRelay(upAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	c, err := dialWAMP(t.Context(), url, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c := relaySession(t)
 	read := func(what string) []byte {
 		t.Helper()
 		f, err := c.read()
@@ -81,6 +67,28 @@ func TestWSRelay(t *testing.T) {
 	}
 }
 
+// relaySession starts an upstream and the WebSocket relay in front of it,
+// and opens a session with the relay; the test's cleanup stops them all.
+func relaySession(t *testing.T) *wsClient {
+	t.Helper()
+	upAddr, stopUp, err := startUpstream()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopUp)
+	url, stop, err := startWSRelay(upAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stop)
+	c, err := dialWAMP(t.Context(), url, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.close() })
+	return c
+}
+
 // TestParseRelayCall checks that the relay reads the benchmark's CALLs,
 // and nothing else.
 func TestParseRelayCall(t *testing.T) {
@@ -110,21 +118,7 @@ func TestParseRelayCall(t *testing.T) {
 // two share the batch buffer unlocked. The session ends.
 func TestWSRelayProtocolError(t *testing.T) {
 	t.Parallel()
-	upAddr, stopUp, err := startUpstream()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stopUp()
-	url, stop, err := startWSRelay(upAddr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stop()
-	c, err := dialWAMP(t.Context(), url, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+	c := relaySession(t)
 	if err := c.send(fmt.Appendf(nil, `[2,"s","%s",{"count":"%d"}]`, procStream, streamCount)); err != nil {
 		t.Fatal(err)
 	}
