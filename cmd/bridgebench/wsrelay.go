@@ -248,11 +248,7 @@ func (r *wsRelay) session(c *websocket.Conn, bc *batchedConn) {
 			// Not a CALL of the benchmark's: refused, so that a client
 			// waiting for its answer fails instead of hanging.
 			if id, ok := relayCallID(f); ok {
-				running.Add(1)
-				goCall(func() {
-					defer running.Add(-1)
-					_ = r.queue(ctx, out, relayError(id, errors.New("the WebSocket relay serves only the benchmark's CALLs")))
-				})
+				_ = r.queue(ctx, out, relayError(id, errors.New("the WebSocket relay serves only the benchmark's CALLs")))
 			}
 			continue
 		}
