@@ -123,8 +123,12 @@ type batchConn struct {
 	readUntil int64
 
 	ctrlPending atomic.Uint32
-	batching    bool
-	readState   readState
+	// unlooked bounds the bytes the socket's send queue holds: what it
+	// held when last looked at, plus what was written since (at most
+	// MaxUint16). See watchLocked.
+	unlooked  uint16
+	batching  bool
+	readState readState
 }
 
 // Write writes p, which gorilla/websocket sends: the handshake's response
@@ -145,6 +149,7 @@ func (c *batchConn) Write(p []byte) (int, error) {
 	}
 	c.countControl(len(p))
 	n, err := c.Conn.Write(p)
+	c.wroteLocked(n)
 	c.ctrlPending.Store(0)
 	return n, err
 }
@@ -298,10 +303,11 @@ func appendTextHeader(b []byte, n int) []byte {
 // sendLocked writes p to the network under the deadline set, which a
 // progress watch moves while the client takes data (see progressWatch).
 func (c *batchConn) sendLocked(p []byte) error {
-	if w := watchWrite(&c.watch, c.Conn, len(p), c.timeout); w != nil {
+	if w := c.watchLocked(len(p)); w != nil {
 		defer w.stop()
 	}
-	_, err := c.Conn.Write(p)
+	n, err := c.Conn.Write(p)
+	c.wroteLocked(n)
 	return err
 }
 

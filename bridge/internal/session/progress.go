@@ -1,6 +1,7 @@
 package session
 
 import (
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -22,9 +23,13 @@ import (
 // disconnected between three quarters of a timeout and a timeout after it
 // stopped.
 //
-// A write that starts with the send queue empty and is small takes no
-// watch: it cannot wait long (the timeout still bounds it), and an idle
-// session keeps no timer.
+// A write after which the send queue holds less than watchFrom bytes
+// takes no watch: it cannot wait long (the timeout still bounds it), and
+// an idle session keeps no timer. On a plain TCP connection the queue
+// holds at most what was written since it was last looked at, plus what
+// it held then ([batchConn].unlooked), so that most small writes need no
+// look either: a session answering calls one at a time looks once per
+// watchFrom bytes written, not once per write.
 type progressWatch struct {
 	conn   net.Conn      // whose write deadline moves
 	extend time.Duration // the timeout; the watch looks every quarter of it
@@ -36,26 +41,51 @@ type progressWatch struct {
 	moved   int  // deadlines moved, for tests
 }
 
-// watchFrom is the size of a write that takes a watch even when the send
-// queue is empty: the smallest send buffer Linux gives a TCP socket.
+// watchFrom is the most the send queue may hold after a write that takes
+// no watch: the smallest send buffer Linux gives a TCP socket.
 const watchFrom = 16 << 10
 
-// watchWrite returns the watch of a write of n bytes to c that is about to
-// start under timeout, starting *w if needed; nil when the write needs
-// none. The caller stops the watch once the write has returned.
-func watchWrite(w **progressWatch, c net.Conn, n int, timeout time.Duration) *progressWatch {
-	if timeout <= 0 {
+// queueLen is sendQueueLen; tests count its calls.
+var queueLen = sendQueueLen
+
+// watchLocked returns the watch of a network write of n bytes that is
+// about to start, starting c.watch if needed; nil when the write needs
+// none. c.mu is held. The caller stops the watch once the write has
+// returned, and counts the bytes written (see wroteLocked).
+func (c *batchConn) watchLocked(n int) *progressWatch {
+	if c.timeout <= 0 {
 		return nil
 	}
-	q, ok := sendQueueLen(c)
-	if !ok || (q == 0 && n < watchFrom) {
+	if int(c.unlooked)+n < watchFrom {
 		return nil
 	}
-	if *w == nil {
-		*w = &progressWatch{conn: c}
+	q, ok := queueLen(c.Conn)
+	if !ok {
+		return nil
 	}
-	(*w).start(q, timeout)
-	return *w
+	if acksVisible(c.Conn) {
+		c.unlooked = uint16(min(q, math.MaxUint16))
+	}
+	if q+n < watchFrom {
+		return nil
+	}
+	if c.watch == nil {
+		c.watch = &progressWatch{conn: c.Conn}
+	}
+	c.watch.start(q, c.timeout)
+	return c.watch
+}
+
+// wroteLocked counts n bytes written to the network connection in
+// c.unlooked; c.mu is held. Only a plain TCP connection counts: through
+// TLS the send queue holds more than was written (each record's header
+// and tag), so every write but the first looks.
+func (c *batchConn) wroteLocked(n int) {
+	if acksVisible(c.Conn) {
+		c.unlooked = uint16(min(int(c.unlooked)+n, math.MaxUint16))
+	} else {
+		c.unlooked = watchFrom
+	}
 }
 
 // start begins watching a network write that is about to start under

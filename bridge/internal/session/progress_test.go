@@ -104,3 +104,81 @@ func tcpPair(t *testing.T) (client, server net.Conn) {
 	t.Cleanup(func() { server.Close() })
 	return client, server
 }
+
+// TestSmallWritesLookRarely: a session that answers calls one at a time
+// with small frames looks at the send queue (a system call) about once
+// per watchFrom bytes, not before every write, over plain TCP; over a
+// connection whose queue it cannot bound by what it wrote (TLS, or here
+// a pipe), it looks before every write but the first, as before.
+func TestSmallWritesLookRarely(t *testing.T) {
+	looks := 0
+	queueLen = func(c net.Conn) (int, bool) {
+		looks++
+		return sendQueueLen(c)
+	}
+	t.Cleanup(func() { queueLen = sendQueueLen })
+
+	const writes, size = 1000, 100 // 102 bytes a message with its header
+	// Each message is answered with a byte, as each result with the
+	// next CALL: the answer acknowledges the message.
+	exchange := func(client, server net.Conn) {
+		t.Helper()
+		done := make(chan error, 1)
+		go func() {
+			buf := make([]byte, size+2)
+			for range writes {
+				if _, err := io.ReadFull(client, buf); err != nil {
+					done <- err
+					return
+				}
+				if _, err := client.Write([]byte{1}); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+		c := &batchConn{Conn: server}
+		msg := []byte(strings.Repeat("x", size))
+		one := make([]byte, 1)
+		for range writes {
+			c.begin(time.Second)
+			err := c.writeText(msg)
+			if endErr := c.end(); err == nil {
+				err = endErr
+			}
+			if err == nil {
+				_, err = io.ReadFull(server, one)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	t.Run("tcp", func(t *testing.T) {
+		if runtime.GOOS != "linux" {
+			t.Skip("the progress watch needs SIOCOUTQ (Linux)")
+		}
+		looks = 0
+		exchange(tcpPair(t))
+		// Each look finds the queue empty, so the next comes once
+		// about watchFrom bytes more have been written.
+		if max := writes*(size+2)/(watchFrom/2) + 1; looks == 0 || looks > max {
+			t.Errorf("%d writes of %d bytes looked at the send queue %d times, want 1 to %d", writes, size+2, looks, max)
+		}
+		t.Logf("%d writes of %d bytes: %d looks at the send queue", writes, size+2, looks)
+	})
+	t.Run("pipe", func(t *testing.T) {
+		looks = 0
+		client, server := net.Pipe()
+		t.Cleanup(func() { client.Close(); server.Close() })
+		exchange(client, server)
+		if looks != writes-1 {
+			t.Errorf("%d writes through a pipe looked at the send queue %d times, want %d", writes, looks, writes-1)
+		}
+	})
+}
