@@ -34,7 +34,7 @@ const fdMargin = 256
 // stopGrace is how long a child may take to exit after SIGTERM.
 const stopGrace = 5 * time.Second
 
-// Figures and sides, to index roundResult.cpu.
+// Figures and sides, to index the figures of a roundResult.
 const (
 	figStream = iota
 	figUnary
@@ -50,18 +50,12 @@ const (
 	numSides
 )
 
-// roundResult holds the figures of one round.
+// roundResult holds the figures of one round, each by side.
 type roundResult struct {
-	streamDirect, streamBridge float64          // messages/s
-	latDirect, latBridge       [3]time.Duration // p50, p90, p99
-	thrDirect, thrBridge       float64          // calls/s
-	cpu                        [numFigures][numSides]cpuPerOp
-
-	// The same figures through the gRPC proxy, and through the WebSocket
-	// relay.
-	streamProxy, streamRelay float64
-	latProxy, latRelay       [3]time.Duration
-	thrProxy, thrRelay       float64
+	stream [numSides]float64          // messages/s
+	lat    [numSides][3]time.Duration // p50, p90, p99
+	thr    [numSides]float64          // calls/s
+	cpu    [numFigures][numSides]cpuPerOp
 
 	// p50 of the TCP round trips of the hop figures: direct to the
 	// echo server in the upstream process, and through the relay process.
@@ -258,10 +252,10 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		}
 		rep.rounds = append(rep.rounds, res)
 		rep.frameLen = frameLen
-		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy / WebSocket relay): stream %s / %s / %s / %s msg/s; unary p50 %s / %s / %s / %s; concurrency %d: %s / %s / %s / %s calls/s; TCP p50 echo / relay %s / %s\n",
-			r+1, cfg.rounds, formatCount(res.streamDirect), formatCount(res.streamBridge), formatCount(res.streamProxy), formatCount(res.streamRelay),
-			formatMicros(res.latDirect[0]), formatMicros(res.latBridge[0]), formatMicros(res.latProxy[0]), formatMicros(res.latRelay[0]),
-			cfg.concurrency, formatCount(res.thrDirect), formatCount(res.thrBridge), formatCount(res.thrProxy), formatCount(res.thrRelay),
+		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy / WebSocket relay): stream %s msg/s; unary p50 %s; concurrency %d: %s calls/s; TCP p50 echo / relay %s / %s\n",
+			r+1, cfg.rounds, eachSide(func(side int) string { return formatCount(res.stream[side]) }),
+			eachSide(func(side int) string { return formatMicros(res.lat[side][0]) }),
+			cfg.concurrency, eachSide(func(side int) string { return formatCount(res.thr[side]) }),
 			formatMicros(res.tcpEcho), formatMicros(res.tcpRelay))
 	}
 
@@ -284,6 +278,16 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	return rep, nil
 }
 
+// eachSide returns f of each side in order, "direct / bridge / gRPC proxy /
+// WebSocket relay", as the progress line of a round shows them.
+func eachSide(f func(side int) string) string {
+	s := make([]string, numSides)
+	for side := range numSides {
+		s[side] = f(side)
+	}
+	return strings.Join(s, " / ")
+}
+
 // tcpAddrs are the servers of the TCP hop figures.
 type tcpAddrs struct {
 	echo  string // the echo server, in the upstream process
@@ -298,6 +302,25 @@ type clients struct {
 	bridge, relay string
 }
 
+// of returns what side calls: its gRPC client for direct and the gRPC
+// proxy; a nil client and its WebSocket URL for the bridge and the
+// WebSocket relay, which the same WebSocket client code measures.
+func (cl clients) of(side int) (benchv1.BenchServiceClient, string) {
+	switch side {
+	case sideDirect:
+		return cl.direct, ""
+	case sideBridge:
+		return nil, cl.bridge
+	case sideProxy:
+		return cl.proxy, ""
+	default:
+		return nil, cl.relay
+	}
+}
+
+// sideLabels name the sides in the errors of the measuring functions.
+var sideLabels = [numSides]string{sideDirect: "direct", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay"}
+
 // runRound measures each figure on each side, in the order direct, bridge,
 // gRPC proxy, WebSocket relay, or the other way round when bridgeFirst,
 // and returns the figures and the size of the bridge's progress frame. The
@@ -305,9 +328,9 @@ type clients struct {
 func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
-	measure := func(fig, side int, f func() (int64, error)) error {
+	measure := func(fig, side int, f func(side int) (int64, error)) error {
 		before, ok := readCPU(procs[side])
-		ops, err := f()
+		ops, err := f(side)
 		if err != nil {
 			return err
 		}
@@ -318,78 +341,64 @@ func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [
 		}
 		return nil
 	}
-	sides := func(fig int, direct, bridge, proxy, relay func() (int64, error)) error {
-		fs := [numSides]func() (int64, error){sideDirect: direct, sideBridge: bridge, sideProxy: proxy, sideWSRelay: relay}
+	// sides measures a figure on each side in turn; f measures one side,
+	// stores its figure in res and returns the operations it counted.
+	sides := func(fig int, f func(side int) (int64, error)) error {
 		for i := range numSides {
 			side := i
 			if bridgeFirst {
 				side = numSides - 1 - i
 			}
-			if err := measure(fig, side, fs[side]); err != nil {
+			if err := measure(fig, side, f); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
 	d := cfg.duration
-	err = sides(figStream, func() (int64, error) {
-		s, err := grpcStream(ctx, "direct", cl.direct, d)
-		res.streamDirect = s.rate()
-		return s.ops, err
-	}, func() (int64, error) {
-		s, n, err := bridgeStream(ctx, "bridge", cl.bridge, d)
-		res.streamBridge, frameLen = s.rate(), n
-		return s.ops, err
-	}, func() (int64, error) {
-		s, err := grpcStream(ctx, "gRPC proxy", cl.proxy, d)
-		res.streamProxy = s.rate()
-		return s.ops, err
-	}, func() (int64, error) {
-		s, _, err := bridgeStream(ctx, "WebSocket relay", cl.relay, d)
-		res.streamRelay = s.rate()
+	err = sides(figStream, func(side int) (int64, error) {
+		var s sample
+		var err error
+		if c, url := cl.of(side); c != nil {
+			s, err = grpcStream(ctx, sideLabels[side], c, d)
+		} else {
+			var n int
+			s, n, err = bridgeStream(ctx, sideLabels[side], url, d)
+			// The report shows the size of the bridge's frame; the
+			// relay renders its own.
+			if side == sideBridge {
+				frameLen = n
+			}
+		}
+		res.stream[side] = s.rate()
 		return s.ops, err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	pcts := func(rtts []time.Duration) [3]time.Duration {
-		return [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
-	}
-	err = sides(figUnary, func() (int64, error) {
-		rtts, err := grpcLatency(ctx, "direct", cl.direct, d)
-		res.latDirect = pcts(rtts)
-		return int64(len(rtts) + latencyWarmup), err
-	}, func() (int64, error) {
-		rtts, err := bridgeLatency(ctx, "bridge", cl.bridge, d)
-		res.latBridge = pcts(rtts)
-		return int64(len(rtts) + latencyWarmup), err
-	}, func() (int64, error) {
-		rtts, err := grpcLatency(ctx, "gRPC proxy", cl.proxy, d)
-		res.latProxy = pcts(rtts)
-		return int64(len(rtts) + latencyWarmup), err
-	}, func() (int64, error) {
-		rtts, err := bridgeLatency(ctx, "WebSocket relay", cl.relay, d)
-		res.latRelay = pcts(rtts)
+	err = sides(figUnary, func(side int) (int64, error) {
+		var rtts []time.Duration
+		var err error
+		if c, url := cl.of(side); c != nil {
+			rtts, err = grpcLatency(ctx, sideLabels[side], c, d)
+		} else {
+			rtts, err = bridgeLatency(ctx, sideLabels[side], url, d)
+		}
+		res.lat[side] = [3]time.Duration{percentile(rtts, 50), percentile(rtts, 90), percentile(rtts, 99)}
 		return int64(len(rtts) + latencyWarmup), err
 	})
 	if err != nil {
 		return res, 0, err
 	}
-	err = sides(figThroughput, func() (int64, error) {
-		s, err := grpcThroughput(ctx, "direct", cl.direct, d, cfg.concurrency)
-		res.thrDirect = s.rate()
-		return s.ops, err
-	}, func() (int64, error) {
-		s, err := bridgeThroughput(ctx, "bridge", cl.bridge, d, cfg.concurrency)
-		res.thrBridge = s.rate()
-		return s.ops, err
-	}, func() (int64, error) {
-		s, err := grpcThroughput(ctx, "gRPC proxy", cl.proxy, d, cfg.concurrency)
-		res.thrProxy = s.rate()
-		return s.ops, err
-	}, func() (int64, error) {
-		s, err := bridgeThroughput(ctx, "WebSocket relay", cl.relay, d, cfg.concurrency)
-		res.thrRelay = s.rate()
+	err = sides(figThroughput, func(side int) (int64, error) {
+		var s sample
+		var err error
+		if c, url := cl.of(side); c != nil {
+			s, err = grpcThroughput(ctx, sideLabels[side], c, d, cfg.concurrency)
+		} else {
+			s, err = bridgeThroughput(ctx, sideLabels[side], url, d, cfg.concurrency)
+		}
+		res.thr[side] = s.rate()
 		return s.ops, err
 	})
 	if err != nil {
@@ -438,6 +447,24 @@ func medianRatio(rs []roundResult, num, den func(roundResult) float64) float64 {
 	return median(ratios)
 }
 
+// streamOf returns the server-streaming rate of side in a round, as
+// collect and medianRatio take a figure; latOf and thrOf do the same for
+// the others.
+func streamOf(side int) func(roundResult) float64 {
+	return func(r roundResult) float64 { return r.stream[side] }
+}
+
+// latOf returns the round trip of side at percentile p (0 for p50, 1 for
+// p90, 2 for p99), in nanoseconds.
+func latOf(side, p int) func(roundResult) float64 {
+	return func(r roundResult) float64 { return float64(r.lat[side][p]) }
+}
+
+// thrOf returns the unary throughput of side.
+func thrOf(side int) func(roundResult) float64 {
+	return func(r roundResult) float64 { return r.thr[side] }
+}
+
 // print writes the report: a header, the table of the ratios, the table
 // of memory per session, and what they mean.
 func (rep *report) print(w io.Writer, markdown bool) error {
@@ -469,18 +496,16 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 		}
 		t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, bridge))), formatRatio(rt), tgs, verdict)
 	}
-	add("server-streaming throughput", rateFormat("msg/s"),
-		func(r roundResult) float64 { return r.streamDirect }, func(r roundResult) float64 { return r.streamBridge }, &targetStream)
+	add("server-streaming throughput", rateFormat("msg/s"), streamOf(sideDirect), streamOf(sideBridge), &targetStream)
 	for i, p := range []int{50, 90, 99} {
 		var tg *target
 		if p == 50 {
 			tg = &targetLatencyP50
 		}
-		add(fmt.Sprintf("unary round trip p%d, concurrency 1", p), formatMicrosFloat,
-			func(r roundResult) float64 { return float64(r.latDirect[i]) }, func(r roundResult) float64 { return float64(r.latBridge[i]) }, tg)
+		add(fmt.Sprintf("unary round trip p%d, concurrency 1", p), formatMicrosFloat, latOf(sideDirect, i), latOf(sideBridge, i), tg)
 	}
 	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", cfg.concurrency), rateFormat("calls/s"),
-		func(r roundResult) float64 { return r.thrDirect }, func(r roundResult) float64 { return r.thrBridge }, &targetThroughput)
+		thrOf(sideDirect), thrOf(sideBridge), &targetThroughput)
 	add(fmt.Sprintf("TCP round trip p50, %d B: one process hop (echo) / through a relay process", tcpMessageSize), formatMicrosFloat,
 		func(r roundResult) float64 { return float64(r.tcpEcho) }, func(r roundResult) float64 { return float64(r.tcpRelay) }, nil)
 	if err := t.print(w, markdown); err != nil {
@@ -488,7 +513,7 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	}
 	hops := make([]float64, len(rs))
 	for i, r := range rs {
-		hops[i] = hopRatio(r.latDirect[0], r.tcpEcho, r.tcpRelay)
+		hops[i] = hopRatio(r.lat[sideDirect][0], r.tcpEcho, r.tcpRelay)
 	}
 	if _, err := fmt.Fprintf(w, `
 Direct and bridge: medians over the rounds; bridge/direct: median of each round's ratio.
@@ -580,21 +605,16 @@ func formatMicrosFloat(x float64) string { return formatMicros(time.Duration(x))
 // A reference is a hop in the bridge's place whose figures the report
 // shows beside the bridge's: the gRPC proxy, the WebSocket relay.
 type reference struct {
-	name   string // as in the table's header: "gRPC proxy"
-	short  string // as in its ratio's header: "proxy"
-	stream func(roundResult) float64
-	lat    func(roundResult) time.Duration // p50
-	thr    func(roundResult) float64
-	note   string // what it is, after the table
+	name  string // as in the table's header: "gRPC proxy"
+	short string // as in its ratio's header: "proxy"
+	side  int    // where its figures are in a roundResult: sideProxy
+	note  string // what it is, after the table
 }
 
 // references are the reference hops, in the order of their tables.
 var references = []reference{
 	{
-		name: "gRPC proxy", short: "proxy",
-		stream: func(r roundResult) float64 { return r.streamProxy },
-		lat:    func(r roundResult) time.Duration { return r.latProxy[0] },
-		thr:    func(r roundResult) float64 { return r.thrProxy },
+		name: "gRPC proxy", short: "proxy", side: sideProxy,
 		note: `
 The gRPC proxy is the lightest gRPC hop that can stand where the bridge does: a process of its own
 (on one processor, as the bridge by default) whose grpc-go server passes each call's bytes to the
@@ -603,10 +623,7 @@ JSON and no schema. A bridge built on grpc-go's client pays at least that client
 `,
 	},
 	{
-		name: "WebSocket relay", short: "relay",
-		stream: func(r roundResult) float64 { return r.streamRelay },
-		lat:    func(r roundResult) time.Duration { return r.latRelay[0] },
-		thr:    func(r roundResult) float64 { return r.thrRelay },
+		name: "WebSocket relay", short: "relay", side: sideWSRelay,
 		note: `
 The WebSocket relay is the lightest WebSocket-to-gRPC hop: a process of its own (on one processor,
 as the bridge by default) built from the bridge's parts, gorilla/websocket towards the client and
@@ -626,19 +643,15 @@ func (rep *report) printReferences(w io.Writer, markdown bool) error {
 	rs := rep.rounds
 	for _, ref := range references {
 		t := table{header: []string{"figure, through a " + ref.name + " in the bridge's place", "direct gRPC", ref.name, ref.short + "/direct", "bridge/direct"}}
-		add := func(name string, format func(float64) string, direct, hop, bridge func(roundResult) float64) {
+		// add adds the row of a figure, which of returns for a side.
+		add := func(name string, format func(float64) string, of func(side int) func(roundResult) float64) {
+			direct, hop, bridge := of(sideDirect), of(ref.side), of(sideBridge)
 			t.add(name, format(median(collect(rs, direct))), format(median(collect(rs, hop))),
 				formatRatio(medianRatio(rs, hop, direct)), formatRatio(medianRatio(rs, bridge, direct)))
 		}
-		add("server-streaming throughput", rateFormat("msg/s"),
-			func(r roundResult) float64 { return r.streamDirect }, ref.stream,
-			func(r roundResult) float64 { return r.streamBridge })
-		add("unary round trip p50, concurrency 1", formatMicrosFloat,
-			func(r roundResult) float64 { return float64(r.latDirect[0]) }, func(r roundResult) float64 { return float64(ref.lat(r)) },
-			func(r roundResult) float64 { return float64(r.latBridge[0]) })
-		add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"),
-			func(r roundResult) float64 { return r.thrDirect }, ref.thr,
-			func(r roundResult) float64 { return r.thrBridge })
+		add("server-streaming throughput", rateFormat("msg/s"), streamOf)
+		add("unary round trip p50, concurrency 1", formatMicrosFloat, func(side int) func(roundResult) float64 { return latOf(side, 0) })
+		add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"), thrOf)
 		if _, err := io.WriteString(w, "\n"); err != nil {
 			return err
 		}

@@ -143,9 +143,12 @@ func TestReportHop(t *testing.T) {
 	const us = time.Microsecond
 	round := func(direct, echo, relay time.Duration) roundResult {
 		return roundResult{
-			streamDirect: 1000, streamBridge: 600,
-			latDirect: [3]time.Duration{direct, direct, direct}, latBridge: [3]time.Duration{2 * direct, 2 * direct, 2 * direct},
-			thrDirect: 1000, thrBridge: 500,
+			stream: [numSides]float64{sideDirect: 1000, sideBridge: 600},
+			lat: [numSides][3]time.Duration{
+				sideDirect: {direct, direct, direct},
+				sideBridge: {2 * direct, 2 * direct, 2 * direct},
+			},
+			thr:     [numSides]float64{sideDirect: 1000, sideBridge: 500},
 			tcpEcho: echo, tcpRelay: relay,
 		}
 	}
@@ -185,9 +188,12 @@ func TestReportQuick(t *testing.T) {
 	t.Parallel()
 	const us = time.Microsecond
 	round := roundResult{
-		streamDirect: 1000, streamBridge: 600, // MISSED
-		latDirect: [3]time.Duration{100 * us, 100 * us, 100 * us}, latBridge: [3]time.Duration{120 * us, 120 * us, 120 * us}, // met
-		thrDirect: 1000, thrBridge: 500, // MISSED
+		stream: [numSides]float64{sideDirect: 1000, sideBridge: 600}, // MISSED
+		lat: [numSides][3]time.Duration{
+			sideDirect: {100 * us, 100 * us, 100 * us},
+			sideBridge: {120 * us, 120 * us, 120 * us}, // met
+		},
+		thr:     [numSides]float64{sideDirect: 1000, sideBridge: 500}, // MISSED
 		tcpEcho: 10 * us, tcpRelay: 50 * us,
 	}
 	mem := []memRow{{sessions: 50, heapStackPerSes: 20 << 10}, {sessions: 100, heapStackPerSes: 15 << 10}}
