@@ -51,6 +51,36 @@ func Upgrade(u *websocket.Upgrader, w http.ResponseWriter, r *http.Request, h ht
 // checks both sizes.
 const ReadBufferSize = 256
 
+// readAheadSize is the size of the read-ahead buffers (see readAhead).
+const readAheadSize = 4 << 10
+
+// readAhead holds what one read of the network brought in beyond what
+// gorilla's read buffer (ReadBufferSize) asked for. On a TCP socket a read
+// smaller than readAheadSize takes a pooled readAhead only once the socket
+// is readable, reads what it holds, and the reads that follow are served
+// from it until it has been taken, when it goes back to the pool: a busy
+// client's frames come in with one system call per readAheadSize bytes
+// rather than one per ReadBufferSize bytes, while an idle session, whose
+// reader waits for the socket, holds no buffer.
+type readAhead struct {
+	b    [readAheadSize]byte
+	r, w int // the bytes not yet taken are b[r:w]
+}
+
+var readAheads = sync.Pool{New: func() any { return new(readAhead) }}
+
+// take copies what p has room for out of a, and gives a back to the pool
+// once it has all been taken; it reports whether a is still held.
+func (a *readAhead) take(p []byte) (n int, held bool) {
+	n = copy(p, a.b[a.r:a.w])
+	a.r += n
+	if a.r == a.w {
+		readAheads.Put(a)
+		return n, false
+	}
+	return n, true
+}
+
 // WebSocket returns the underlying connection.
 func (c *Conn) WebSocket() *websocket.Conn { return c.ws }
 
@@ -129,6 +159,10 @@ type batchConn struct {
 	unlooked  uint16
 	batching  bool
 	readState readState
+
+	// ahead holds bytes read from the network that the reader has yet to
+	// take, or is nil. Only the reader uses it.
+	ahead *readAhead
 }
 
 // Write writes p, which gorilla/websocket sends: the handshake's response

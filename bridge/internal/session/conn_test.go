@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -337,5 +338,24 @@ func TestBatchBufferGrowth(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadAheadOnlyTCP: a connection that is not a TCP socket (a pipe
+// here; TLS, which buffers its own records) is read directly, p at a time.
+func TestReadAheadOnlyTCP(t *testing.T) {
+	server, client := net.Pipe()
+	defer server.Close()
+	defer client.Close()
+	c := &batchConn{Conn: server}
+	go client.Write([]byte("0123456789"))
+	p := make([]byte, 4)
+	n, err := c.Read(p)
+	if err != nil || string(p[:n]) != "0123" || c.ahead != nil {
+		t.Errorf("Read: %q, %v, read ahead %v; want \"0123\" read directly", p[:n], err, c.ahead != nil)
+	}
+	rest := make([]byte, 6)
+	if _, err := io.ReadFull(c, rest); err != nil || string(rest) != "456789" {
+		t.Errorf("the rest: %q, %v", rest, err)
 	}
 }

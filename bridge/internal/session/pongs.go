@@ -151,15 +151,42 @@ func (c *batchConn) pongCapped() bool {
 	return c.readState == readCapped
 }
 
-// Read reads from the connection; when the read deadline passes, the pong
-// watch decides whether the reader goes on waiting.
+// Read reads from the connection, ahead of p when it can (see readAhead);
+// when the read deadline passes, the pong watch decides whether the reader
+// goes on waiting. Only the session's reader calls it.
 func (c *batchConn) Read(p []byte) (int, error) {
+	if a := c.ahead; a != nil {
+		n, held := a.take(p)
+		if !held {
+			c.ahead = nil
+		}
+		return n, nil
+	}
 	for {
-		n, err := c.Conn.Read(p)
+		n, err := c.readOnce(p)
 		if n > 0 || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) || !c.lookAtPongDeadline() {
 			return n, err
 		}
 	}
+}
+
+// readOnce reads from the network once: into a read-ahead buffer when p
+// is smaller than one and the connection is a TCP socket, else into p.
+func (c *batchConn) readOnce(p []byte) (int, error) {
+	if len(p) < readAheadSize {
+		if a, n, ok, err := readAheadFrom(c.Conn); ok {
+			if a == nil {
+				return 0, err
+			}
+			a.r, a.w = 0, n
+			m, held := a.take(p)
+			if held {
+				c.ahead = a
+			}
+			return m, err
+		}
+	}
+	return c.Conn.Read(p)
 }
 
 // lookAtPongDeadline is called by the reader when its deadline has

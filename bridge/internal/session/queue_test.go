@@ -193,9 +193,11 @@ func TestSessionSizeClass(t *testing.T) {
 }
 
 // TestBatchConnSizeClass: the batching connection, which every session
-// holds too, fits the 128-byte size class (the next is 144).
+// holds too, fits the 144-byte size class (the next is 160). It fitted
+// 128 bytes until the read-ahead's pointer (see readAhead) took it 8 bytes
+// past.
 func TestBatchConnSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(batchConn{}); n > 128 {
-		t.Errorf("batchConn struct of %d bytes, want at most 128, a size class: group small fields with small fields", n)
+	if n := unsafe.Sizeof(batchConn{}); n > 144 {
+		t.Errorf("batchConn struct of %d bytes, want at most 144, a size class: group small fields with small fields", n)
 	}
 }
