@@ -275,6 +275,7 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		Broker:           h.broker,
 		Drain:            drain,
 		Metadata:         md,
+		NoSessionID:      !h.cfg.sessionIDMetadata,
 		Metrics:          h.metrics.hooks,
 		WriteTimeout:     h.cfg.writeTimeout,
 		PingInterval:     h.cfg.pingInterval,

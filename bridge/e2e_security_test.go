@@ -372,6 +372,52 @@ func TestE2EIdentityForwarding(t *testing.T) {
 			t.Errorf("authorization %q reached the upstream, want it not forwarded", v)
 		}
 	})
+	// Each of the bridge's own keys can be turned off; the others stay.
+	for _, tc := range []struct {
+		name                 string
+		forwardedFor, sessID bool
+		want                 []string
+	}{
+		{"no x-forwarded-for", false, true, []string{"authorization", "wamp-session-id"}},
+		{"no wamp-session-id", true, false, []string{"authorization", "x-forwarded-for"}},
+		{"neither", false, false, []string{"authorization"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, bridgetest.Reflection, bridge.WithForwardedFor(tc.forwardedFor), bridge.WithSessionIDMetadata(tc.sessID))
+			c := bridgetest.DialHeader(t, e.b.URL, http.Header{
+				"Authorization":   {"Bearer user-token"},
+				"X-Forwarded-For": {"203.0.113.7"},
+			}, "wamp")
+			w := c.ReadWelcome(t)
+			md := echoMetadata(t, e, c, tc.name)
+			expectKeys(t, md, tc.want...)
+			if got := md["authorization"]; !slices.Equal(got, []string{"Bearer user-token"}) {
+				t.Errorf("authorization %q, want [\"Bearer user-token\"]", got)
+			}
+			if got := md["x-forwarded-for"]; tc.forwardedFor && !slices.Equal(got, []string{"203.0.113.7, 127.0.0.1"}) {
+				t.Errorf("x-forwarded-for %q, want [\"203.0.113.7, 127.0.0.1\"]", got)
+			}
+			if got := md["wamp-session-id"]; tc.sessID && !slices.Equal(got, []string{w.SessionID}) {
+				t.Errorf("wamp-session-id %q, want the WELCOME's [%q]", got, w.SessionID)
+			}
+		})
+	}
+	t.Run("no keys at all", func(t *testing.T) {
+		t.Parallel()
+		e := start(t, bridgetest.Reflection, bridge.WithForwardHeaders(), bridge.WithForwardedFor(false), bridge.WithSessionIDMetadata(false))
+		c := bridgetest.DialHeader(t, e.b.URL, http.Header{"Authorization": {"Bearer user-token"}}, "wamp")
+		c.ReadWelcome(t)
+		expectKeys(t, echoMetadata(t, e, c, "no keys"))
+		c.Send(t, fmt.Sprintf(`[2,"s",%q,{"count":1,"tag":"no keys stream"}]`, streamProc))
+		c.ExpectFrame(t, `[1000,"s",{"index":1,"tag":"no keys stream"}]`)
+		c.ExpectFrame(t, `[3,"s",null]`)
+		md, ok := e.svc.StreamMetadata("no keys stream")
+		if !ok {
+			t.Fatal("the upstream saw no Stream call tagged \"no keys stream\"")
+		}
+		expectKeys(t, md)
+	})
 	t.Run("sessions differ", func(t *testing.T) {
 		t.Parallel()
 		e := start(t, bridgetest.Reflection)

@@ -101,6 +101,9 @@ type config struct {
 	allowedOrigins []string // see security.go
 	bearerTokens   []string
 	forwardHeaders []string
+	// The bridge's own keys (WithForwardedFor, WithSessionIDMetadata).
+	forwardedFor      bool
+	sessionIDMetadata bool
 
 	metricsRegistry *prometheus.Registry // see metrics.go; nil: a new one
 
@@ -132,7 +135,9 @@ func defaultConfig() config {
 		maxEventSize:      64 << 10,
 		eventQueue:        256,
 
-		forwardHeaders: []string{"authorization"},
+		forwardHeaders:    []string{"authorization"},
+		forwardedFor:      true,
+		sessionIDMetadata: true,
 	}
 }
 

@@ -15,7 +15,8 @@ import (
 )
 
 // Metadata keys the bridge sets on every upstream call of a session, besides
-// the handshake headers of [WithForwardHeaders].
+// the handshake headers of [WithForwardHeaders], unless [WithForwardedFor]
+// or [WithSessionIDMetadata] turns them off.
 const (
 	// MetadataForwardedFor is the client's address appended to the
 	// handshake's X-Forwarded-For, as proxies do.
@@ -60,12 +61,36 @@ func WithForwardHeaders(names ...string) Option {
 	return func(c *config) { c.forwardHeaders = append([]string{}, names...) }
 }
 
+// WithForwardedFor sets whether every upstream call of a session carries
+// x-forwarded-for: the handshake's X-Forwarded-For with the client's address
+// appended, as proxies do. It is on by default. Off, the upstream learns
+// nothing of the client's address, and the handshake's X-Forwarded-For is
+// not forwarded either (it cannot be listed in [WithForwardHeaders]).
+//
+// Each key the bridge adds costs every call some CPU in gRPC's client and
+// server (README, Performance); turn it off where the upstream does not
+// use it.
+func WithForwardedFor(on bool) Option {
+	return func(c *config) { c.forwardedFor = on }
+}
+
+// WithSessionIDMetadata sets whether every upstream call of a session
+// carries wamp-session-id, the session id of the WELCOME, by which the
+// upstream can tell a client's calls apart from another's and match them
+// with the bridge's log. It is on by default; see [WithForwardedFor] for
+// why one may turn it off.
+func WithSessionIDMetadata(on bool) Option {
+	return func(c *config) { c.sessionIDMetadata = on }
+}
+
 // security is the handshake policy built from the options.
 type security struct {
 	anyOrigin bool
 	origins   []string // lower case scheme://host[:port]
 	tokens    [][sha256.Size]byte
 	forward   []string // lower case header names
+	// forwardedFor: add x-forwarded-for (WithForwardedFor)
+	forwardedFor bool
 }
 
 // notForwardable are headers that describe the HTTP connection or request
@@ -78,7 +103,7 @@ var notForwardable = map[string]bool{
 }
 
 func newSecurity(c config) (*security, error) {
-	s := &security{}
+	s := &security{forwardedFor: c.forwardedFor}
 	for _, o := range c.allowedOrigins {
 		if o == "*" {
 			s.anyOrigin = true
@@ -117,7 +142,7 @@ func notForwardableBecause(k string) string {
 	case strings.HasPrefix(k, "sec-websocket-"):
 		return "sec-websocket-* headers belong to the WebSocket handshake"
 	case k == MetadataForwardedFor || k == MetadataSessionID:
-		return "the bridge sets it on every call itself"
+		return "the bridge sets it on every call itself, unless turned off"
 	case notForwardable[k]:
 		return "it describes the HTTP connection or request, not the client"
 	case !validToken(k):
@@ -217,15 +242,17 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bo
 			}
 		}
 	}
-	client := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(client); err == nil {
-		client = host
+	if s.forwardedFor {
+		client := r.RemoteAddr
+		if host, _, err := net.SplitHostPort(client); err == nil {
+			client = host
+		}
+		xff := client
+		if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); strings.TrimSpace(prior) != "" && printable(prior) {
+			xff = prior + ", " + client
+		}
+		md.Set(MetadataForwardedFor, xff)
 	}
-	xff := client
-	if prior := strings.Join(r.Header.Values("X-Forwarded-For"), ", "); strings.TrimSpace(prior) != "" && printable(prior) {
-		xff = prior + ", " + client
-	}
-	md.Set(MetadataForwardedFor, xff)
 	if n := mdSize(md); n > MaxForwardedMetadata {
 		h.cfg.logger.Debug("handshake refused: forwarded headers too large", "remote", r.RemoteAddr, "bytes", n)
 		http.Error(w, fmt.Sprintf("the headers forwarded to the upstream on every call (%s) come to %d bytes: the limit is %d; send shorter ones",

@@ -24,7 +24,7 @@ import (
 )
 
 // Mode is how a session delivers the messages of a server stream.
-type Mode int
+type Mode uint8
 
 const (
 	// Progress sends each message as CALL_PROGRESS_RESULT, then CALLRESULT null.
@@ -49,7 +49,11 @@ func (m Mode) String() string {
 
 // Config is the configuration of one session.
 type Config struct {
-	Mode             Mode
+	Mode Mode
+	// NoSessionID leaves wamp-session-id out of Metadata (see there). It
+	// sits by Mode, where it takes no room of its own: see
+	// TestSessionSizeClass.
+	NoSessionID      bool
 	SendQueue        int   // frames queued for the writer
 	MaxMessageSize   int64 // largest frame read, in bytes
 	MaxCallsInFlight int   // calls at once, each until its terminal frame leaves the send queue
@@ -74,8 +78,9 @@ type Config struct {
 	// session closes with 1001 once they have all ended. Nil: never.
 	Drain <-chan struct{}
 	// Metadata goes with every upstream call of the session (the bridge
-	// builds it from the handshake). Serve adds wamp-session-id to it: the
-	// map becomes the session's, and the caller must not use it afterwards.
+	// builds it from the handshake). Serve adds wamp-session-id to it
+	// unless NoSessionID: the map becomes the session's, and the caller
+	// must not use it afterwards.
 	Metadata map[string][]string
 	// Metrics receives the session's measurements; may be nil.
 	Metrics *Metrics
@@ -204,7 +209,13 @@ type session struct {
 func Serve(ctx context.Context, conn *Conn, core *invoke.Core, cfg Config) error {
 	cfg = withDefaults(cfg)
 	id := newSessionID()
-	ctx = invoke.WithMetadata(ctx, sessionMetadata(cfg.Metadata, id))
+	md := cfg.Metadata
+	if !cfg.NoSessionID {
+		md = sessionMetadata(md, id)
+	}
+	if len(md) > 0 {
+		ctx = invoke.WithMetadata(ctx, md)
+	}
 	forceCtx, drain := ctx, cfg.Drain
 	// The calls' parent is not a child of the session's context but ends
 	// with it (see cancel): that saves every session a table of children.
