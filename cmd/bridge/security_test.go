@@ -144,3 +144,33 @@ func TestCallToken(t *testing.T) {
 		t.Errorf("the server's log shows the token:\n%s", stderr)
 	}
 }
+
+// TestServeForwardOwnKeys: -forward-client-address=false and
+// -forward-session-id=false keep x-forwarded-for and wamp-session-id from
+// the upstream; by default both reach it.
+func TestServeForwardOwnKeys(t *testing.T) {
+	t.Parallel()
+	addr, svc := startEchoService(t)
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{"wamp-session-id", "x-forwarded-for"}},
+		{[]string{"-forward-client-address=false"}, []string{"wamp-session-id"}},
+		{[]string{"-forward-session-id=false"}, []string{"x-forwarded-for"}},
+		{[]string{"-forward-client-address=false", "-forward-session-id=false"}, nil},
+	} {
+		url, _ := runServe(t, append([]string{"-upstream", addr}, tc.args...)...)
+		text := "keys " + strings.Join(tc.args, " ")
+		waitFor(t, "the bridge to be ready", func() bool {
+			return run(t.Context(), []string{"call", url, "bridgetest.v1.TestService.Echo", `{"text":"ready"}`}, newLineWriter(), newLineWriter()) == exitOK
+		})
+		if code := run(t.Context(), []string{"call", url, "bridgetest.v1.TestService.Echo", `{"text":"` + text + `"}`}, newLineWriter(), newLineWriter()); code != exitOK {
+			t.Fatalf("bridge %q: call exit status %d, want %d", tc.args, code, exitOK)
+		}
+		md, _ := svc.seen(text)
+		if got := applicationKeys(md); !slices.Equal(got, tc.want) {
+			t.Errorf("bridge %q: metadata keys reaching the upstream: %q, want exactly %q (all of it: %v)", tc.args, got, tc.want, md)
+		}
+	}
+}

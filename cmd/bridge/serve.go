@@ -101,6 +101,8 @@ type serveConfig struct {
 	allowOrigins   []string // -allow-origin; empty: same host only
 	bearerTokens   []string // -bearer-token, $BRIDGE_BEARER_TOKENS; empty: none required
 	forwardHeaders []string // -forward-header; nil: the default (authorization)
+	forwardClient  bool     // -forward-client-address: x-forwarded-for on every call
+	forwardSession bool     // -forward-session-id: wamp-session-id on every call
 
 	maxSessions       int           // -max-sessions; 0: unlimited
 	maxUpstreamCalls  int           // -max-upstream-calls; 0: unlimited
@@ -188,6 +190,8 @@ func defaultServeConfig() serveConfig {
 		logFormat:           "text",
 		publisherReceives:   true,
 		upstreamMetrics:     true,
+		forwardClient:       true,
+		forwardSession:      true,
 		schemaRefresh:       bridge.DefaultSchemaRefresh,
 		shutdownGrace:       defaultShutdownGrace,
 		procs:               defaultProcs,
@@ -345,6 +349,8 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 		},
 		clear: func() { cfg.forwardHeaders = []string{} },
 	}, "forward-header", "handshake `header` forwarded as gRPC metadata on every call; repeatable; an empty value forwards none;\ndefault: authorization")
+	fs.BoolVar(&cfg.forwardClient, "forward-client-address", true, "send the client's address, appended to the handshake's X-Forwarded-For, as x-forwarded-for\nmetadata on every call; false sends none, which spares every call some CPU")
+	fs.BoolVar(&cfg.forwardSession, "forward-session-id", true, "send the session id of the WELCOME as wamp-session-id metadata on every call;\nfalse sends none, which spares every call some CPU")
 	fs.Var(cappedIntFlag{intFlag{&cfg.procs, 0, "0 leaves the Go runtime's choice"}, maxProcs,
 		"it bounds the threads running Go code at once, and each costs the system a thread and memory"}, "procs",
 		"most `CPUs` that run the bridge's code at once (GOMAXPROCS); 0: the Go runtime's choice\n(all CPUs, or the container's CPU limit); the default 1 suits a sidecar;\nan explicit $GOMAXPROCS is kept unless -procs is given")
@@ -757,6 +763,8 @@ func serve(ctx context.Context, cfg serveConfig, stderr io.Writer) error {
 		bridge.WithCallTimeout(cfg.callTimeout...),
 		bridge.WithMaxCallTimeout(cfg.maxCallTimeout...),
 		bridge.WithStreamIdleTimeout(cfg.streamIdleTimeout...),
+		bridge.WithForwardedFor(cfg.forwardClient),
+		bridge.WithSessionIDMetadata(cfg.forwardSession),
 	}
 	if cfg.forwardHeaders != nil {
 		opts = append(opts, bridge.WithForwardHeaders(cfg.forwardHeaders...))
