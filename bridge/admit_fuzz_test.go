@@ -22,10 +22,11 @@ func FuzzAdmit(f *testing.F) {
 	f.Add("null", "", "Basic t0k3n", "access_token=%zz", strings.Repeat("9", 20000), "\xff")
 	f.Add("HTTP://EXAMPLE.COM:80", "example.com:80", "Bearer", "access_token=", "\t", "é")
 
-	policies := []config{defaultConfig(), defaultConfig()}
+	policies := []config{defaultConfig(), defaultConfig(), defaultConfig()}
 	policies[1].bearerTokens = []string{"t0k3n"}
 	policies[1].allowedOrigins = []string{"https://app.example.com"}
 	policies[1].forwardHeaders = []string{"authorization", "x-user"}
+	policies[2].forwardedFor = false // -forward-client-address=false
 	var handlers []*Handler
 	for _, c := range policies {
 		sec, err := newSecurity(c)
@@ -79,7 +80,11 @@ func FuzzAdmit(f *testing.F) {
 					}
 				}
 			}
-			if got := md.Get(MetadataForwardedFor); len(got) != 1 || !strings.HasSuffix(got[0], "192.0.2.1") {
+			got, sent := md[MetadataForwardedFor]
+			switch {
+			case !h.sec.forwardedFor && sent:
+				t.Fatalf("policy %d: x-forwarded-for %q, want none: it is turned off", i, got)
+			case h.sec.forwardedFor && (len(got) != 1 || !strings.HasSuffix(got[0], "192.0.2.1")):
 				t.Fatalf("policy %d: x-forwarded-for %q, want the client's address last", i, got)
 			}
 		}
