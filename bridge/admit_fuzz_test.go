@@ -82,9 +82,9 @@ func FuzzAdmit(f *testing.F) {
 			}
 			got, sent := md[MetadataForwardedFor]
 			switch {
-			case !h.sec.forwardedFor && sent:
+			case !h.cfg.forwardedFor && sent:
 				t.Fatalf("policy %d: x-forwarded-for %q, want none: it is turned off", i, got)
-			case h.sec.forwardedFor && (len(got) != 1 || !strings.HasSuffix(got[0], "192.0.2.1")):
+			case h.cfg.forwardedFor && (len(got) != 1 || !strings.HasSuffix(got[0], "192.0.2.1")):
 				t.Fatalf("policy %d: x-forwarded-for %q, want the client's address last", i, got)
 			}
 		}

@@ -89,8 +89,6 @@ type security struct {
 	origins   []string // lower case scheme://host[:port]
 	tokens    [][sha256.Size]byte
 	forward   []string // lower case header names
-	// forwardedFor: add x-forwarded-for (WithForwardedFor)
-	forwardedFor bool
 }
 
 // notForwardable are headers that describe the HTTP connection or request
@@ -103,7 +101,7 @@ var notForwardable = map[string]bool{
 }
 
 func newSecurity(c config) (*security, error) {
-	s := &security{forwardedFor: c.forwardedFor}
+	s := &security{}
 	for _, o := range c.allowedOrigins {
 		if o == "*" {
 			s.anyOrigin = true
@@ -242,7 +240,7 @@ func (h *Handler) admit(w http.ResponseWriter, r *http.Request) (metadata.MD, bo
 			}
 		}
 	}
-	if s.forwardedFor {
+	if h.cfg.forwardedFor {
 		client := r.RemoteAddr
 		if host, _, err := net.SplitHostPort(client); err == nil {
 			client = host
