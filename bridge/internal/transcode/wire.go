@@ -170,37 +170,42 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 		if wt != f.wt && !(f.packable && wt == protowire.BytesType) {
 			return false // protobuf would keep it as an unknown field
 		}
-		r := wireRec{wt: wt, next: -1}
+		// The value goes into locals, and into recs field by field
+		// below: a wireRec built on the stack and then appended was
+		// copied with 16-byte loads right after 8-byte stores, which the
+		// CPU cannot forward.
+		var v uint64
+		var vs, ve int
 		switch wt {
 		case protowire.VarintType:
 			if pos < len(b) && b[pos] < 0x80 {
-				r.v, pos = uint64(b[pos]), pos+1 // a one-byte varint
+				v, pos = uint64(b[pos]), pos+1 // a one-byte varint
 				break
 			}
-			v, vl := protowire.ConsumeVarint(b[pos:])
+			x, vl := protowire.ConsumeVarint(b[pos:])
 			if vl < 0 {
 				return false
 			}
-			r.v, pos = v, pos+vl
+			v, pos = x, pos+vl
 		case protowire.Fixed32Type:
-			v, vl := protowire.ConsumeFixed32(b[pos:])
+			x, vl := protowire.ConsumeFixed32(b[pos:])
 			if vl < 0 {
 				return false
 			}
-			r.v, pos = uint64(v), pos+vl
+			v, pos = uint64(x), pos+vl
 		case protowire.Fixed64Type:
-			v, vl := protowire.ConsumeFixed64(b[pos:])
+			x, vl := protowire.ConsumeFixed64(b[pos:])
 			if vl < 0 {
 				return false
 			}
-			r.v, pos = v, pos+vl
+			v, pos = x, pos+vl
 		case protowire.BytesType:
-			v, vl := protowire.ConsumeBytes(b[pos:])
+			x, vl := protowire.ConsumeBytes(b[pos:])
 			if vl < 0 {
 				return false
 			}
-			r.s = pos + vl - len(v)
-			r.e, pos = r.s+len(v), pos+vl
+			vs = pos + vl - len(x)
+			ve, pos = vs+len(x), pos+vl
 		default:
 			return false // groups
 		}
@@ -222,7 +227,12 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 			}
 		}
 		st.heads[h+1] = idx
-		st.recs = append(st.recs, r)
+		if len(st.recs) == cap(st.recs) {
+			st.recs = slices.Grow(st.recs, 1)
+		}
+		st.recs = st.recs[:idx+1]
+		r := &st.recs[idx]
+		r.v, r.s, r.e, r.next, r.wt = v, vs, ve, -1, wt
 	}
 	return true
 }

@@ -3,6 +3,7 @@ package transcode
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -15,6 +16,10 @@ import (
 type wireCache struct {
 	mu    sync.Mutex // serialises compilation
 	plans sync.Map   // protoreflect.MessageDescriptor → *msgPlan
+	// last is the plan plan returned last: a stream's messages, and most
+	// calls' responses, are of the type before them, which it finds
+	// without hashing the descriptor.
+	last atomic.Pointer[msgPlan]
 }
 
 // wkt says which well-known type with a JSON form of its own a message is.
@@ -123,7 +128,11 @@ func (e *enumPlan) appendValue(dst []byte, n int32) []byte {
 // plan returns the compiled plan of md, compiling it (and every type it
 // reaches) on first use.
 func (c *Codec) plan(md protoreflect.MessageDescriptor) *msgPlan {
+	if p := c.wire.last.Load(); p != nil && p.md == md {
+		return p
+	}
 	if p, ok := c.wire.plans.Load(md); ok {
+		c.wire.last.Store(p.(*msgPlan))
 		return p.(*msgPlan)
 	}
 	c.wire.mu.Lock()
