@@ -115,14 +115,23 @@ func (st *wireState) reset() {
 	}
 }
 
-// wireRec is one occurrence of a field: its wire type and value (varint
-// and fixed values in v, length-delimited ones as b[s:e]).
+// wireRec is one occurrence of a field: its wire type and value, a varint
+// or fixed value in v, a length-delimited one as b[v:e] (see span). It
+// has four fields, so that the compiler copies it in registers: a fifth
+// made each copy go through memory, with 16-byte loads of values just
+// stored 8 bytes at a time, which the CPU cannot forward.
 type wireRec struct {
 	v    uint64
-	s, e int
+	e    int
 	next int32
 	wt   protowire.Type
 }
+
+// span returns the bytes of a length-delimited occurrence, in b.
+func (r wireRec) span(b []byte) []byte { return b[r.v:r.e] }
+
+// empty reports whether a length-delimited occurrence is empty.
+func (r wireRec) empty() bool { return r.e == int(r.v) }
 
 // mapEntry is one decoded map entry; offsets are into the message's bytes.
 type mapEntry struct {
@@ -171,11 +180,9 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 			return false // protobuf would keep it as an unknown field
 		}
 		// The value goes into locals, and into recs field by field
-		// below: a wireRec built on the stack and then appended was
-		// copied with 16-byte loads right after 8-byte stores, which the
-		// CPU cannot forward.
+		// below (see wireRec).
 		var v uint64
-		var vs, ve int
+		var ve int
 		switch wt {
 		case protowire.VarintType:
 			if pos < len(b) && b[pos] < 0x80 {
@@ -204,8 +211,8 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 			if vl < 0 {
 				return false
 			}
-			vs = pos + vl - len(x)
-			ve, pos = vs+len(x), pos+vl
+			ve = pos + vl
+			v, pos = uint64(ve-len(x)), ve
 		default:
 			return false // groups
 		}
@@ -232,7 +239,7 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 		}
 		st.recs = st.recs[:idx+1]
 		r := &st.recs[idx]
-		r.v, r.s, r.e, r.next, r.wt = v, vs, ve, -1, wt
+		r.v, r.e, r.next, r.wt = v, ve, -1, wt
 	}
 	return true
 }
@@ -330,7 +337,7 @@ func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]
 func isZero(f *fieldPlan, r wireRec) bool {
 	switch f.kind {
 	case protoreflect.StringKind, protoreflect.BytesKind:
-		return r.e == r.s
+		return r.empty()
 	case protoreflect.BoolKind, protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Uint64Kind,
 		protoreflect.Fixed64Kind, protoreflect.Sfixed64Kind, protoreflect.DoubleKind:
 		return r.v == 0
@@ -345,11 +352,11 @@ func isZero(f *fieldPlan, r wireRec) bool {
 func (st *wireState) value(dst []byte, f *fieldPlan, b []byte, r wireRec, depth int) ([]byte, bool) {
 	switch f.kind {
 	case protoreflect.StringKind:
-		return appendString(dst, b[r.s:r.e])
+		return appendString(dst, r.span(b))
 	case protoreflect.BytesKind:
-		return appendBase64(dst, b[r.s:r.e]), true
+		return appendBase64(dst, r.span(b)), true
 	case protoreflect.MessageKind:
-		return st.message(dst, f.msg, b[r.s:r.e], depth+1)
+		return st.message(dst, f.msg, r.span(b), depth+1)
 	case protoreflect.GroupKind:
 		return dst, false
 	}
@@ -389,7 +396,7 @@ func appendScalar(dst []byte, f *fieldPlan, v uint64) []byte {
 func (st *wireState) listHasElements(f *fieldPlan, h int32) bool {
 	for ; h >= 0; h = st.recs[h].next {
 		r := &st.recs[h]
-		if !f.packable || r.wt != protowire.BytesType || r.e > r.s {
+		if !f.packable || r.wt != protowire.BytesType || !r.empty() {
 			return true
 		}
 	}
@@ -413,7 +420,7 @@ func (st *wireState) list(dst []byte, f *fieldPlan, b []byte, h int32, depth int
 			}
 			continue
 		}
-		for p := b[r.s:r.e]; len(p) > 0; {
+		for p := r.span(b); len(p) > 0; {
 			var v uint64
 			var n int
 			switch f.wt {
@@ -450,7 +457,7 @@ func (st *wireState) mapValue(dst []byte, f *fieldPlan, b []byte, h int32, depth
 	defer func() { st.ents = st.ents[:eb] }()
 	for ; h >= 0; h = st.recs[h].next {
 		r := st.recs[h]
-		e, ok := parseEntry(f, b, r.s, r.e)
+		e, ok := parseEntry(f, b, int(r.v), r.e)
 		if !ok {
 			return dst, false
 		}
@@ -578,8 +585,8 @@ func parseEntry(f *fieldPlan, b []byte, s, e int) (mapEntry, bool) {
 			if vl < 0 {
 				return me, false
 			}
-			r.s = pos + vl - len(v)
-			r.e, pos = r.s+len(v), pos+vl
+			r.e = pos + vl
+			r.v, pos = uint64(r.e-len(v)), r.e
 		default:
 			return me, false
 		}
@@ -588,7 +595,7 @@ func parseEntry(f *fieldPlan, b []byte, s, e int) (mapEntry, bool) {
 				return me, false
 			}
 			hasKey = true
-			me.ks, me.ke = r.s, r.e
+			me.ks, me.ke = int(r.v), r.e
 			me.k = mapKey(fp.kind, r.v)
 		} else {
 			if me.hasVal {
@@ -677,7 +684,7 @@ func (st *wireState) wellKnown(dst []byte, p *msgPlan, b []byte, hb, depth int) 
 			}
 			i++
 			var ok bool
-			if dst, ok = appendFieldMaskPath(dst, b[r.s:r.e]); !ok {
+			if dst, ok = appendFieldMaskPath(dst, r.span(b)); !ok {
 				return dst, false
 			}
 		}
