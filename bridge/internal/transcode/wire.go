@@ -297,7 +297,7 @@ func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]
 			if !st.emitUnset || f.skipUnset {
 				continue
 			}
-			if f.name == nil || f.unset == nil {
+			if f.name == "" || f.unset == "" {
 				return dst, false
 			}
 			if !first {
@@ -308,7 +308,7 @@ func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]
 			dst = append(dst, f.unset...)
 			continue
 		}
-		if f.name == nil {
+		if f.name == "" {
 			return dst, false
 		}
 		if !first {
@@ -521,7 +521,7 @@ func (st *wireState) mapValue(dst []byte, f *fieldPlan, b []byte, h int32, depth
 		case f.val.msg != nil:
 			dst, ok = st.message(dst, f.val.msg, nil, depth+1)
 		default:
-			dst, ok = append(dst, f.val.zero...), f.val.zero != nil
+			dst, ok = append(dst, f.val.zero...), f.val.zero != ""
 		}
 		if !ok || st.past(dst) {
 			return dst, false
@@ -650,7 +650,7 @@ func (st *wireState) wellKnown(dst []byte, p *msgPlan, b []byte, hb, depth int) 
 		if r, ok := rec(1); ok {
 			return st.value(dst, f, b, r, depth)
 		}
-		return append(dst, f.zero...), f.zero != nil
+		return append(dst, f.zero...), f.zero != ""
 	case wktStruct:
 		i := p.field(1)
 		if h := st.heads[hb+2*i]; h >= 0 {
