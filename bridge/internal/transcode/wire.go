@@ -249,6 +249,11 @@ func (st *wireState) message(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 	if p.slow || depth > maxWireDepth {
 		return dst, false
 	}
+	if p.inOrder {
+		if out, ok := st.inOrder(dst, p, b, depth); ok {
+			return out, true
+		}
+	}
 	hb, rb := len(st.heads), len(st.recs)
 	ok := st.scan(p, b, hb)
 	if ok {
@@ -263,6 +268,138 @@ func (st *wireState) message(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 		return dst, false
 	}
 	return dst, ok
+}
+
+// inOrder appends the JSON object of a message of an inOrder plan in one
+// pass over b, without recording the fields first (scan), when b holds
+// each field at most once and in the order of their numbers, as protobuf
+// encoders write them. Then the order of b is the order of the JSON.
+// Anything else (a field out of order or repeated, a failure, the limit
+// passed) makes it report false, with the state as it found it, and the
+// two passes of message render the message, or fail, as they always did.
+func (st *wireState) inOrder(dst []byte, p *msgPlan, b []byte, depth int) ([]byte, bool) {
+	start, over := len(dst), st.over
+	fail := func() ([]byte, bool) {
+		st.over = over
+		return dst[:start], false
+	}
+	dst = append(dst, '{')
+	first := true
+	next := 0 // the first field not yet written
+	for pos := 0; pos < len(b); {
+		var num protowire.Number
+		var wt protowire.Type
+		if c := b[pos]; c < 0x80 && c >= 8 {
+			num, wt = protowire.Number(c>>3), protowire.Type(c&7) // as in scan
+			pos++
+		} else {
+			n, t, tl := protowire.ConsumeTag(b[pos:])
+			if tl < 0 || n > protowire.MaxValidNumber {
+				return fail()
+			}
+			num, wt = n, t
+			pos += tl
+		}
+		fi := p.field(num)
+		if fi < 0 {
+			if p.ext.Has(num) {
+				return fail()
+			}
+			vl := protowire.ConsumeFieldValue(num, wt, b[pos:])
+			if vl < 0 {
+				return fail()
+			}
+			pos += vl // unknown fields are not rendered
+			continue
+		}
+		f := &p.fields[fi]
+		if fi < next || wt != f.wt {
+			return fail()
+		}
+		r := wireRec{wt: wt}
+		switch wt {
+		case protowire.VarintType:
+			v, vl := protowire.ConsumeVarint(b[pos:])
+			if vl < 0 {
+				return fail()
+			}
+			r.v, pos = v, pos+vl
+		case protowire.Fixed32Type:
+			v, vl := protowire.ConsumeFixed32(b[pos:])
+			if vl < 0 {
+				return fail()
+			}
+			r.v, pos = uint64(v), pos+vl
+		case protowire.Fixed64Type:
+			v, vl := protowire.ConsumeFixed64(b[pos:])
+			if vl < 0 {
+				return fail()
+			}
+			r.v, pos = v, pos+vl
+		case protowire.BytesType:
+			v, vl := protowire.ConsumeBytes(b[pos:])
+			if vl < 0 {
+				return fail()
+			}
+			r.e, pos = pos+vl, pos+vl
+			r.v = uint64(r.e - len(v))
+		default:
+			return fail() // groups
+		}
+		var ok bool
+		if dst, first, ok = st.unsetUpTo(dst, p, next, fi, first); !ok {
+			return fail()
+		}
+		next = fi + 1
+		if !f.presence && isZero(f, r) {
+			if dst, first, ok = st.unsetUpTo(dst, p, fi, next, first); !ok {
+				return fail()
+			}
+			continue
+		}
+		if f.name == "" {
+			return fail()
+		}
+		if !first {
+			dst = append(dst, comma...)
+		}
+		first = false
+		dst = append(dst, f.name...)
+		if dst, ok = st.value(dst, f, b, r, depth); !ok || st.past(dst) {
+			return fail()
+		}
+	}
+	dst, _, ok := st.unsetUpTo(dst, p, next, len(p.fields), first)
+	if !ok || st.past(dst) {
+		return fail()
+	}
+	return append(dst, '}'), true
+}
+
+// unsetUpTo appends the fields from i up to j of plan p as unset ones, as
+// fields does: under EmitUnpopulated, all but oneof members. first says
+// whether no field was written before; it reports false where fields
+// fails.
+func (st *wireState) unsetUpTo(dst []byte, p *msgPlan, i, j int, first bool) ([]byte, bool, bool) {
+	if !st.emitUnset {
+		return dst, first, true
+	}
+	for ; i < j; i++ {
+		f := &p.fields[i]
+		if f.skipUnset {
+			continue
+		}
+		if f.name == "" || f.unset == "" {
+			return dst, first, false
+		}
+		if !first {
+			dst = append(dst, comma...)
+		}
+		first = false
+		dst = append(dst, f.name...)
+		dst = append(dst, f.unset...)
+	}
+	return dst, first, true
 }
 
 // past reports whether dst has grown past the limit, and marks the

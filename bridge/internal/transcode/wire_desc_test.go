@@ -171,7 +171,7 @@ func (r resolverChain) FindDescriptorByName(name protoreflect.FullName) (protore
 //	tc/wire/all.proto (proto3): enum Color (with an alias), message All with
 //	a field of every kind, optional, repeated, oneof and map fields of many
 //	key and value kinds, every well-known type, a custom json_name and a
-//	large field number.
+//	large field number; message Plain, of singular fields in number order.
 //	tc/wire/p2.proto (proto2): message P2 with defaults, a closed enum, a
 //	group, extension ranges; message Req with a required field.
 var wireTestFiles, wireTestTypes = func() ([]protoreflect.FileDescriptor, *dynamicpb.Types) {
@@ -228,6 +228,18 @@ var wireTestFiles, wireTestTypes = func() ([]protoreflect.FileDescriptor, *dynam
 	add(custom)
 	add(newField("far", 150000, tString, ""))
 
+	// Plain is what wireState.inOrder renders in one pass: no list, map,
+	// real oneof or well-known type, fields declared in number order.
+	plain := &descriptorpb.DescriptorProto{Name: proto.String("Plain")}
+	plain.Field = []*fdp{
+		newField("i64", 1, tInt64, ""), newField("dbl", 2, tDouble, ""), newField("i32", 3, tInt32, ""),
+		newField("str", 4, tString, ""), newField("byt", 5, tBytes, ""), newField("flag", 6, tBool, ""),
+		newField("color", 7, tEnum, ".tc.wire.Color"), newField("child", 8, tMessage, ".tc.wire.Plain"),
+		newField("opt", 9, tInt32, ""), newField("far", 300, tString, ""),
+	}
+	plain.Field[8].OneofIndex, plain.Field[8].Proto3Optional = proto.Int32(0), proto.Bool(true)
+	plain.OneofDecl = []*descriptorpb.OneofDescriptorProto{{Name: proto.String("_opt")}}
+
 	allFile := &descriptorpb.FileDescriptorProto{
 		Name:       proto.String("tc/wire/all.proto"),
 		Package:    proto.String("tc.wire"),
@@ -244,7 +256,7 @@ var wireTestFiles, wireTestTypes = func() ([]protoreflect.FileDescriptor, *dynam
 			},
 			Options: &descriptorpb.EnumOptions{AllowAlias: proto.Bool(true)},
 		}},
-		MessageType: []*descriptorpb.DescriptorProto{all},
+		MessageType: []*descriptorpb.DescriptorProto{all, plain},
 	}
 
 	p2 := &descriptorpb.DescriptorProto{Name: proto.String("P2")}

@@ -281,6 +281,23 @@ var wireCases = []wireCase{
 		}
 		return b
 	}()},
+	// Plain's plan renders in one pass (wireState.inOrder) what comes in
+	// number order, and leaves the rest to the two passes.
+	{name: "plain empty", msg: "tc.wire.Plain", fast: true, json: `{}`},
+	{name: "plain all set", msg: "tc.wire.Plain", fast: true, json: `{"i64": "-5", "dbl": 1.5, "i32": 7, "str": "s\"é", "byt": "AQI=",
+		"flag": true, "color": "GREEN", "child": {"str": "c", "child": {}}, "opt": 3, "far": "f"}`},
+	{name: "plain zeros on the wire", msg: "tc.wire.Plain", fast: true, wire: wire(protowire.Number(1), vt, 0, protowire.Number(4), bt, "", protowire.Number(9), vt, 0)},
+	{name: "plain reversed", msg: "tc.wire.Plain", fast: true, wire: wire(protowire.Number(300), bt, "z", protowire.Number(6), vt, 1,
+		protowire.Number(4), bt, "s", protowire.Number(1), vt, 5)},
+	{name: "plain nested reversed", msg: "tc.wire.Plain", fast: true, wire: wire(protowire.Number(3), vt, 1,
+		protowire.Number(8), bt, wire(protowire.Number(4), bt, "a", protowire.Number(1), vt, 2))},
+	{name: "plain unknown between", msg: "tc.wire.Plain", fast: true, wire: wire(protowire.Number(1), vt, 5, protowire.Number(20), vt, 9,
+		protowire.Number(21), bt, "x", protowire.Number(4), bt, "s")},
+	{name: "plain scalar twice", msg: "tc.wire.Plain", wire: wire(protowire.Number(1), vt, 5, protowire.Number(1), vt, 6)},
+	{name: "plain child twice", msg: "tc.wire.Plain", wire: wire(protowire.Number(8), bt, wire(protowire.Number(1), vt, 1),
+		protowire.Number(8), bt, wire(protowire.Number(3), vt, 2))},
+	{name: "plain wrong wire type", msg: "tc.wire.Plain", wire: wire(protowire.Number(2), vt, 1, protowire.Number(1), bt, "x")},
+	{name: "plain invalid utf-8 after fields", msg: "tc.wire.Plain", wire: wire(protowire.Number(1), vt, 5, protowire.Number(300), bt, "\xff")},
 	{name: "proto2 defaults", msg: "tc.wire.P2", fast: true, json: `{}`},
 	{name: "proto2 values", msg: "tc.wire.P2", fast: true, json: `{"a": 0, "s": "", "lvl": "HIGH", "unpacked": [1, 2], "packed": ["-1", "2"],
 		"child": {"bb": ""}, "levels": {"x": "ONE", "y": 7, "z": "ZERO"}, "d": "-Infinity", "fl": 0, "plain": "p"}`},
@@ -306,6 +323,17 @@ func TestAppendWire(t *testing.T) {
 					t.Errorf("fast path answered: %v, want %v", fast, tc.fast)
 				}
 			})
+		}
+	}
+}
+
+// TestInOrderPlans checks which plans render in one pass, so that the
+// Plain cases above test that path.
+func TestInOrderPlans(t *testing.T) {
+	c := New(wireTestTypes, Options{})
+	for name, want := range map[protoreflect.FullName]bool{"tc.wire.Plain": true, "tc.wire.All": false, "tc.wire.P2": false} {
+		if got := c.plan(wireMessage(name)).inOrder; got != want {
+			t.Errorf("%s: inOrder %v, want %v", name, got, want)
 		}
 	}
 }

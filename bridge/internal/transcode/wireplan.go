@@ -40,6 +40,10 @@ const (
 type msgPlan struct {
 	md   protoreflect.MessageDescriptor
 	kind wkt
+	// inOrder: a plain message (no well-known type, list, map or real
+	// oneof) whose fields are declared in the order of their numbers,
+	// which wireState.inOrder renders in one pass.
+	inOrder bool
 	// slow marks types the fast path never renders: Any (its JSON needs the
 	// packed type), MessageSets, types with required fields (both proto and
 	// protojson check them) and well-known types whose descriptor is not the
@@ -183,6 +187,7 @@ func (cp *compiler) message(md protoreflect.MessageDescriptor) *msgPlan {
 	}
 	p.byNumber = make([]int32, maxDense+1)
 	oneofIndex := make(map[protoreflect.OneofDescriptor]int32)
+	inOrder := true
 	for i := range fds.Len() {
 		fd := fds.Get(i)
 		if fd.Cardinality() == protoreflect.Required {
@@ -207,6 +212,9 @@ func (cp *compiler) message(md protoreflect.MessageDescriptor) *msgPlan {
 		if b, ok := appendString(nil, name); ok {
 			f.name = string(append(b, ':'))
 		}
+		if i > 0 && fd.Number() <= fds.Get(i-1).Number() || f.list || f.isMap {
+			inOrder = false
+		}
 		if n := fd.Number(); int(n) < len(p.byNumber) {
 			p.byNumber[n] = int32(i + 1)
 		} else {
@@ -216,6 +224,7 @@ func (cp *compiler) message(md protoreflect.MessageDescriptor) *msgPlan {
 			p.sparse[n] = int32(i)
 		}
 	}
+	p.inOrder = inOrder && p.kind == wktNone && !p.slow && p.oneofs == 0
 	return p
 }
 
