@@ -179,43 +179,11 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 		if wt != f.wt && !(f.packable && wt == protowire.BytesType) {
 			return false // protobuf would keep it as an unknown field
 		}
-		// The value goes into locals, and into recs field by field
-		// below (see wireRec).
-		var v uint64
-		var ve int
-		switch wt {
-		case protowire.VarintType:
-			if pos < len(b) && b[pos] < 0x80 {
-				v, pos = uint64(b[pos]), pos+1 // a one-byte varint
-				break
-			}
-			x, vl := protowire.ConsumeVarint(b[pos:])
-			if vl < 0 {
-				return false
-			}
-			v, pos = x, pos+vl
-		case protowire.Fixed32Type:
-			x, vl := protowire.ConsumeFixed32(b[pos:])
-			if vl < 0 {
-				return false
-			}
-			v, pos = uint64(x), pos+vl
-		case protowire.Fixed64Type:
-			x, vl := protowire.ConsumeFixed64(b[pos:])
-			if vl < 0 {
-				return false
-			}
-			v, pos = x, pos+vl
-		case protowire.BytesType:
-			x, vl := protowire.ConsumeBytes(b[pos:])
-			if vl < 0 {
-				return false
-			}
-			ve = pos + vl
-			v, pos = uint64(ve-len(x)), ve
-		default:
-			return false // groups
+		val, end, ok := readValue(b, pos, wt)
+		if !ok {
+			return false
 		}
+		pos = end
 		idx := int32(len(st.recs))
 		h := hb + 2*fi
 		if first := st.heads[h]; first >= 0 {
@@ -238,8 +206,8 @@ func (st *wireState) scan(p *msgPlan, b []byte, hb int) bool {
 			st.recs = slices.Grow(st.recs, 1)
 		}
 		st.recs = st.recs[:idx+1]
-		r := &st.recs[idx]
-		r.v, r.e, r.next, r.wt = v, ve, -1, wt
+		r := &st.recs[idx] // stored field by field (see wireRec)
+		r.v, r.e, r.next, r.wt = val.v, val.e, -1, wt
 	}
 	return true
 }
@@ -316,37 +284,11 @@ func (st *wireState) inOrder(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 		if fi < next || wt != f.wt {
 			return fail()
 		}
-		r := wireRec{wt: wt}
-		switch wt {
-		case protowire.VarintType:
-			v, vl := protowire.ConsumeVarint(b[pos:])
-			if vl < 0 {
-				return fail()
-			}
-			r.v, pos = v, pos+vl
-		case protowire.Fixed32Type:
-			v, vl := protowire.ConsumeFixed32(b[pos:])
-			if vl < 0 {
-				return fail()
-			}
-			r.v, pos = uint64(v), pos+vl
-		case protowire.Fixed64Type:
-			v, vl := protowire.ConsumeFixed64(b[pos:])
-			if vl < 0 {
-				return fail()
-			}
-			r.v, pos = v, pos+vl
-		case protowire.BytesType:
-			v, vl := protowire.ConsumeBytes(b[pos:])
-			if vl < 0 {
-				return fail()
-			}
-			r.e, pos = pos+vl, pos+vl
-			r.v = uint64(r.e - len(v))
-		default:
-			return fail() // groups
+		r, end, ok := readValue(b, pos, wt)
+		if !ok {
+			return fail()
 		}
-		var ok bool
+		pos = end
 		if dst, first, ok = st.unsetUpTo(dst, p, next, fi, first); !ok {
 			return fail()
 		}
@@ -400,6 +342,37 @@ func (st *wireState) unsetUpTo(dst []byte, p *msgPlan, i, j int, first bool) ([]
 		dst = append(dst, f.unset...)
 	}
 	return dst, first, true
+}
+
+// readValue reads the value of wire type wt at b[pos:], and returns it as
+// an occurrence (its next unset) and the position after it; ok is false
+// if the value is cut short, or a group.
+func readValue(b []byte, pos int, wt protowire.Type) (r wireRec, end int, ok bool) {
+	r.wt = wt
+	switch wt {
+	case protowire.VarintType:
+		if pos < len(b) && b[pos] < 0x80 {
+			r.v = uint64(b[pos]) // a one-byte varint
+			return r, pos + 1, true
+		}
+		v, n := protowire.ConsumeVarint(b[pos:])
+		r.v = v
+		return r, pos + n, n >= 0
+	case protowire.Fixed32Type:
+		v, n := protowire.ConsumeFixed32(b[pos:])
+		r.v = uint64(v)
+		return r, pos + n, n >= 0
+	case protowire.Fixed64Type:
+		v, n := protowire.ConsumeFixed64(b[pos:])
+		r.v = v
+		return r, pos + n, n >= 0
+	case protowire.BytesType:
+		v, n := protowire.ConsumeBytes(b[pos:])
+		r.e = pos + n
+		r.v = uint64(r.e - len(v))
+		return r, r.e, n >= 0
+	}
+	return r, pos, false // groups
 }
 
 // past reports whether dst has grown past the limit, and marks the
@@ -697,36 +670,11 @@ func parseEntry(f *fieldPlan, b []byte, s, e int) (mapEntry, bool) {
 		if wt != fp.wt {
 			return me, false
 		}
-		r := wireRec{wt: wt, next: -1}
-		switch wt {
-		case protowire.VarintType:
-			v, vl := protowire.ConsumeVarint(b[pos:e])
-			if vl < 0 {
-				return me, false
-			}
-			r.v, pos = v, pos+vl
-		case protowire.Fixed32Type:
-			v, vl := protowire.ConsumeFixed32(b[pos:e])
-			if vl < 0 {
-				return me, false
-			}
-			r.v, pos = uint64(v), pos+vl
-		case protowire.Fixed64Type:
-			v, vl := protowire.ConsumeFixed64(b[pos:e])
-			if vl < 0 {
-				return me, false
-			}
-			r.v, pos = v, pos+vl
-		case protowire.BytesType:
-			v, vl := protowire.ConsumeBytes(b[pos:e])
-			if vl < 0 {
-				return me, false
-			}
-			r.e = pos + vl
-			r.v, pos = uint64(r.e-len(v)), r.e
-		default:
+		r, end, ok := readValue(b[:e], pos, wt)
+		if !ok {
 			return me, false
 		}
+		r.next, pos = -1, end
 		if num == 1 {
 			if hasKey {
 				return me, false
