@@ -21,6 +21,9 @@ func TestSmoke(t *testing.T) {
 	if code != exitOK {
 		t.Fatalf("exit status %d, want 0; stdout:\n%s", code, stdout.String())
 	}
+	if want := "a warm-up round of 200ms per measurement, not counted"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr lacks %q", want)
+	}
 	out := stdout.String()
 	for _, want := range []string{
 		"server-streaming throughput", "unary round trip p50, concurrency 1", "unary round trip p99, concurrency 1",
