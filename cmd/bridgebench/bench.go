@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,8 +51,20 @@ const (
 	sideBridge
 	sideProxy   // the gRPC proxy of the reference figures (proxy.go)
 	sideWSRelay // the WebSocket relay of the reference figures (wsrelay.go)
+	sideBridgeB // the second bridge of -compare-env and -compare-bin
 	numSides
 )
+
+// activeSides returns the sides a run of cfg measures, in the order of
+// a round that does not start from the end: bridge B only when cfg
+// compares.
+func activeSides(cfg config) []int {
+	sides := []int{sideDirect, sideBridge, sideProxy, sideWSRelay}
+	if cfg.compares() {
+		sides = append(sides, sideBridgeB)
+	}
+	return sides
+}
 
 // roundResult holds the figures of one round, each by side.
 type roundResult struct {
@@ -213,7 +226,7 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	if err != nil {
 		return nil, err
 	}
-	br, wsURL, _, _, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
+	br, wsURL, _, _, err := startBridgeProcess(ctx, "bridge", bin, addr, dir, cfg.bridgeEnv)
 	if br != nil {
 		children = append(children, br)
 	}
@@ -222,6 +235,22 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	}
 	fmt.Fprintf(stderr, "bridgebench: upstream on %s (TCP echo on %s), bridge on %s, gRPC proxy on %s, WebSocket relay on %s, TCP relay on %s\n",
 		addr, echoAddr, wsURL, proxyAddr, relayURL, relayAddr)
+	var brB *child
+	var wsURLB string
+	if cfg.compares() {
+		binB := bin
+		if cfg.compareBin != "" {
+			binB = cfg.compareBin
+		}
+		brB, wsURLB, _, _, err = startBridgeProcess(ctx, "bridge-b", binB, addr, dir, slices.Concat(cfg.bridgeEnv, cfg.compareEnv))
+		if brB != nil {
+			children = append(children, brB)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("bridge B: %w", err)
+		}
+		fmt.Fprintf(stderr, "bridgebench: bridge B (%s) on %s\n", cfg.describeB(), wsURLB)
+	}
 
 	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -234,13 +263,17 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		return nil, fmt.Errorf("client of the gRPC proxy: %w", err)
 	}
 	defer pcc.Close()
-	clients := clients{direct: client, proxy: benchv1.NewBenchServiceClient(pcc), bridge: wsURL, relay: relayURL}
+	clients := clients{direct: client, proxy: benchv1.NewBenchServiceClient(pcc), bridge: wsURL, relay: relayURL, bridgeB: wsURLB}
 	procs := [numSides]pids{
 		sideDirect:  {client: os.Getpid(), upstream: up.cmd.Process.Pid},
 		sideBridge:  {client: os.Getpid(), bridge: br.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
 		sideProxy:   {client: os.Getpid(), bridge: px.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
 		sideWSRelay: {client: os.Getpid(), bridge: wr.cmd.Process.Pid, upstream: up.cmd.Process.Pid},
 	}
+	if brB != nil {
+		procs[sideBridgeB] = pids{client: os.Getpid(), bridge: brB.cmd.Process.Pid, upstream: up.cmd.Process.Pid}
+	}
+	sides := activeSides(cfg)
 	rep.protoLen = proto.Size(&benchv1.StreamResponse{Payload: newPayload(100_000)})
 
 	// A round that is not counted first: the first measurement of a side
@@ -265,18 +298,22 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 		}
 		rep.rounds = append(rep.rounds, res)
 		rep.frameLen = frameLen
-		fmt.Fprintf(stderr, "round %d/%d (direct / bridge / gRPC proxy / WebSocket relay): stream %s msg/s; unary p50 %s; concurrency %d: %s calls/s; TCP p50 echo / relay %s / %s\n",
-			r+1, cfg.rounds, eachSide(func(side int) string { return formatCount(res.stream[side]) }),
-			eachSide(func(side int) string { return formatMicros(res.lat[side][0]) }),
-			cfg.concurrency, eachSide(func(side int) string { return formatCount(res.thr[side]) }),
+		fmt.Fprintf(stderr, "round %d/%d (%s): stream %s msg/s; unary p50 %s; concurrency %d: %s calls/s; TCP p50 echo / relay %s / %s\n",
+			r+1, cfg.rounds, eachSide(sides, func(side int) string { return sideLabels[side] }),
+			eachSide(sides, func(side int) string { return formatCount(res.stream[side]) }),
+			eachSide(sides, func(side int) string { return formatMicros(res.lat[side][0]) }),
+			cfg.concurrency, eachSide(sides, func(side int) string { return formatCount(res.thr[side]) }),
 			formatMicros(res.tcpEcho), formatMicros(res.tcpRelay))
 	}
 
 	if len(counts) > 0 {
 		// A fresh bridge: the rounds' garbage and buffers would blur the
-		// baseline of the memory figure.
+		// baseline of the memory figure. Bridge B has no memory figure.
 		br.stop(stopGrace)
-		br2, wsURL2, httpURL2, pprofURL2, err := startBridgeProcess(ctx, bin, addr, dir, cfg.bridgeEnv)
+		if brB != nil {
+			brB.stop(stopGrace)
+		}
+		br2, wsURL2, httpURL2, pprofURL2, err := startBridgeProcess(ctx, "bridge", bin, addr, dir, cfg.bridgeEnv)
 		if br2 != nil {
 			children = append(children, br2)
 		}
@@ -291,14 +328,26 @@ func bench(ctx context.Context, cfg config, self string, stderr io.Writer) (_ *r
 	return rep, nil
 }
 
-// eachSide returns f of each side in order, "direct / bridge / gRPC proxy /
-// WebSocket relay", as the progress line of a round shows them.
-func eachSide(f func(side int) string) string {
-	s := make([]string, numSides)
-	for side := range numSides {
-		s[side] = f(side)
+// eachSide returns f of each of sides in order, joined by " / ", as the
+// progress line of a round shows them.
+func eachSide(sides []int, f func(side int) string) string {
+	s := make([]string, len(sides))
+	for i, side := range sides {
+		s[i] = f(side)
 	}
 	return strings.Join(s, " / ")
+}
+
+// describeB says what bridge B is, for the progress lines and the report.
+func (c config) describeB() string {
+	what := "the same build"
+	if c.compareBin != "" {
+		what = c.compareBin
+	}
+	if len(c.compareEnv) > 0 {
+		what += " with " + strings.Join(c.compareEnv, " ")
+	}
+	return what
 }
 
 // tcpAddrs are the servers of the TCP hop figures.
@@ -311,8 +360,8 @@ type tcpAddrs struct {
 // gRPC proxy in front of it, and the WebSocket URLs of the bridge and of
 // the WebSocket relay.
 type clients struct {
-	direct, proxy benchv1.BenchServiceClient
-	bridge, relay string
+	direct, proxy          benchv1.BenchServiceClient
+	bridge, relay, bridgeB string
 }
 
 // of returns what side calls: its gRPC client for direct and the gRPC
@@ -326,17 +375,19 @@ func (cl clients) of(side int) (benchv1.BenchServiceClient, string) {
 		return nil, cl.bridge
 	case sideProxy:
 		return cl.proxy, ""
+	case sideBridgeB:
+		return nil, cl.bridgeB
 	default:
 		return nil, cl.relay
 	}
 }
 
 // sideLabels name the sides in the errors of the measuring functions.
-var sideLabels = [numSides]string{sideDirect: "direct", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay"}
+var sideLabels = [numSides]string{sideDirect: "direct", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay", sideBridgeB: "bridge B"}
 
 // runRound measures each figure on each side, in the order direct, bridge,
-// gRPC proxy, WebSocket relay, or the other way round when bridgeFirst,
-// and returns the figures and the size of the bridge's progress frame. The
+// gRPC proxy, WebSocket relay (then bridge B when cfg compares), or the
+// other way round when bridgeFirst, and returns the figures and the size of the bridge's progress frame. The
 // TCP hop figures come last, the TCP relay first when bridgeFirst.
 func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
@@ -356,12 +407,12 @@ func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [
 	}
 	// sides measures a figure on each side in turn; f measures one side,
 	// stores its figure in res and returns the operations it counted.
+	order := activeSides(cfg)
+	if bridgeFirst {
+		slices.Reverse(order)
+	}
 	sides := func(fig int, f func(side int) (int64, error)) error {
-		for i := range numSides {
-			side := i
-			if bridgeFirst {
-				side = numSides - 1 - i
-			}
+		for _, side := range order {
 			if err := measure(fig, side, f); err != nil {
 				return err
 			}
@@ -488,6 +539,9 @@ func (rep *report) print(w io.Writer, markdown bool) error {
 	if len(cfg.bridgeEnv) > 0 {
 		fmt.Fprintf(&b, "The bridge, the gRPC proxy and the WebSocket relay ran with %s added to their environment.\n", strings.Join(cfg.bridgeEnv, " "))
 	}
+	if cfg.compares() {
+		fmt.Fprintf(&b, "Bridge B, measured beside the bridge in every round: %s.\n", cfg.describeB())
+	}
 	if cfg.quick {
 		fmt.Fprintf(&b, "A smoke run (-quick): its figures show that every part runs, but are too short and too few to judge the targets by, so the result column says %q. Run without -quick to judge them.\n", notJudged)
 	}
@@ -540,6 +594,9 @@ Direct gRPC plus what the relay adds to the TCP round trip would be about %s of 
 floor under the bridge's ratio: a process in the middle that is awake when the reply comes back adds
 less than the TCP relay, which sleeps in every read. The WebSocket relay below is a better reference.
 `, tcpMessageSize, latencyWarmup, formatRatio(median(hops))); err != nil {
+		return err
+	}
+	if err := rep.printCompare(w, markdown); err != nil {
 		return err
 	}
 	if err := rep.printReferences(w, markdown); err != nil {
@@ -678,13 +735,58 @@ func (rep *report) printReferences(w io.Writer, markdown bool) error {
 	return nil
 }
 
+// printCompare writes how bridge B fared against the bridge, when the run
+// compares them: for each figure, both medians, both ratios to direct
+// gRPC, the median of each round's B/bridge, and in how many rounds B was
+// the better (more messages or calls per second, a shorter round trip).
+func (rep *report) printCompare(w io.Writer, markdown bool) error {
+	if !rep.cfg.compares() {
+		return nil
+	}
+	rs := rep.rounds
+	t := table{header: []string{"figure", "bridge", "bridge B", "bridge/direct", "B/direct", "B/bridge", "B better in"}}
+	add := func(name string, format func(float64) string, of func(side int) func(roundResult) float64, higherBetter bool) {
+		direct, a, b := of(sideDirect), of(sideBridge), of(sideBridgeB)
+		better := 0
+		for _, r := range rs {
+			if x, y := b(r), a(r); (higherBetter && x > y) || (!higherBetter && x < y) {
+				better++
+			}
+		}
+		t.add(name, format(median(collect(rs, a))), format(median(collect(rs, b))),
+			formatRatio(medianRatio(rs, a, direct)), formatRatio(medianRatio(rs, b, direct)),
+			formatRatio(medianRatio(rs, b, a)), fmt.Sprintf("%d of %d rounds", better, len(rs)))
+	}
+	add("server-streaming throughput", rateFormat("msg/s"), streamOf, true)
+	for i, p := range []int{50, 90, 99} {
+		add(fmt.Sprintf("unary round trip p%d, concurrency 1", p), formatMicrosFloat, func(side int) func(roundResult) float64 { return latOf(side, i) }, false)
+	}
+	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"), thrOf, true)
+	if _, err := fmt.Fprintf(w, "\n"); err != nil {
+		return err
+	}
+	if err := t.print(w, markdown); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintf(w, `
+Bridge B: %s.
+It is measured like the bridge in every round, and the order of the sides alternates between
+rounds. B/bridge: median of each round's ratio. B better in: the rounds in which B had more
+messages or calls per second, or the shorter round trip. A difference that B shows in nearly
+every round is B's; one it shows in about half of them is noise.
+`, rep.cfg.describeB())
+	return err
+}
+
 // printCPU writes the CPU time per message or call of each process, when
 // it was read.
 func (rep *report) printCPU(w io.Writer, markdown bool) error {
 	t := table{header: []string{"CPU time per message or call", "client", "bridge, proxy or relay", "upstream", "all three"}}
 	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
+	sideNames := [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay", sideBridgeB: "bridge B"}
 	for fig := range numFigures {
-		for side, sideName := range [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay"} {
+		for _, side := range activeSides(rep.cfg) {
+			sideName := sideNames[side]
 			var client, bridge, upstream, total []float64
 			for _, r := range rep.rounds {
 				c := r.cpu[fig][side]

@@ -3,6 +3,7 @@
 // prints the figures of issue 6 with their targets:
 //
 //	go run ./cmd/bridgebench [-rounds N] [-duration D] [-concurrency N] [-sessions LIST] [-quick] [-markdown]
+//	go run ./cmd/bridgebench -compare-env "NAME=VALUE ..." | -compare-bin PATH [flags]
 //
 // It builds the real bridge (cmd/bridge) into a temporary directory, runs
 // its own executable again as the upstream (bench.v1.BenchService with
@@ -19,6 +20,11 @@
 // relay's what the lightest WebSocket-to-gRPC hop built from the bridge's
 // parts reaches. It prints medians over the rounds. Run it from inside the
 // repository (it runs `go build`).
+//
+// With -compare-env or -compare-bin it also measures a second bridge,
+// bridge B (the same build with other settings, or another executable),
+// in every round beside the first, and prints how B fares against it:
+// the side-by-side comparison by which changes are judged.
 package main
 
 import (
@@ -60,7 +66,16 @@ type config struct {
 	markdown    bool
 	quick       bool
 	bridgeEnv   []string // NAME=VALUE settings added to the bridge's environment
+
+	// A second bridge, measured beside the first (see compares): from
+	// compareBin when set, else from the same build, with compareEnv
+	// added to its environment after bridgeEnv.
+	compareEnv []string
+	compareBin string
 }
+
+// compares tells whether the run measures a second bridge, bridge B.
+func (c config) compares() bool { return len(c.compareEnv) > 0 || c.compareBin != "" }
 
 // Sizes of -quick, for a smoke run of the whole pipeline.
 const (
@@ -86,6 +101,11 @@ the same figures through a minimal gRPC proxy process and through a minimal
 WebSocket relay process, each in the bridge's place, show what the lightest
 gRPC hop and the lightest WebSocket-to-gRPC hop reach.
 
+With -compare-env or -compare-bin a second bridge, bridge B, is measured
+beside the first in every round, and a table shows how it fares against it:
+how a change is judged, e.g. against a bridge built from the last commit
+(git stash; go build -o /tmp/bridge-before ./cmd/bridge; git stash pop).
+
 flags:
 `)
 		fs.PrintDefaults()
@@ -96,6 +116,8 @@ flags:
 	sessions := fs.String("sessions", "1000,10000", "comma-separated `counts` of idle sessions for the memory figure; empty: skip it")
 	fs.BoolVar(&cfg.markdown, "markdown", false, "print the tables as Markdown (for the README)")
 	bridgeEnv := fs.String("bridge-env", "", "space-separated NAME=VALUE `settings` added to the environment of the bridge, of the gRPC proxy and of the WebSocket relay, e.g. \"GOMAXPROCS=1 GOGC=200\"")
+	compareEnv := fs.String("compare-env", "", "space-separated NAME=VALUE `settings` of a second bridge, bridge B, measured beside the first in every round\n(same build, -bridge-env and these), e.g. \"BRIDGE_UPSTREAM_METRICS=false\"")
+	fs.StringVar(&cfg.compareBin, "compare-bin", "", "`path` of a bridge executable to measure as bridge B beside the one built here,\ne.g. one built from another revision")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run: -rounds "+strconv.Itoa(quickRounds)+" -duration "+quickDuration.String()+
 		" -sessions "+quickSessions+" unless given;\nits figures are not judged against the targets")
 	if err := fs.Parse(args); err != nil {
@@ -141,12 +163,14 @@ flags:
 		}
 		cfg.sessions = append(cfg.sessions, n)
 	}
-	for _, kv := range strings.Fields(*bridgeEnv) {
-		if name, _, ok := strings.Cut(kv, "="); !ok || name == "" {
-			errs = append(errs, fmt.Errorf("flag -bridge-env: %q: want NAME=VALUE", kv))
-			continue
+	cfg.bridgeEnv = parseEnv("bridge-env", *bridgeEnv, &errs)
+	cfg.compareEnv = parseEnv("compare-env", *compareEnv, &errs)
+	if cfg.compareBin != "" {
+		if fi, err := os.Stat(cfg.compareBin); err != nil {
+			errs = append(errs, fmt.Errorf("flag -compare-bin: %v", err))
+		} else if fi.IsDir() || fi.Mode()&0o111 == 0 {
+			errs = append(errs, fmt.Errorf("flag -compare-bin: %s is not an executable file: build one with go build -o PATH ./cmd/bridge", cfg.compareBin))
 		}
-		cfg.bridgeEnv = append(cfg.bridgeEnv, kv)
 	}
 	slices.Sort(cfg.sessions)
 	cfg.sessions = slices.Compact(cfg.sessions)
@@ -156,6 +180,20 @@ flags:
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// parseEnv returns the NAME=VALUE settings of the flag name, whose value
+// is v, adding an error to errs for each that is not one.
+func parseEnv(name, v string, errs *[]error) []string {
+	var env []string
+	for _, kv := range strings.Fields(v) {
+		if n, _, ok := strings.Cut(kv, "="); !ok || n == "" {
+			*errs = append(*errs, fmt.Errorf("flag -%s: %q: want NAME=VALUE", name, kv))
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
 }
 
 // runRole runs the role that args ask for, when they ask for one (the

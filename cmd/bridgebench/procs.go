@@ -272,15 +272,16 @@ const pprofMarker = "pprof: "
 // base URL of its HTTP endpoints, and the base URL of its Go profiles
 // (-debug-listen), through which the memory figure forces a collection.
 //
-// env, NAME=VALUE settings such as GOMAXPROCS=1, is added to the bridge's
+// name names the process in errors and its log, name.log in dir. env,
+// NAME=VALUE settings such as GOMAXPROCS=1, is added to the bridge's
 // environment, which is otherwise bridgebench's own.
-func startBridgeProcess(ctx context.Context, bin, upstream, dir string, env []string) (c *child, wsURL, httpURL, pprofURL string, err error) {
+func startBridgeProcess(ctx context.Context, name, bin, upstream, dir string, env []string) (c *child, wsURL, httpURL, pprofURL string, err error) {
 	cmd := exec.Command(bin, "serve", "-listen", "127.0.0.1:0", "-upstream", upstream,
 		"-max-sessions", "0", "-log-level", "warn", "-shutdown-grace", "1s", "-debug-listen", "127.0.0.1:0")
 	addEnv(cmd, env)
 	urlc := make(chan string, 1)
 	pprofc := make(chan string, 1)
-	c, err = startChild("bridge", dir, cmd, func(line string) bool {
+	c, err = startChild(name, dir, cmd, func(line string) bool {
 		_, rest, ok := strings.Cut(line, bannerMarker)
 		if !ok {
 			return false
@@ -301,7 +302,7 @@ func startBridgeProcess(ctx context.Context, bin, upstream, dir string, env []st
 		return c, "", "", "", c.failure()
 	case <-time.After(startTimeout):
 		c.stop(time.Second)
-		return c, "", "", "", fmt.Errorf("bridge printed no banner within %v (log: %s)", startTimeout, c.logPath)
+		return c, "", "", "", fmt.Errorf("%s printed no banner within %v (log: %s)", name, startTimeout, c.logPath)
 	case <-ctx.Done():
 		c.stop(time.Second)
 		return c, "", "", "", ctx.Err()
@@ -309,7 +310,7 @@ func startBridgeProcess(ctx context.Context, bin, upstream, dir string, env []st
 	rest, ok := strings.CutPrefix(wsURL, "ws://")
 	if !ok {
 		c.stop(time.Second)
-		return c, "", "", "", fmt.Errorf("bridge banner: URL %q does not start with ws://", wsURL)
+		return c, "", "", "", fmt.Errorf("%s banner: URL %q does not start with ws://", name, wsURL)
 	}
 	host, _, _ := strings.Cut(rest, "/")
 	httpURL = "http://" + host

@@ -3,6 +3,7 @@ package main
 import (
 	"math"
 	"os"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
@@ -301,9 +302,114 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || !slices.Equal(cfg.bridgeEnv, []string{"GOMAXPROCS=1", "GOGC=200"}) {
 		t.Errorf("-bridge-env ' GOMAXPROCS=1  GOGC=200 ': %q, %v; want the two settings", cfg.bridgeEnv, err)
 	}
-	for _, bad := range [][]string{{"-rounds", "0"}, {"-sessions", "ten"}, {"-duration", "-1s"}, {"extra"}, {"-bridge-env", "GOGC"}, {"-bridge-env", "=1"}} {
+	if cfg.compares() {
+		t.Errorf("-bridge-env alone: compares, want not")
+	}
+	cfg, err = parseFlags([]string{"-compare-env", "BRIDGE_UPSTREAM_METRICS=false GOGC=200"}, testWriter{t})
+	if err != nil || !slices.Equal(cfg.compareEnv, []string{"BRIDGE_UPSTREAM_METRICS=false", "GOGC=200"}) || !cfg.compares() {
+		t.Errorf("-compare-env: %q, compares %v, %v; want the two settings and bridge B", cfg.compareEnv, cfg.compares(), err)
+	}
+	if got, want := cfg.describeB(), "the same build with BRIDGE_UPSTREAM_METRICS=false GOGC=200"; got != want {
+		t.Errorf("describeB = %q, want %q", got, want)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = parseFlags([]string{"-compare-bin", self}, testWriter{t})
+	if err != nil || cfg.compareBin != self || !cfg.compares() || cfg.describeB() != self {
+		t.Errorf("-compare-bin %s: %+v, %v; want bridge B from it", self, cfg, err)
+	}
+	for _, bad := range [][]string{
+		{"-rounds", "0"}, {"-sessions", "ten"}, {"-duration", "-1s"}, {"extra"}, {"-bridge-env", "GOGC"}, {"-bridge-env", "=1"},
+		{"-compare-env", "GOGC"}, {"-compare-bin", filepath.Join(t.TempDir(), "none")}, {"-compare-bin", t.TempDir()},
+		{"-compare-bin", notExecutable(t)},
+	} {
 		if _, err := parseFlags(bad, testWriter{t}); err == nil {
 			t.Errorf("parseFlags(%q) accepted it", bad)
+		}
+	}
+}
+
+// notExecutable returns the path of a file that may not be run.
+func notExecutable(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "bridge")
+	if err := os.WriteFile(path, []byte("not a program"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestReportCompare: with bridge B, the report gains its table (both
+// figures, the ratios, and the rounds in which B was better, which is
+// fewer microseconds for a round trip) and B's CPU rows; without, neither.
+func TestReportCompare(t *testing.T) {
+	t.Parallel()
+	const us = time.Microsecond
+	round := func(streamB float64, latB time.Duration, thrB float64) roundResult {
+		var r roundResult
+		r.stream = [numSides]float64{sideDirect: 1000, sideBridge: 800, sideProxy: 700, sideWSRelay: 900, sideBridgeB: streamB}
+		r.lat = [numSides][3]time.Duration{
+			sideDirect: {100 * us, 100 * us, 100 * us}, sideBridge: {150 * us, 150 * us, 150 * us},
+			sideProxy: {200 * us, 200 * us, 200 * us}, sideWSRelay: {130 * us, 130 * us, 130 * us},
+			sideBridgeB: {latB, latB, latB},
+		}
+		r.thr = [numSides]float64{sideDirect: 1000, sideBridge: 600, sideProxy: 500, sideWSRelay: 800, sideBridgeB: thrB}
+		r.tcpEcho, r.tcpRelay = 50*us, 100*us
+		for fig := range numFigures {
+			for side := range numSides {
+				r.cpu[fig][side] = cpuPerOp{client: us, bridge: 2 * us, upstream: us, ok: true}
+			}
+		}
+		return r
+	}
+	rounds := []roundResult{
+		round(880, 140*us, 540), // B better, better, worse
+		round(840, 160*us, 660), // better, worse, better
+		round(760, 135*us, 720), // worse, better, better
+	}
+	for _, markdown := range []bool{false, true} {
+		rep := &report{cfg: config{rounds: 3, duration: time.Second, concurrency: 64, compareEnv: []string{"GOGC=200"}}, rounds: rounds}
+		var b strings.Builder
+		if err := rep.print(&b, markdown); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		stream := "server-streaming throughput  800 msg/s  840 msg/s  0.80x  0.84x  1.05x  2 of 3 rounds"
+		p50 := "unary round trip p50, concurrency 1  150.0 µs  140.0 µs  1.50x  1.40x  0.93x  2 of 3 rounds"
+		thr := "unary throughput, concurrency 64, one connection  600 calls/s  660 calls/s  0.60x  0.66x  1.10x  2 of 3 rounds"
+		if markdown {
+			stream = "| server-streaming throughput | 800 msg/s | 840 msg/s | 0.80x | 0.84x | 1.05x | 2 of 3 rounds |"
+			p50 = "| unary round trip p50, concurrency 1 | 150.0 µs | 140.0 µs | 1.50x | 1.40x | 0.93x | 2 of 3 rounds |"
+			thr = "| unary throughput, concurrency 64, one connection | 600 calls/s | 660 calls/s | 0.60x | 0.66x | 1.10x | 2 of 3 rounds |"
+		}
+		for _, want := range []string{
+			"Bridge B, measured beside the bridge in every round: the same build with GOGC=200.",
+			stream, p50, thr,
+			"Bridge B: the same build with GOGC=200.\nIt is measured like the bridge in every round",
+			"server stream, bridge B", "unary, concurrency 64, bridge B",
+		} {
+			if !markdown && (want == stream || want == p50 || want == thr) {
+				continue // the plain table pads its columns; checked below
+			}
+			if !strings.Contains(out, want) {
+				t.Errorf("markdown %v: output lacks %q:\n%s", markdown, want, out)
+			}
+		}
+		if !markdown {
+			for _, want := range []string{stream, p50, thr} {
+				if !strings.Contains(strings.Join(strings.Fields(out), " "), strings.Join(strings.Fields(want), " ")) {
+					t.Errorf("output lacks the row %q:\n%s", want, out)
+				}
+			}
+		}
+		rep.cfg.compareEnv = nil
+		b.Reset()
+		if err := rep.print(&b, markdown); err != nil {
+			t.Fatal(err)
+		}
+		if out := b.String(); strings.Contains(out, "bridge B") || strings.Contains(out, "Bridge B") {
+			t.Errorf("markdown %v: a run without bridge B mentions it:\n%s", markdown, out)
 		}
 	}
 }
