@@ -387,8 +387,9 @@ var sideLabels = [numSides]string{sideDirect: "direct", sideBridge: "bridge", si
 
 // runRound measures each figure on each side, in the order direct, bridge,
 // gRPC proxy, WebSocket relay (then bridge B when cfg compares), or the
-// other way round when bridgeFirst, and returns the figures and the size of the bridge's progress frame. The
-// TCP hop figures come last, the TCP relay first when bridgeFirst.
+// other way round when bridgeFirst, and returns the figures and the size
+// of the bridge's progress frame. The TCP hop figures come last, the TCP
+// relay first when bridgeFirst.
 func runRound(ctx context.Context, cfg config, cl clients, tcp tcpAddrs, procs [numSides]pids, bridgeFirst bool) (res roundResult, frameLen int, err error) {
 	// measure runs one side of a figure and notes the CPU time per
 	// operation that each process spent on it.
@@ -762,7 +763,7 @@ func (rep *report) printCompare(w io.Writer, markdown bool) error {
 		add(fmt.Sprintf("unary round trip p%d, concurrency 1", p), formatMicrosFloat, func(side int) func(roundResult) float64 { return latOf(side, i) }, false)
 	}
 	add(fmt.Sprintf("unary throughput, concurrency %d, one connection", rep.cfg.concurrency), rateFormat("calls/s"), thrOf, true)
-	if _, err := fmt.Fprintf(w, "\n"); err != nil {
+	if _, err := io.WriteString(w, "\n"); err != nil {
 		return err
 	}
 	if err := t.print(w, markdown); err != nil {
