@@ -318,10 +318,10 @@ func (st *wireState) inOrder(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 	return append(dst, '}'), true
 }
 
-// unsetUpTo appends the fields from i up to j of plan p as unset ones, as
-// fields does: under EmitUnpopulated, all but oneof members. first says
-// whether no field was written before; it reports false where fields
-// fails.
+// unsetUpTo appends the fields from i up to j of plan p as unset ones:
+// under EmitUnpopulated, all but oneof members. first says whether no
+// field was written before. It reports false for a field whose name or
+// unset JSON protojson could not write.
 func (st *wireState) unsetUpTo(dst []byte, p *msgPlan, i, j int, first bool) ([]byte, bool, bool) {
 	if !st.emitUnset {
 		return dst, first, true
@@ -404,18 +404,10 @@ func (st *wireState) fields(dst []byte, p *msgPlan, b []byte, hb, depth int) ([]
 			set = !isZero(f, st.recs[h])
 		}
 		if !set {
-			if !st.emitUnset || f.skipUnset {
-				continue
-			}
-			if f.name == "" || f.unset == "" {
+			var ok bool
+			if dst, first, ok = st.unsetUpTo(dst, p, i, i+1, first); !ok {
 				return dst, false
 			}
-			if !first {
-				dst = append(dst, comma...)
-			}
-			first = false
-			dst = append(dst, f.name...)
-			dst = append(dst, f.unset...)
 			continue
 		}
 		if f.name == "" {
