@@ -784,10 +784,12 @@ every round is B's; one it shows in about half of them is noise.
 func (rep *report) printCPU(w io.Writer, markdown bool) error {
 	t := table{header: []string{"CPU time per message or call", "client", "bridge, proxy or relay", "upstream", "all three"}}
 	names := [numFigures]string{"server stream", "unary, concurrency 1", fmt.Sprintf("unary, concurrency %d", rep.cfg.concurrency)}
-	sideNames := [numSides]string{sideDirect: "direct gRPC", sideBridge: "bridge", sideProxy: "gRPC proxy", sideWSRelay: "WebSocket relay", sideBridgeB: "bridge B"}
 	for fig := range numFigures {
 		for _, side := range activeSides(rep.cfg) {
-			sideName := sideNames[side]
+			sideName := sideLabels[side]
+			if side == sideDirect {
+				sideName = "direct gRPC"
+			}
 			var client, bridge, upstream, total []float64
 			for _, r := range rep.rounds {
 				c := r.cpu[fig][side]
