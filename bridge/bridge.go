@@ -24,6 +24,7 @@ import (
 	"github.com/gorilla/websocket"
 	"google.golang.org/grpc"
 
+	"github.com/wampbridge/grpcwamp/bridge/gcfloor"
 	"github.com/wampbridge/grpcwamp/bridge/internal/broker"
 	"github.com/wampbridge/grpcwamp/bridge/internal/feed"
 	"github.com/wampbridge/grpcwamp/bridge/internal/invoke"
@@ -288,6 +289,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// request (its write buffer, the request, the handler's grown stack),
 	// which every idle session would otherwise hold.
 	remote := r.RemoteAddr
+	// The session's objects live long: a heap floor would spread them
+	// over more memory than they fill (see gcfloor.Hold).
+	gcfloor.Hold()
 	go func() {
 		defer ended()
 		err := session.Serve(force, conn, h.core, cfg)

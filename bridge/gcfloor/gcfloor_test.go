@@ -115,6 +115,56 @@ func TestStart(t *testing.T) {
 	}
 }
 
+// TestHold follows GOGC through a Hold: at once, and through the next
+// collection, the goal is at most HeldFloor; after the one after it, the
+// floor is back.
+func TestHold(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	ran := make(chan struct{}, 1)
+	mu.Lock()
+	finalized = func() {
+		select {
+		case ran <- struct{}{}:
+		default:
+		}
+	}
+	mu.Unlock()
+	defer func() {
+		mu.Lock()
+		finalized = nil
+		mu.Unlock()
+	}()
+
+	const floor = 256 * mib
+	stop := Start(floor)
+	defer stop()
+	collect(ran)
+	goal := func() uint64 { return readUint64(t, "/gc/heap/goal:bytes") }
+	if g := goal(); g <= HeldFloor {
+		t.Fatalf("heap goal %d bytes before Hold, want above HeldFloor (%d)", g, HeldFloor)
+	}
+	Hold()
+	if g := goal(); g > HeldFloor {
+		t.Fatalf("heap goal %d bytes right after Hold, want at most HeldFloor (%d)", g, HeldFloor)
+	}
+	Hold() // again: no change
+	collect(ran)
+	if g := goal(); g > HeldFloor {
+		t.Fatalf("heap goal %d bytes after the collection that ended the hold's cycle, want at most HeldFloor (%d) for one more", g, HeldFloor)
+	}
+	collect(ran)
+	if g := goal(); g <= HeldFloor || g > floor {
+		t.Fatalf("heap goal %d bytes after the collection after next, want the floor back: above %d, at most %d", g, HeldFloor, floor)
+	}
+	stop()
+	Hold() // without a running floor: GOGC stays as configured
+	if gogc := readUint64(t, "/gc/gogc:percent"); gogc != 100 {
+		t.Errorf("GOGC %d after a Hold without a floor, want 100", gogc)
+	}
+	collect(ran)
+	held.Store(false) // for the tests after this one
+}
+
 // TestStartOff: no floor, or GOGC=off, leave GOGC alone.
 func TestStartOff(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(-1))

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gorilla/websocket"
 )
 
 func TestProcsToSet(t *testing.T) {
@@ -75,8 +77,8 @@ func TestServeProcs(t *testing.T) {
 }
 
 // TestServeGCHeapFloor runs the bridge as a process and reads the GOGC it
-// runs with from its /metrics: the default floor (8MiB) and -gc-heap-floor
-// 32MiB raise it from the start, since a fresh process's live heap is far
+// runs with from its /metrics: the default floor (32MiB) and -gc-heap-floor
+// 16MiB raise it from the start, since a fresh process's live heap is far
 // below either; a floor of 0 leaves GOGC alone.
 func TestServeGCHeapFloor(t *testing.T) {
 	t.Parallel()
@@ -86,13 +88,13 @@ func TestServeGCHeapFloor(t *testing.T) {
 		above      bool // GOGC above the configured one, else equal
 		configured int
 	}{
-		{"default: 8MiB", nil, nil, true, 100},
+		{"default: 32MiB", nil, nil, true, 100},
 		{"none", []string{"-gc-heap-floor", "0"}, nil, false, 100},
-		{"flag", []string{"-gc-heap-floor", "32MiB"}, nil, true, 100},
-		{"environment", nil, []string{"BRIDGE_GC_HEAP_FLOOR=32MiB"}, true, 100},
+		{"flag", []string{"-gc-heap-floor", "16MiB"}, nil, true, 100},
+		{"environment", nil, []string{"BRIDGE_GC_HEAP_FLOOR=16MiB"}, true, 100},
 		{"environment: none", nil, []string{"BRIDGE_GC_HEAP_FLOOR=0"}, false, 100},
 		{"GOGC without a floor", []string{"-gc-heap-floor", "0"}, []string{"GOGC=300"}, false, 300},
-		{"GOGC below the floor's", []string{"-gc-heap-floor", "32MiB"}, []string{"GOGC=150"}, true, 150},
+		{"GOGC below the floor's", []string{"-gc-heap-floor", "16MiB"}, []string{"GOGC=150"}, true, 150},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -104,11 +106,45 @@ func TestServeGCHeapFloor(t *testing.T) {
 	}
 }
 
+// TestServeGCHeapFloorHold: a session that opens lowers the floor to
+// gcfloor.HeldFloor at once, so that its objects pack densely. A fresh
+// bridge's live heap is a few MiB, so the default floor gives GOGC above
+// 200 and the held one (8 MiB, twice the 4 MiB of GOGC=100) at most 200;
+// an idle bridge collects no more before the test ends, which would end
+// the hold.
+func TestServeGCHeapFloorHold(t *testing.T) {
+	t.Parallel()
+	_, host, _ := startBridgeProcess(t, nil, nil)
+	const held = 200
+	if got := processMetric(t, host, "go_gc_gogc_percent"); got <= held {
+		t.Fatalf("GOGC %d before any session, want above %d (the default floor)", got, held)
+	}
+	d := websocket.Dialer{Subprotocols: []string{"wamp"}}
+	ws, _, err := d.DialContext(t.Context(), "ws://"+host+"/", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	if _, welcome, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(welcome), "[0,") {
+		t.Fatalf("read WELCOME: %q, %v", welcome, err)
+	}
+	if got := processMetric(t, host, "go_gc_gogc_percent"); got > held {
+		t.Errorf("GOGC %d with a session opened, want at most %d: the floor held at 8 MiB", got, held)
+	}
+}
+
 // bridgeProcessMetric starts the bridge with args and env and returns the
 // integer value of metric from its /metrics.
 func bridgeProcessMetric(t *testing.T, args, env []string, metric string) int {
 	t.Helper()
 	_, host, _ := startBridgeProcess(t, args, env)
+	return processMetric(t, host, metric)
+}
+
+// processMetric returns the integer value of metric from the /metrics of
+// the bridge serving host.
+func processMetric(t *testing.T, host, metric string) int {
+	t.Helper()
 	_, body := httpGet(t, http.DefaultClient, "http://"+host+"/metrics")
 	m := regexp.MustCompile(`(?m)^` + metric + ` (\d+)$`).FindStringSubmatch(body)
 	if m == nil {
