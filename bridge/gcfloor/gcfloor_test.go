@@ -49,6 +49,39 @@ func readUint64(t *testing.T, name string) uint64 {
 	return s[0].Value.Uint64()
 }
 
+// watchFinalizer returns a channel that receives after each run of a
+// tuner's finalizer, until the test ends; a run nobody waits for is
+// dropped.
+func watchFinalizer(t *testing.T) <-chan struct{} {
+	ran := make(chan struct{}, 1)
+	mu.Lock()
+	finalized = func() {
+		select {
+		case ran <- struct{}{}:
+		default: // a collection the test did not run
+		}
+	}
+	mu.Unlock()
+	t.Cleanup(func() {
+		mu.Lock()
+		finalized = nil
+		mu.Unlock()
+	})
+	return ran
+}
+
+// startWatched starts a floor with GOGC at 100, and returns the channel of
+// watchFinalizer and the floor's stop. The test's end stops the floor and
+// puts GOGC back.
+func startWatched(t *testing.T, floor uint64) (ran <-chan struct{}, stop func()) {
+	prev := debug.SetGCPercent(100)
+	t.Cleanup(func() { debug.SetGCPercent(prev) }) // runs last
+	ran = watchFinalizer(t)
+	stop = Start(floor)
+	t.Cleanup(stop)
+	return ran, stop
+}
+
 // collect runs a collection and waits for a tuner's finalizer to have run
 // after it.
 func collect(ran <-chan struct{}) {
@@ -59,25 +92,8 @@ func collect(ran <-chan struct{}) {
 // TestStart follows GOGC and the heap goal through collections, with a
 // floor far above this test's live heap, a second Start and stop.
 func TestStart(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	ran := make(chan struct{}, 1)
-	mu.Lock()
-	finalized = func() {
-		select {
-		case ran <- struct{}{}:
-		default: // a collection the test did not run
-		}
-	}
-	mu.Unlock()
-	defer func() {
-		mu.Lock()
-		finalized = nil
-		mu.Unlock()
-	}()
-
 	const floor = 256 * mib
-	stop := Start(floor)
-	defer stop()
+	ran, stop := startWatched(t, floor)
 	for range 2 {
 		collect(ran)
 		gogc := int(int32(readUint64(t, "/gc/gogc:percent")))
@@ -119,25 +135,8 @@ func TestStart(t *testing.T) {
 // collection, the goal is at most HeldFloor; after the one after it, the
 // floor is back.
 func TestHold(t *testing.T) {
-	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	ran := make(chan struct{}, 1)
-	mu.Lock()
-	finalized = func() {
-		select {
-		case ran <- struct{}{}:
-		default:
-		}
-	}
-	mu.Unlock()
-	defer func() {
-		mu.Lock()
-		finalized = nil
-		mu.Unlock()
-	}()
-
 	const floor = 256 * mib
-	stop := Start(floor)
-	defer stop()
+	ran, stop := startWatched(t, floor)
 	collect(ran)
 	goal := func() uint64 { return readUint64(t, "/gc/heap/goal:bytes") }
 	if g := goal(); g <= HeldFloor {
