@@ -289,8 +289,9 @@ func (h *Handler) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	// request (its write buffer, the request, the handler's grown stack),
 	// which every idle session would otherwise hold.
 	remote := r.RemoteAddr
-	// The session's objects live long: a heap floor would spread them
-	// over more memory than they fill (see gcfloor.Hold).
+	// The session's objects live long: under a heap floor, those of many
+	// sessions opened at once would spread over more memory than they
+	// fill (see gcfloor.Hold).
 	gcfloor.Hold()
 	go func() {
 		defer ended()

@@ -18,9 +18,10 @@
 // allocated beside them, and keep those spans in use after it is
 // collected, until the runtime fills them again. [Hold] avoids most of
 // it: a process calls it when it starts to keep objects that live long
-// (the bridge, when it opens a session), and the floor is at most
-// [HeldFloor] until the collection after next, so that those objects fill
-// the room the collections free as they go.
+// (the bridge, when it opens a session), and once many such calls come
+// between two collections the floor is at most [HeldFloor] until the
+// collection after next, so that those objects fill the room the
+// collections free as they go.
 //
 // GOGC is process-wide state: the Go collector's go_gc_gogc_percent
 // metric shows the value in force.
@@ -71,11 +72,20 @@ func Percent(floor, live, roots uint64, base int) int {
 	return int(p)
 }
 
-// HeldFloor bounds the floor from a call of [Hold] until the collection
-// after the next one ends. It is twice the runtime's least heap goal: 1 000
-// sessions opened in a burst under it keep as much memory as under GOGC
-// alone, where a floor of 32 MiB costs each of them a fifth more.
+// HeldFloor bounds the floor from the [HoldAfter]th call of [Hold] since
+// a collection until the collection after the next one ends. It is twice
+// the runtime's least heap goal: 1 000 sessions opened in a burst under it
+// keep as much memory as under GOGC alone, where a floor of 32 MiB costs
+// each of them a fifth more.
 const HeldFloor = 8 << 20
+
+// HoldAfter is how many calls of Hold between two collections lower the
+// floor. A few objects that live long, spread over a cycle, cost a few
+// spans; lowering the floor for them would cost more: the runtime returns
+// to the system the memory above the lower goal, and takes it again, page
+// by page, once the floor is back. A session opened every 200 ms under
+// load cost the bridge about one page fault per call that way.
+const HoldAfter = 16
 
 // tuner is the running floor: one per process, since GOGC is.
 type tuner struct {
@@ -87,9 +97,10 @@ type tuner struct {
 	live, roots uint64
 }
 
-// held is set by Hold and cleared by the tuner at the end of the next
-// collection, which then keeps the floor at HeldFloor for one more.
-var held atomic.Bool
+// holds counts the calls of Hold since the tuner last ran, after a
+// collection, which then keeps the floor at HeldFloor for one more cycle
+// if they reached HoldAfter.
+var holds atomic.Int64
 
 var (
 	mu     sync.Mutex
@@ -145,14 +156,15 @@ func arm(t *tuner) {
 	})
 }
 
-// Hold lowers the floor to HeldFloor, if it is higher, at once and until
-// the collection after the next one ends: the caller is about to allocate
-// objects that live long, and with the collections at the floor's pace
-// they would spread over more memory than they fill (see the package
-// comment). It costs an atomic load while held, and does nothing without
-// a running floor.
+// Hold says that the caller is about to allocate objects that live long,
+// as the bridge does for each session it opens. With the collections at
+// the floor's pace, many of them would spread over more memory than they
+// fill (see the package comment): the HoldAfter-th call since the last
+// collection lowers the floor to HeldFloor, if it is higher, at once and
+// until the collection after the next one ends. It costs an atomic add,
+// and does nothing without a running floor.
 func Hold() {
-	if held.Load() || !held.CompareAndSwap(false, true) {
+	if holds.Add(1) != HoldAfter {
 		return
 	}
 	mu.Lock()
@@ -171,7 +183,7 @@ func (t *tuner) set(floor uint64) {
 }
 
 // tune sets GOGC for the last collection's live heap, at HeldFloor if Hold
-// was called since the collection before. Called with mu held.
+// was called HoldAfter times since it last ran. Called with mu held.
 func (t *tuner) tune() {
 	var s [len(sampleNames)]metrics.Sample
 	for i, name := range sampleNames {
@@ -187,7 +199,7 @@ func (t *tuner) tune() {
 	}
 	t.live, t.roots = v[0], v[1]+v[2]
 	floor := t.floor
-	if held.Swap(false) {
+	if holds.Swap(0) >= HoldAfter {
 		floor = min(floor, HeldFloor)
 	}
 	t.set(floor)

@@ -131,22 +131,34 @@ func TestStart(t *testing.T) {
 	}
 }
 
-// TestHold follows GOGC through a Hold: at once, and through the next
-// collection, the goal is at most HeldFloor; after the one after it, the
-// floor is back.
+// TestHold follows the heap goal through calls of Hold: fewer than
+// HoldAfter between two collections change nothing; the HoldAfter-th
+// lowers the goal to at most HeldFloor at once and through the next
+// collection; after the one after it, the floor is back.
 func TestHold(t *testing.T) {
 	const floor = 256 * mib
 	ran, stop := startWatched(t, floor)
 	collect(ran)
 	goal := func() uint64 { return readUint64(t, "/gc/heap/goal:bytes") }
+	hold := func(n int) {
+		for range n {
+			Hold()
+		}
+	}
 	if g := goal(); g <= HeldFloor {
 		t.Fatalf("heap goal %d bytes before Hold, want above HeldFloor (%d)", g, HeldFloor)
 	}
+	hold(HoldAfter - 1)
+	collect(ran) // the count starts again
+	hold(HoldAfter - 1)
+	if g := goal(); g <= HeldFloor {
+		t.Fatalf("heap goal %d bytes after %d calls of Hold in each of two cycles, want above HeldFloor (%d): the floor", g, HoldAfter-1, HeldFloor)
+	}
 	Hold()
 	if g := goal(); g > HeldFloor {
-		t.Fatalf("heap goal %d bytes right after Hold, want at most HeldFloor (%d)", g, HeldFloor)
+		t.Fatalf("heap goal %d bytes right after the %dth Hold, want at most HeldFloor (%d)", g, HoldAfter, HeldFloor)
 	}
-	Hold() // again: no change
+	hold(HoldAfter) // more: no change
 	collect(ran)
 	if g := goal(); g > HeldFloor {
 		t.Fatalf("heap goal %d bytes after the collection that ended the hold's cycle, want at most HeldFloor (%d) for one more", g, HeldFloor)
@@ -156,12 +168,12 @@ func TestHold(t *testing.T) {
 		t.Fatalf("heap goal %d bytes after the collection after next, want the floor back: above %d, at most %d", g, HeldFloor, floor)
 	}
 	stop()
-	Hold() // without a running floor: GOGC stays as configured
+	hold(HoldAfter) // without a running floor: GOGC stays as configured
 	if gogc := readUint64(t, "/gc/gogc:percent"); gogc != 100 {
-		t.Errorf("GOGC %d after a Hold without a floor, want 100", gogc)
+		t.Errorf("GOGC %d after calls of Hold without a floor, want 100", gogc)
 	}
 	collect(ran)
-	held.Store(false) // for the tests after this one
+	holds.Store(0) // for the tests after this one
 }
 
 // TestStartOff: no floor, or GOGC=off, leave GOGC alone.

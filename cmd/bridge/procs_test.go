@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wampbridge/grpcwamp/bridge/gcfloor"
 )
 
 func TestProcsToSet(t *testing.T) {
@@ -106,30 +108,37 @@ func TestServeGCHeapFloor(t *testing.T) {
 	}
 }
 
-// TestServeGCHeapFloorHold: a session that opens lowers the floor to
-// gcfloor.HeldFloor at once, so that its objects pack densely. A fresh
+// TestServeGCHeapFloorHold: sessions that open in a burst, gcfloor.HoldAfter
+// of them between two collections, lower the floor to gcfloor.HeldFloor at
+// once, so that their objects pack densely; fewer leave it alone. A fresh
 // bridge's live heap is a few MiB, so the default floor gives GOGC above
 // 200 and the held one (8 MiB, twice the 4 MiB of GOGC=100) at most 200;
-// an idle bridge collects no more before the test ends, which would end
-// the hold.
+// an idle bridge collects no more before the test ends.
 func TestServeGCHeapFloorHold(t *testing.T) {
 	t.Parallel()
 	_, host, _ := startBridgeProcess(t, nil, nil)
 	const held = 200
+	open := func() {
+		t.Helper()
+		d := websocket.Dialer{Subprotocols: []string{"wamp"}}
+		ws, _, err := d.DialContext(t.Context(), "ws://"+host+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ws.Close() })
+		if _, welcome, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(welcome), "[0,") {
+			t.Fatalf("read WELCOME: %q, %v", welcome, err)
+		}
+	}
+	for range gcfloor.HoldAfter - 1 {
+		open()
+	}
 	if got := processMetric(t, host, "go_gc_gogc_percent"); got <= held {
-		t.Fatalf("GOGC %d before any session, want above %d (the default floor)", got, held)
+		t.Fatalf("GOGC %d with %d sessions opened, want above %d: the default floor", got, gcfloor.HoldAfter-1, held)
 	}
-	d := websocket.Dialer{Subprotocols: []string{"wamp"}}
-	ws, _, err := d.DialContext(t.Context(), "ws://"+host+"/", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ws.Close()
-	if _, welcome, err := ws.ReadMessage(); err != nil || !strings.HasPrefix(string(welcome), "[0,") {
-		t.Fatalf("read WELCOME: %q, %v", welcome, err)
-	}
+	open()
 	if got := processMetric(t, host, "go_gc_gogc_percent"); got > held {
-		t.Errorf("GOGC %d with a session opened, want at most %d: the floor held at 8 MiB", got, held)
+		t.Errorf("GOGC %d with %d sessions opened, want at most %d: the floor held at 8 MiB", got, gcfloor.HoldAfter, held)
 	}
 }
 

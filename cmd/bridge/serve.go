@@ -177,8 +177,9 @@ const (
 	// defaultGCHeapFloor is the default of -gc-heap-floor: eight times the
 	// runtime's own least heap goal (4 MiB), which cuts the collections of
 	// a bridge with few sessions under many calls per second by about
-	// eight. While sessions open, the floor is 8 MiB (gcfloor.Hold), which
-	// leaves the memory of idle sessions as it was (README, Performance).
+	// eight. While sessions open in a burst, the floor is 8 MiB
+	// (gcfloor.Hold), which leaves the memory of idle sessions as it was
+	// (README, Performance).
 	defaultGCHeapFloor = 32 << 20
 )
 
@@ -356,7 +357,7 @@ func defineServeFlags(fs *flag.FlagSet, cfg *serveConfig) *flag.FlagSet {
 		"it bounds the threads running Go code at once, and each costs the system a thread and memory"}, "procs",
 		"most `CPUs` that run the bridge's code at once (GOMAXPROCS); 0: the Go runtime's choice\n(all CPUs, or the container's CPU limit); the default 1 suits a sidecar;\nan explicit $GOMAXPROCS is kept unless -procs is given")
 	fs.Var(sizeFlag{&cfg.gcHeapFloor, 0, ""}, "gc-heap-floor",
-		"least heap `size` at which the garbage collector starts a cycle: GOGC is raised while twice the live heap\nis smaller; at most 8MiB while sessions open; 0: GOGC alone; GOMEMLIMIT still caps it; GOGC=off turns it off")
+		"least heap `size` at which the garbage collector starts a cycle: GOGC is raised while twice the live heap\nis smaller; at most 8MiB while sessions open in a burst; 0: GOGC alone; GOMEMLIMIT still caps it; GOGC=off turns it off")
 	fs.Var(intFlag{&cfg.maxSessions, 0, "0 means unlimited"}, "max-sessions",
 		"most WebSocket `sessions` served at once; a handshake beyond it gets HTTP 503; 0: unlimited")
 	fs.Var(intFlag{&cfg.maxUpstreamCalls, 0, "0 means unlimited"}, "max-upstream-calls",
