@@ -258,7 +258,10 @@ func (st *wireState) inOrder(dst []byte, p *msgPlan, b []byte, depth int) ([]byt
 		var num protowire.Number
 		var wt protowire.Type
 		if c := b[pos]; c < 0x80 && c >= 8 {
-			num, wt = protowire.Number(c>>3), protowire.Type(c&7) // as in scan
+			// As in scan: the tag and the unknown fields are read in line
+			// in both. A shared helper returning the next known field cost
+			// BenchmarkWire 7 to 9% (5 December).
+			num, wt = protowire.Number(c>>3), protowire.Type(c&7)
 			pos++
 		} else {
 			n, t, tl := protowire.ConsumeTag(b[pos:])
